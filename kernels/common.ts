@@ -1,0 +1,36 @@
+/**
+ * Helpers shared by kernel launchers: dispatch grids for element counts beyond one dimension's 65,535 workgroups,
+ * and the WGSL that turns a 2D grid back into a linear index.
+ */
+import { ShapeError } from '../src/tensor/errors.js';
+
+export const ELEMENTWISE_WORKGROUP = 256;
+
+/** Workgroups to cover `count` invocations in groups of `size`: a 2D grid once x would pass 65,535. */
+export function gridFor(count: number, size = ELEMENTWISE_WORKGROUP): [number, number] {
+  const groups = Math.ceil(count / size);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+/** WGSL: the linear invocation index across a 2D grid dispatched by `gridFor`. */
+export function linearIndexWgsl(size = ELEMENTWISE_WORKGROUP): string {
+  return /* wgsl */ `
+fn linearIndex(group: vec3u, local: vec3u, groups: vec3u) -> u32 {
+  return (group.y * groups.x + group.x) * ${size}u + local.x;
+}`;
+}
+
+export function assertCount(kernel: string, count: number): void {
+  if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+    throw new ShapeError(`${kernel}: ${count} elements is out of range for a u32 index`);
+  }
+}
+
+/** WGSL tanh that stays finite for large |x| (some drivers overflow exp in the builtin). */
+export const safeTanhWgsl = /* wgsl */ `
+fn safeTanh(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}`;

@@ -1,0 +1,326 @@
+/**
+ * The GPU device: a Dawn WebGPU device (npm `webgpu`) with the limits and features the kernels need, a buffer pool,
+ * a pipeline cache, and one command encoder into which every dispatch of a step is recorded.
+ *
+ * Work is recorded into a single compute pass (WebGPU makes each dispatch see the writes of the ones before it) and
+ * submitted only at sync points: a read, an explicit `flush()`/`sync()`, or every `maxDispatchesPerSubmit`. Errors
+ * from Dawn (validation, out-of-memory) are collected as they arrive and thrown at the next sync point with Dawn's
+ * message, which names the kernel and shapes through the labels set here; a lost device throws on the next call.
+ */
+import { create, globals } from 'webgpu';
+import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
+import { DeviceLostError, GpuError, ShapeError } from './errors.js';
+import { PipelineCache } from './pipeline-cache.js';
+import { waitQuietly } from './quiet-wait.js';
+
+export interface DeviceOptions {
+  /** Pick the adapter whose name contains this text (Dawn's `adapter=` flag). Env: WEBTRAINER_ADAPTER. */
+  adapter?: string;
+  /** Dawn backend: 'vulkan', 'metal', 'd3d12', … Env: WEBTRAINER_BACKEND. */
+  backend?: string;
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  /** True for CPU implementations (lavapipe, SwiftShader): kernel variants are chosen by this. */
+  isSoftware: boolean;
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+}
+
+/** One compute dispatch, as a kernel launcher describes it. */
+export interface Dispatch {
+  /** Kernel name, used in labels, errors and shader dumps. */
+  kernel: string;
+  /** Fully specialised WGSL with an entry point `main`; binding 0 is `params` when `params` is given. */
+  wgsl: string;
+  /** Storage buffers, bound in order after the params binding. */
+  buffers: GPUBuffer[];
+  /** Packed uniform parameters (see `packParams`). */
+  params?: ArrayBuffer;
+  workgroups: readonly [number, number?, number?];
+  /** Shapes for error messages, e.g. "batch=2 m=7 k=33 n=5". */
+  shapes: string;
+}
+
+// Keep the object returned by `create()` alive as long as the device: when it was garbage-collected, later queue
+// waits crashed (PEERS.md).
+const liveInstances = new Set<GPU>();
+
+export async function createDevice(options: DeviceOptions = {}): Promise<Device> {
+  const adapterName = options.adapter ?? process.env.WEBTRAINER_ADAPTER;
+  const backend = options.backend ?? process.env.WEBTRAINER_BACKEND;
+  const flags: string[] = [];
+  if (adapterName) flags.push(`adapter=${adapterName}`);
+  if (backend) flags.push(`backend=${backend}`);
+  const gpu = create(flags) as GPU;
+  liveInstances.add(gpu);
+  Object.assign(globalThis, { GPUBufferUsage: globals.GPUBufferUsage, GPUMapMode: globals.GPUMapMode });
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference });
+  if (!adapter) {
+    throw new GpuError(
+      `No WebGPU adapter found${adapterName ? ` matching '${adapterName}'` : ''}. ` +
+        'On a machine without a GPU, install Mesa lavapipe (bash scripts/install-lavapipe.sh); ' +
+        'run `webtrainer doctor` for details.',
+    );
+  }
+  const features: GPUFeatureName[] = [];
+  for (const feature of ['subgroups', 'timestamp-query'] as GPUFeatureName[]) {
+    if (adapter.features.has(feature)) features.push(feature);
+  }
+  const a = adapter.limits;
+  // The defaults (16 KB workgroup storage, 128 MB bindings) are too small for good matmul tiles and real models.
+  const requiredLimits: Record<string, number> = {
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
+    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+  };
+  const gpuDevice = await adapter.requestDevice({ requiredFeatures: features, requiredLimits, label: 'webtrainer' });
+  return new Device(gpu, adapter, gpuDevice);
+}
+
+export class Device {
+  readonly info: AdapterSummary;
+  readonly limits: GPUSupportedLimits;
+  readonly hasSubgroups: boolean;
+  readonly pipelines: PipelineCache;
+  private readonly storagePool: BufferPool;
+  private readonly readbackPool: BufferPool;
+  private readonly uniforms = new Map<string, GPUBuffer>();
+  private readonly retired: GPUBuffer[] = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatchesSinceSubmit = 0;
+  private readonly errors: string[] = [];
+  private lost: GPUDeviceLostInfo | null = null;
+  /** Submit on its own after this many dispatches, so a long recording starts executing early. */
+  maxDispatchesPerSubmit = 512;
+  /**
+   * Tests set this: every buffer handed out is first filled with NaN bit patterns, so a kernel that leaves part of
+   * its output unwritten fails its comparison instead of passing on stale data.
+   */
+  poisonAllocations = false;
+  /** Total dispatches recorded, for the benchmark's fixed-cost accounting. */
+  dispatchCount = 0;
+  submitCount = 0;
+
+  constructor(
+    private readonly gpu: GPU,
+    readonly adapter: GPUAdapter,
+    readonly gpuDevice: GPUDevice,
+  ) {
+    const info = adapter.info;
+    const description = `${info.description} ${info.device}`.toLowerCase();
+    this.info = {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      backend: process.env.WEBTRAINER_BACKEND ?? (process.platform === 'darwin' ? 'metal' : 'vulkan'),
+      isSoftware: /llvmpipe|lavapipe|swiftshader|software/.test(description),
+      subgroupMinSize: info.subgroupMinSize ?? 0,
+      subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    };
+    this.limits = gpuDevice.limits;
+    this.hasSubgroups = gpuDevice.features.has('subgroups');
+    this.pipelines = new PipelineCache(gpuDevice);
+    const U = globals.GPUBufferUsage as unknown as typeof GPUBufferUsage;
+    this.storagePool = new BufferPool(gpuDevice, U.STORAGE | U.COPY_SRC | U.COPY_DST, 'storage');
+    this.readbackPool = new BufferPool(gpuDevice, U.MAP_READ | U.COPY_DST, 'readback');
+    gpuDevice.onuncapturederror = (event) => {
+      this.errors.push(event.error.message);
+    };
+    void gpuDevice.lost.then((info) => {
+      this.lost = info;
+    });
+  }
+
+  /** A storage buffer of at least `bytes`, from the pool. Its contents are undefined. */
+  allocate(bytes: number, what: string): GPUBuffer {
+    this.assertAlive();
+    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (bytes > max) {
+      throw new ShapeError(`${what}: ${bytes} bytes is over this device's largest storage buffer (${max} bytes)`);
+    }
+    const buffer = this.storagePool.acquire(Math.max(bytes, 4));
+    if (this.poisonAllocations) this.write(buffer, new Uint32Array(buffer.size / 4).fill(0x7fc00001));
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    this.storagePool.release(buffer);
+  }
+
+  poolStats(): BufferPoolStats {
+    return this.storagePool.snapshot();
+  }
+
+  /** Records one compute dispatch. Nothing runs until the next submit. */
+  dispatch(d: Dispatch): void {
+    this.assertAlive();
+    const [x, y = 1, z = 1] = d.workgroups;
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new ShapeError(
+        `${d.kernel} (${d.shapes}): ${x}x${y}x${z} workgroups exceed this device's ${maxGroups} per dimension`,
+      );
+    }
+    if (x === 0 || y === 0 || z === 0) return; // An empty tensor: nothing to do.
+    const { pipeline, layout } = this.pipelines.get(d.kernel, d.wgsl);
+    const entries: GPUBindGroupEntry[] = [];
+    if (d.params) entries.push({ binding: 0, resource: { buffer: this.uniformBuffer(d.params) } });
+    const first = d.params ? 1 : 0;
+    d.buffers.forEach((buffer, i) => entries.push({ binding: first + i, resource: { buffer } }));
+    const bindGroup = this.gpuDevice.createBindGroup({ layout, entries, label: `${d.kernel} (${d.shapes})` });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+    if (++this.dispatchesSinceSubmit >= this.maxDispatchesPerSubmit) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy (sizes in bytes, multiples of 4). */
+  copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
+    this.assertAlive();
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+  }
+
+  /** Uploads `data` into `buffer`. Pending work is submitted first, so it still sees the buffer's old contents. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.assertAlive();
+    if (this.encoder) this.flush();
+    this.gpuDevice.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies `bytes` from `buffer` back to the CPU: a sync point. */
+  async read(buffer: GPUBuffer, bytes: number, byteOffset = 0): Promise<ArrayBuffer> {
+    this.assertAlive();
+    const staging = this.readbackPool.acquire(bytes);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, bytes);
+    this.flush();
+    try {
+      await waitQuietly(staging.mapAsync(globals.GPUMapMode.READ as number, 0, bytes));
+    } catch (error) {
+      this.throwPendingErrors();
+      throw error;
+    }
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.readbackPool.release(staging);
+    this.throwPendingErrors();
+    return copy;
+  }
+
+  /** Submits everything recorded so far without waiting for it. */
+  flush(): void {
+    this.endPass();
+    if (this.encoder) {
+      this.gpuDevice.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.submitCount++;
+    }
+    this.dispatchesSinceSubmit = 0;
+    for (const buffer of this.retired.splice(0)) buffer.destroy();
+  }
+
+  /** Submits and waits until the GPU has finished everything; throws any error it reported. */
+  async sync(): Promise<void> {
+    this.flush();
+    await waitQuietly(this.gpuDevice.queue.onSubmittedWorkDone());
+    this.throwPendingErrors();
+  }
+
+  /** Waits for every shader compiled so far and throws the first that failed. */
+  async checkCompiled(): Promise<void> {
+    await this.pipelines.checkCompiled();
+  }
+
+  destroy(): void {
+    this.flush();
+    this.storagePool.trim();
+    this.readbackPool.trim();
+    this.gpuDevice.destroy();
+    liveInstances.delete(this.gpu);
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.gpuDevice.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /**
+   * Uniform buffers are cached by content: a training loop repeats the same few shapes, so after the first step no
+   * uniform buffer is created. The cache is dropped wholesale (after the pending work is submitted) if it grows large.
+   */
+  private uniformBuffer(params: ArrayBuffer): GPUBuffer {
+    const key = new Uint32Array(params).join(',');
+    let buffer = this.uniforms.get(key);
+    if (buffer) return buffer;
+    if (this.uniforms.size >= 4096) {
+      this.retired.push(...this.uniforms.values());
+      this.uniforms.clear();
+    }
+    const U = globals.GPUBufferUsage as unknown as typeof GPUBufferUsage;
+    buffer = this.gpuDevice.createBuffer({ size: params.byteLength, usage: U.UNIFORM, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
+    buffer.unmap();
+    this.uniforms.set(key, buffer);
+    return buffer;
+  }
+
+  private assertAlive(): void {
+    if (this.lost) {
+      throw new DeviceLostError(`GPU device lost (${this.lost.reason}): ${this.lost.message}`);
+    }
+  }
+
+  private throwPendingErrors(): void {
+    this.pipelines.throwFailures();
+    this.assertAlive();
+    if (this.errors.length > 0) {
+      const messages = this.errors.splice(0);
+      throw new GpuError(`GPU error: ${messages[0]}${messages.length > 1 ? `\n(+${messages.length - 1} more)` : ''}`);
+    }
+  }
+}
+
+/**
+ * Packs uniform parameters: every u32 first, then every f32, padded to 16 bytes. The WGSL `Params` struct declares
+ * its fields in the same order.
+ */
+export function packParams(u32: readonly number[], f32: readonly number[] = []): ArrayBuffer {
+  const words = u32.length + f32.length;
+  const buffer = new ArrayBuffer(Math.max(16, Math.ceil((words * 4) / 16) * 16));
+  const asU32 = new Uint32Array(buffer);
+  const asF32 = new Float32Array(buffer);
+  u32.forEach((value, i) => {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new ShapeError(`kernel parameter ${i} must be an unsigned 32-bit integer, got ${value}`);
+    }
+    asU32[i] = value;
+  });
+  f32.forEach((value, i) => (asF32[u32.length + i] = value));
+  return buffer;
+}

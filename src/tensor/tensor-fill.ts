@@ -1,0 +1,21 @@
+/** The two kernels autograd itself needs: a tensor filled with one value, and in-place gradient accumulation. */
+import { launchBinary, launchFill } from '../../kernels/elementwise/elementwise.js';
+import type { Device } from './device.js';
+import { Storage, Tensor, sizeOf, type DType, type Shape } from './tensor.js';
+
+/** A new tensor whose buffer is not yet written (each op fills its output). */
+export function emptyTensor(device: Device, shape: Shape, dtype: DType = 'f32', what = 'tensor'): Tensor {
+  const buffer = device.allocate(sizeOf(shape) * 4, `${what} [${shape.join(', ')}]`);
+  return new Tensor(device, [...shape], dtype, new Storage(device, buffer));
+}
+
+export function fillTensor(device: Device, shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
+  const tensor = emptyTensor(device, shape, dtype, 'fill');
+  launchFill(device, tensor.buffer, tensor.size, value, dtype);
+  return tensor;
+}
+
+/** target += addend, elementwise (same size). */
+export function accumulateInto(target: Tensor, addend: Tensor): void {
+  launchBinary(target.device, 'add', target.buffer, [target.size], addend.buffer, [addend.size], null, [target.size]);
+}
