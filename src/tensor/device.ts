@@ -7,7 +7,7 @@
  * from Dawn (validation, out-of-memory) are collected as they arrive and thrown at the next sync point with Dawn's
  * message, which names the kernel and shapes through the labels set here; a lost device throws on the next call.
  */
-import { create, globals } from 'webgpu';
+import { create, globals as webgpuGlobals } from 'webgpu';
 import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
 import { PipelineCache } from './pipeline-cache.js';
@@ -47,6 +47,9 @@ export interface Dispatch {
   /** Shapes for error messages, e.g. "batch=2 m=7 k=33 n=5". */
   shapes: string;
 }
+
+// `webgpu` types its globals as a bare object; these are the two the device uses.
+const globals = webgpuGlobals as unknown as { GPUBufferUsage: typeof GPUBufferUsage; GPUMapMode: typeof GPUMapMode };
 
 // Keep the object returned by `create()` alive as long as the device: when it was garbage-collected, later queue
 // waits crashed (PEERS.md).
@@ -133,7 +136,7 @@ export class Device {
     this.limits = gpuDevice.limits;
     this.hasSubgroups = gpuDevice.features.has('subgroups');
     this.pipelines = new PipelineCache(gpuDevice);
-    const U = globals.GPUBufferUsage as unknown as typeof GPUBufferUsage;
+    const U = globals.GPUBufferUsage;
     this.storagePool = new BufferPool(gpuDevice, U.STORAGE | U.COPY_SRC | U.COPY_DST, 'storage');
     this.readbackPool = new BufferPool(gpuDevice, U.MAP_READ | U.COPY_DST, 'readback');
     gpuDevice.onuncapturederror = (event) => {
@@ -211,7 +214,7 @@ export class Device {
     this.commandEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, bytes);
     this.flush();
     try {
-      await waitQuietly(staging.mapAsync(globals.GPUMapMode.READ as number, 0, bytes));
+      await waitQuietly(staging.mapAsync(globals.GPUMapMode.READ, 0, bytes));
     } catch (error) {
       this.throwPendingErrors();
       throw error;
@@ -282,7 +285,7 @@ export class Device {
       this.retired.push(...this.uniforms.values());
       this.uniforms.clear();
     }
-    const U = globals.GPUBufferUsage as unknown as typeof GPUBufferUsage;
+    const U = globals.GPUBufferUsage;
     buffer = this.gpuDevice.createBuffer({ size: params.byteLength, usage: U.UNIFORM, mappedAtCreation: true });
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
     buffer.unmap();

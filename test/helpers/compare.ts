@@ -5,11 +5,12 @@
  */
 import { expect } from 'vitest';
 
-export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+/** `scaleFloor`: an absolute scale added to the denominator, for arrays whose true values are all (near) zero. */
+export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, scaleFloor = 0): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != expected ${expected.length}`);
   let squares = 0;
   for (let i = 0; i < expected.length; i++) squares += expected[i] ** 2;
-  const floor = 0.01 * Math.sqrt(squares / Math.max(expected.length, 1)) + 1e-30;
+  const floor = 0.01 * Math.sqrt(squares / Math.max(expected.length, 1)) + scaleFloor + 1e-30;
   let worst = 0;
   for (let i = 0; i < expected.length; i++) {
     const error = Math.abs(actual[i] - expected[i]) / (Math.abs(expected[i]) + floor);
@@ -18,8 +19,14 @@ export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<
   return worst;
 }
 
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-4, what = ''): void {
-  const error = maxRelativeError(actual, expected);
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance = 1e-4,
+  what = '',
+  scaleFloor = 0,
+): void {
+  const error = maxRelativeError(actual, expected, scaleFloor);
   if (!(error < tolerance)) {
     let index = 0;
     let worst = -1;

@@ -1,0 +1,336 @@
+/**
+ * `webtrainer bench train`: training throughput of the default SequenceClassifier (BERT-style, 2 layers, hidden 64;
+ * see bench/peers/train-model-spec.ts) next to the same model written in tfjs-webgpu and jax-js (webgpu and wasm),
+ * one implementation after another in the same process on the same adapter.
+ *
+ * Timing: each implementation builds its model, runs `warmupSteps` untimed steps (shader compiles, pools fill),
+ * then `steps` timed steps; samples/s = steps × batch / seconds. webtrainer records each step as its TrainingGroup
+ * does (upload → tidy(forward → loss → backward) → AdamW step → zeroGrad → flush) and waits once, with
+ * `await device.sync()`, before the timer stops; the peers wait for every step (their notes say how). The losses
+ * of the first and last timed steps are kept on the device and read after the timer stops: on the one repeated
+ * synthetic batch the loss must fall (a check that gradients and updates are wired, not a quality measure).
+ *
+ * Missing pieces are reported, not fatal: webtrainer's modules still being written, and peers that are not
+ * installed (they are dev dependencies, loaded with a dynamic `import()`), appear in `skipped` with the reason.
+ */
+import type { AdamW } from '../src/nn/adamw.js';
+import type { ForwardContext, SlotDropout } from '../src/nn/forward-context.js';
+import type { HostBatch, ModelInput } from '../src/nn/model-input.js';
+import type { SequenceClassifier } from '../src/nn/sequence-classifier.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { createDevice, type Device } from '../src/tensor/device.js';
+import {
+  parameterCount,
+  syntheticBatch,
+  trainModelSpec,
+  type TrainImpl,
+  type TrainModelSpec,
+  type TrainRunner,
+} from './peers/train-model-spec.js';
+
+export type { TrainImpl } from './peers/train-model-spec.js';
+
+export interface TrainResult {
+  impl: TrainImpl;
+  samplesPerSecond: number;
+  msPerStep: number;
+  /** Loss of the first timed step. */
+  firstLoss?: number;
+  /** Loss of the last timed step. */
+  finalLoss?: number;
+  /** finalLoss < firstLoss: the sanity check on the repeated synthetic batch. */
+  lossDecreased?: boolean;
+  /** What this implementation omits or does differently, and how it waits for the device. */
+  notes: string[];
+}
+
+export interface TrainSkipped {
+  impl: TrainImpl;
+  reason: string;
+}
+
+export interface TrainReport {
+  device: { description: string; vendor: string; architecture: string; backend: string };
+  spec: TrainModelSpec & { parameterCount: number; warmupSteps: number; timedSteps: number };
+  results: TrainResult[];
+  skipped: TrainSkipped[];
+}
+
+export interface BenchTrainOptions {
+  /** Machine-readable run: no progress lines on stderr. */
+  json?: boolean;
+  /** 5 timed steps instead of 20 (unless `steps` is given). */
+  quick?: boolean;
+  /** Timed steps per implementation. */
+  steps?: number;
+  /** Untimed steps before timing (default 3). */
+  warmupSteps?: number;
+  /** Which implementations to run (default: all four); the others are reported as skipped. */
+  impls?: readonly TrainImpl[];
+}
+
+export const TRAIN_IMPLS: readonly TrainImpl[] = ['webtrainer', 'tfjs-webgpu', 'jax-webgpu', 'jax-wasm'];
+
+// ---------------------------------------------------------------------------------------------------------------
+// webtrainer, through the pieces TrainingGroup.trainStep uses
+
+type Module = Record<string, unknown>;
+
+// Non-literal specifiers: the benchmark builds and runs while webtrainer's own modules are still being written.
+const WEBTRAINER_MODULES = {
+  classifier: '../src/nn/sequence-classifier.js',
+  adamw: '../src/nn/adamw.js',
+  input: '../src/nn/model-input.js',
+  context: '../src/nn/forward-context.js',
+  autograd: '../src/tensor/autograd.js',
+  scope: '../src/tensor/scope.js',
+  create: '../src/tensor/create.js',
+} as const;
+
+async function importModule(specifier: string): Promise<Module | string> {
+  try {
+    return (await import(specifier)) as Module;
+  } catch (error) {
+    const message = ((error as Error).message ?? String(error)).split('\n')[0];
+    const missing = /Cannot find module|ERR_MODULE_NOT_FOUND|Failed to load url|Does the file exist/.test(message);
+    return `${missing ? 'not written yet' : 'failed to load'}: ${specifier.replace(/^\.\.\//, '').replace(/\.js$/, '.ts')}: ${message}`;
+  }
+}
+
+async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Promise<TrainRunner | string> {
+  const modules: Record<string, Module> = {};
+  for (const [key, specifier] of Object.entries(WEBTRAINER_MODULES)) {
+    const module = await importModule(specifier);
+    if (typeof module === 'string') return module;
+    modules[key] = module;
+  }
+  const { SequenceClassifier: Classifier } = modules.classifier as unknown as typeof import('../src/nn/sequence-classifier.js');
+  const { AdamW: AdamWClass } = modules.adamw as unknown as typeof import('../src/nn/adamw.js');
+  const { uploadBatch, releaseInput } = modules.input as unknown as typeof import('../src/nn/model-input.js');
+  const { ForwardContext: Context } = modules.context as unknown as typeof import('../src/nn/forward-context.js');
+  const { backward } = modules.autograd as unknown as typeof import('../src/tensor/autograd.js');
+  const { tidy, keep } = modules.scope as unknown as typeof import('../src/tensor/scope.js');
+  const { tensor } = modules.create as unknown as typeof import('../src/tensor/create.js');
+
+  const config = {
+    vocabSize: spec.vocabSize,
+    hiddenSize: spec.hiddenSize,
+    numLayers: spec.numLayers,
+    numHeads: spec.numHeads,
+    intermediateSize: spec.intermediateSize,
+    maxPositionEmbeddings: spec.maxPositionEmbeddings,
+    numLabels: spec.numLabels,
+    hiddenDropoutProb: spec.hiddenDropoutProb,
+    attentionDropoutProb: spec.attentionDropoutProb,
+    layerNormEps: spec.layerNormEps,
+  };
+  const model: SequenceClassifier = new Classifier(device, config, [spec.initSeed]);
+  model.train();
+  const o = spec.optimizer;
+  const optimizer: AdamW = new AdamWClass(device, model.namedParameters(), [
+    { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm },
+  ]);
+  const dropout: SlotDropout = {
+    seeds: keep(tensor(device, Int32Array.from([spec.dataSeed % 1_000_000]), [1])),
+    hidden: keep(tensor(device, Float32Array.from([spec.hiddenDropoutProb]), [1])),
+    attention: keep(tensor(device, Float32Array.from([spec.attentionDropoutProb]), [1])),
+  };
+  const data = syntheticBatch(spec);
+  const host: HostBatch = {
+    slots: 1,
+    batch: data.batch,
+    seq: data.seq,
+    inputIds: data.inputIds,
+    attentionMask: data.attentionMask,
+    labels: data.labels,
+  };
+  let stepIndex = 0;
+  let keepNext = false;
+  const kept: Tensor[] = [];
+
+  const step = async () => {
+    // TrainingGroup.trainStep, for one slot at a constant learning rate.
+    const input: ModelInput = uploadBatch(device, host, config.maxPositionEmbeddings);
+    const context: ForwardContext = new Context(1, true, dropout, stepIndex);
+    const wantLoss = keepNext;
+    keepNext = false;
+    const loss = tidy(() => {
+      const loss = model.loss(model.forward(input, context), input.labels!); // (T)
+      backward(loss);
+      return wantLoss ? loss : null;
+    });
+    if (loss) kept.push(loss);
+    optimizer.step([o.learningRate]);
+    optimizer.zeroGrad();
+    releaseInput(input);
+    device.flush();
+    stepIndex++;
+  };
+
+  return {
+    impl: 'webtrainer',
+    notes: ['TrainingGroup.trainStep\'s pieces, dropout included; steps only flushed, one `await device.sync()` before the timer stops'],
+    step,
+    sync: () => device.sync(),
+    keepNextLoss: () => {
+      keepNext = true;
+    },
+    readKeptLosses: async () => {
+      const values: number[] = [];
+      for (const t of kept.splice(0)) {
+        values.push((await t.toArray())[0]);
+        t.release();
+      }
+      return values;
+    },
+    parameterCount: () => model.parameters().reduce((sum, p) => sum + p.size, 0),
+    release: async () => {
+      for (const t of kept.splice(0)) t.release();
+      optimizer.release();
+      model.release();
+      for (const t of [dropout.seeds, dropout.hidden, dropout.attention]) t.release();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+
+async function timeTraining(runner: TrainRunner, warmupSteps: number, steps: number, batch: number): Promise<TrainResult> {
+  for (let i = 0; i < warmupSteps; i++) await runner.step();
+  await runner.sync();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) {
+    if (i === 0 || i === steps - 1) runner.keepNextLoss();
+    await runner.step();
+  }
+  await runner.sync();
+  const seconds = (performance.now() - start) / 1000;
+  const losses = await runner.readKeptLosses();
+  const [firstLoss, finalLoss] = [losses[0], losses[losses.length - 1]];
+  return {
+    impl: runner.impl,
+    samplesPerSecond: (steps * batch) / seconds,
+    msPerStep: (seconds * 1000) / steps,
+    firstLoss,
+    finalLoss,
+    lossDecreased: losses.length >= 2 ? finalLoss < firstLoss : undefined,
+    notes: runner.notes,
+  };
+}
+
+export async function benchTrain(options: BenchTrainOptions = {}): Promise<TrainReport> {
+  const { json = false, quick = false } = options;
+  const steps = options.steps ?? (quick ? 5 : 20);
+  const warmupSteps = options.warmupSteps ?? 3;
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`bench train: steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new Error(`bench train: warmupSteps must be an integer >= 0, got ${warmupSteps}`);
+  const wanted = new Set(options.impls ?? TRAIN_IMPLS);
+  const log = (line: string) => {
+    if (!json) process.stderr.write(`${line}\n`);
+  };
+  const spec = trainModelSpec;
+  const results: TrainResult[] = [];
+  const skipped: TrainSkipped[] = [];
+
+  const device = await createDevice();
+  const { description, vendor, architecture, backend } = device.info;
+  log(`device: ${description} (${vendor}, ${backend}); ${parameterCount(spec)} parameters, batch ${spec.batchSize}×${spec.seqLength}`);
+
+  const loaders: [TrainImpl, () => Promise<TrainRunner | string>][] = [
+    ['webtrainer', () => loadWebtrainerTrainer(device, spec)],
+    ['tfjs-webgpu', async () => (await import('./peers/tfjs-train.js')).loadTfjsTrainer(spec)],
+    ['jax-webgpu', async () => (await import('./peers/jax-train.js')).loadJaxTrainer('webgpu', spec)],
+    ['jax-wasm', async () => (await import('./peers/jax-train.js')).loadJaxTrainer('wasm', spec, { threads: 2 })],
+  ];
+  try {
+    for (const [impl, load] of loaders) {
+      if (!wanted.has(impl)) {
+        skipped.push({ impl, reason: 'not selected' });
+        continue;
+      }
+      log(`${impl}: building the model…`);
+      let runner: TrainRunner | string;
+      try {
+        runner = await load();
+      } catch (error) {
+        runner = `failed to build: ${((error as Error).message ?? String(error)).split('\n')[0]}`;
+      }
+      if (typeof runner === 'string') {
+        skipped.push({ impl, reason: runner });
+        log(`${impl}: skipped (${runner})`);
+        continue;
+      }
+      try {
+        const built = runner.parameterCount();
+        if (built !== parameterCount(spec)) throw new Error(`built ${built} parameters, the spec has ${parameterCount(spec)}`);
+        log(`${impl}: ${warmupSteps} warm-up + ${steps} timed steps…`);
+        const result = await timeTraining(runner, warmupSteps, steps, spec.batchSize);
+        results.push(result);
+        log(
+          `${impl}: ${result.samplesPerSecond.toFixed(2)} samples/s, ${result.msPerStep.toFixed(0)} ms/step, ` +
+            `loss ${result.firstLoss?.toFixed(4)} → ${result.finalLoss?.toFixed(4)}`,
+        );
+      } catch (error) {
+        const reason = `failed: ${((error as Error).message ?? String(error)).split('\n')[0]}`;
+        skipped.push({ impl, reason });
+        log(`${impl}: ${reason}`);
+      } finally {
+        await runner.release().catch(() => undefined);
+      }
+    }
+  } finally {
+    if (wanted.has('jax-wasm')) await (await import('./peers/jax-train.js').catch(() => null))?.stopWasmWorkers();
+    device.destroy();
+  }
+  return {
+    device: { description, vendor, architecture, backend },
+    spec: { ...spec, parameterCount: parameterCount(spec), warmupSteps, timedSteps: steps },
+    results,
+    skipped,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Text output
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
+  return rows.map((row) => row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  ').trimEnd());
+}
+
+export function formatTrainReport(report: TrainReport): string {
+  const { device, spec } = report;
+  const own = report.results.find((r) => r.impl === 'webtrainer');
+  const lines = [
+    `webtrainer bench train: ${device.description || 'unknown adapter'} (${device.vendor || '?'}, ${device.architecture || '?'}, ${device.backend})`,
+    `model: BERT-style classifier, ${spec.numLayers} layers, hidden ${spec.hiddenSize}, ${spec.numHeads} heads, FFN ${spec.intermediateSize}, ` +
+      `vocab ${spec.vocabSize}: ${spec.parameterCount.toLocaleString('en-US')} parameters; AdamW + clipping at ${spec.optimizer.maxGradNorm}`,
+    `data: batch ${spec.batchSize} × sequence ${spec.seqLength} (${spec.paddingPerRow} padding per row), one synthetic batch repeated; ` +
+      `${spec.warmupSteps} warm-up + ${spec.timedSteps} timed steps each`,
+    'wt/peer = webtrainer samples/s ÷ peer samples/s (>1: webtrainer is faster)',
+    '',
+  ];
+  const header = ['impl', 'samples/s', 'ms/step', 'first loss', 'last loss', 'falls', 'wt/peer'];
+  const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+  const body = report.results.map((r) => [
+    r.impl,
+    fmt(r.samplesPerSecond, 2),
+    fmt(r.msPerStep, 0),
+    fmt(r.firstLoss, 4),
+    fmt(r.finalLoss, 4),
+    r.lossDecreased === undefined ? '–' : r.lossDecreased ? 'yes' : 'NO',
+    r.impl === 'webtrainer' ? '' : own ? `${(own.samplesPerSecond / r.samplesPerSecond).toFixed(2)}×` : '–',
+  ]);
+  lines.push(...table([header, ...body]));
+  const notes = report.results.filter((r) => r.notes.length > 0);
+  if (notes.length > 0) {
+    lines.push('', 'notes:');
+    for (const r of notes) for (const note of r.notes) lines.push(`  ${r.impl}: ${note}`);
+  }
+  if (report.skipped.length > 0) {
+    lines.push('', 'skipped:');
+    for (const s of report.skipped) lines.push(`  ${s.impl}: ${s.reason}`);
+  }
+  return lines.join('\n');
+}

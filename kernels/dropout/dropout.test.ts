@@ -1,0 +1,156 @@
+/**
+ * Dropout: Philox against Random123's known answers (CPU and GPU), the GPU mask against the CPU mask bit for bit,
+ * values and gradients against the float64 reference, keep rates within binomial bounds, p = 0 / 1, per-slot rates,
+ * determinism, bad shapes.
+ */
+import { describe, expect, it } from 'vitest';
+import { tensor } from '../../src/tensor/create.js';
+import { ShapeError } from '../../src/tensor/errors.js';
+import { dropout } from '../../src/tensor/ops/dropout.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { expectClose } from '../../test/helpers/compare.js';
+import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
+import { useDevice } from '../../test/helpers/gpu.js';
+import { randomArray } from '../../test/helpers/random.js';
+import { philox4x32, philoxWgsl } from './philox.js';
+import { dropoutMaskReference, dropoutReference } from './reference.js';
+
+const device = useDevice();
+
+// Random123 kat_vectors, philox4x32 10: counter (4 words), key (2 words), expected (4 words).
+const knownAnswers: [number[], number[], number[]][] = [
+  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
+  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+];
+
+function run(x: Tensor, seeds: number[], probabilities: number[], callIndex: number): Tensor {
+  const d = device();
+  const s = tensor(d, Int32Array.from(seeds), [seeds.length]);
+  const p = tensor(d, Float32Array.from(probabilities), [probabilities.length]);
+  const out = dropout(x, { seeds: s, probabilities: p, callIndex, slots: seeds.length, training: true });
+  s.release();
+  p.release();
+  return out;
+}
+
+describe('philox4x32-10', () => {
+  it('CPU matches the Random123 known answers', () => {
+    for (const [counter, key, expected] of knownAnswers) expect(Array.from(philox4x32(counter, key))).toEqual(expected);
+  });
+
+  it('GPU matches the Random123 known answers', async () => {
+    const d = device();
+    const input = d.allocate(knownAnswers.length * 6 * 4, 'kat input');
+    d.write(input, Uint32Array.from(knownAnswers.flatMap(([c, k]) => [...c, ...k])));
+    const output = d.allocate(knownAnswers.length * 16, 'kat output');
+    d.dispatch({
+      kernel: 'philox_kat',
+      wgsl: `${philoxWgsl}
+@group(0) @binding(0) var<storage, read> input: array<u32>;        // (vectors, 6): counter, key
+@group(0) @binding(1) var<storage, read_write> output: array<vec4u>; // (vectors)
+@compute @workgroup_size(1)
+fn main(@builtin(workgroup_id) group: vec3u) {
+  let b = group.x * 6u;
+  output[group.x] = philox4x32_10(vec4u(input[b], input[b + 1u], input[b + 2u], input[b + 3u]), vec2u(input[b + 4u], input[b + 5u]));
+}`,
+      buffers: [input, output],
+      workgroups: [knownAnswers.length],
+      shapes: `vectors=${knownAnswers.length}`,
+    });
+    const words = new Uint32Array(await d.read(output, knownAnswers.length * 16));
+    expect(Array.from(words)).toEqual(knownAnswers.flatMap(([, , e]) => e));
+    d.release(input);
+    d.release(output);
+  });
+});
+
+describe('dropout', () => {
+  const seeds = [1, 12345, -7];
+  const probabilities = [0.1, 0.5, 0.9];
+
+  // A call index past 2^32 uses the counter's third word.
+  it.each([42, 2 ** 32 + 5])('GPU mask equals the CPU mask bit for bit, with per-slot rates and odd sizes (call %i)', async (call) => {
+    const shape = [3, 7, 147]; // 1029 values per slot: not a multiple of 4
+    const data = randomArray(3 * 1029, 5, 0.5, 1.5); // never 0, so out == 0 exactly where dropped
+    const x = tensor(device(), data, shape);
+    const out = await run(x, seeds, probabilities, call).toArray();
+    const keep = dropoutMaskReference(seeds, probabilities, 1029, call);
+    const gpuKeep = Uint8Array.from(out, (v) => (v !== 0 ? 1 : 0));
+    expect(Buffer.from(gpuKeep).equals(Buffer.from(keep))).toBe(true);
+    expectClose(out, dropoutReference(data, seeds, probabilities, call), 1e-6, 'dropout values');
+    x.release();
+  });
+
+  it('forward and gradient against the reference (mask regenerated in backward)', async () => {
+    const d = device();
+    const s = tensor(d, Int32Array.from([3, 4]), [2]);
+    const p = tensor(d, Float32Array.from([0.25, 0.6]), [2]);
+    await checkForwardAndGradients(d, {
+      what: 'dropout',
+      inputs: [{ shape: [2, 5, 7] }],
+      gpu: ([x]) => dropout(x, { seeds: s, probabilities: p, callIndex: 9, slots: 2, training: true }),
+      reference: ([x]) => dropoutReference(x, [3, 4], [0.25, 0.6], 9),
+    });
+    s.release();
+    p.release();
+  });
+
+  it('keep rates stay within binomial bounds and kept values are scaled by 1/(1-p)', async () => {
+    const n = 65536;
+    const rates = [0.3, 0.7];
+    const x = tensor(device(), new Float32Array(2 * n).fill(1), [2, n]);
+    const out = await run(x, [2024, 2025], rates, 0).toArray();
+    rates.forEach((p, slot) => {
+      const scale = Math.fround(1 / (1 - Math.fround(p)));
+      let kept = 0;
+      let wrongScale = 0;
+      for (let i = slot * n; i < (slot + 1) * n; i++) {
+        if (out[i] !== 0) kept++;
+        if (out[i] !== 0 && out[i] !== scale) wrongScale++;
+      }
+      expect(wrongScale).toBe(0);
+      const mean = n * (1 - p);
+      const sigma = Math.sqrt(n * p * (1 - p));
+      expect(Math.abs(kept - mean)).toBeLessThan(5 * sigma);
+    });
+    x.release();
+  });
+
+  it('p = 0 is the identity and p = 1 gives zeros', async () => {
+    const data = randomArray(2 * 33, 8);
+    const x = tensor(device(), data, [2, 33]);
+    const out = await run(x, [5, 6], [0, 1], 3).toArray();
+    expect(Array.from(out.subarray(0, 33))).toEqual(Array.from(data.subarray(0, 33)));
+    expect(Array.from(out.subarray(33)).every((v) => v === 0)).toBe(true);
+    x.release();
+  });
+
+  it('repeats bit for bit; another call index or seed draws another mask', async () => {
+    const data = randomArray(3 * 257, 9, 0.5, 1.5);
+    const x = tensor(device(), data, [3, 257]);
+    const a = await run(x, seeds, [0.5, 0.5, 0.5], 7).toArray();
+    const b = await run(x, seeds, [0.5, 0.5, 0.5], 7).toArray();
+    const c = await run(x, seeds, [0.5, 0.5, 0.5], 8).toArray();
+    const e = await run(x, [1, 1, 1], [0.5, 0.5, 0.5], 7).toArray();
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(false);
+    // Same seed in every slot still gives each slot its own stream (the slot is part of the key).
+    const keptIn = (slot: number) => Array.from(e.subarray(slot * 257, (slot + 1) * 257), (v) => (v ? 1 : 0));
+    expect(keptIn(0)).not.toEqual(keptIn(1));
+    x.release();
+  });
+
+  it('is the identity in evaluation and checks its arguments', () => {
+    const d = device();
+    const x = tensor(d, new Float32Array(6), [2, 3]);
+    const s = tensor(d, Int32Array.from([1, 2]), [2]);
+    const p = tensor(d, Float32Array.from([0.1, 0.1]), [2]);
+    expect(dropout(x, { seeds: s, probabilities: p, callIndex: 0, slots: 2, training: false })).toBe(x);
+    expect(() => dropout(x, { seeds: s, probabilities: p, callIndex: 0, slots: 3, training: true })).toThrow(/lead with slots/);
+    expect(() => dropout(x, { seeds: p, probabilities: p, callIndex: 0, slots: 2, training: true })).toThrow(ShapeError);
+    expect(() => dropout(x, { seeds: s, probabilities: p, callIndex: -1, slots: 2, training: true })).toThrow(/callIndex -1/);
+    expect(() => dropout(x, { seeds: s, probabilities: p, callIndex: 2 ** 53, slots: 2, training: true })).toThrow(ShapeError);
+    for (const t of [x, s, p]) t.release();
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * Embedding WGSL: the gather (forward) and a deterministic scatter-add (backward), per trial slot.
+ *
+ * Forward: one invocation per output value gathers table[slot, id, h]. An id outside [0, vocab) reads nothing and
+ * writes NaN, so a bad token shows up in the loss instead of reading another slot's (or no) memory.
+ *
+ * Backward, without float atomics (a float atomic add would sum a repeated token's rows in a varying order):
+ *  1. embedding_heads: head[slot, v] / tail[slot, v] = the first / last token of the slot with id v, by integer
+ *     atomicMin / atomicMax over token indices (order-independent, so deterministic); the launcher fills head with
+ *     NONE and tail with 0 first.
+ *  2. embedding_links: next[i] = the next token after i in the same slot with the same id (or NONE), by a forward
+ *     scan that stops at the first match; the last token of each id (i == tail) skips the scan. Cost: the sum of the
+ *     gaps between consecutive equal ids, ≤ N · (distinct ids) per slot; O(N) when ids are all distinct or
+ *     repeat closely ([PAD], [CLS], common words). Measured on lavapipe (embedding.bench.ts, 2026-11-27, VM shared
+ *     with other jobs), whole backward (v2), vocab 30522 × hidden 128, T = 1: N = 4096 → 24–30 ms; N = 16384 with
+ *     all ids distinct → 30 ms (270–280 ms before the tail shortcut); N = 16384 cycling through 2000 ids (every gap
+ *     2000, an adversarial pattern) → ~210 ms, where the link scan dominates.
+ *  3. embedding_grad_rows: one invocation per (slot, v, h) walks the chain head → next → … and sums gradOut rows in
+ *     token order, writing every table row: rows no token touched get 0, so no separate zero fill.
+ * Every sum has a fixed order, so repeats are bit-identical. Ships v2 (vec4 along hidden) of the forward and row
+ * pass when hidden % 4 == 0 (3–4× v1 on lavapipe), else v1; a sort-based link pass (O(N log N))
+ * is the next step if N grows well beyond 16 k per slot.
+ */
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
+
+export const NONE = 0xffffffff;
+
+/**
+ * `vectorWidth` 4 (v2, when hidden % 4 == 0) moves vec4s along hidden: a quarter of the id loads and index
+ * arithmetic; `hidden` and `count` are then in vec4s. v1 (scalar) otherwise.
+ */
+export function embeddingForwardWgsl(vectorWidth: 1 | 4): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  return wgsl`
+// nanBits = 0x7fc00000: WGSL rejects a constant NaN, so the bit pattern comes in at run time.
+struct Params { count: u32, hidden: u32, vocab: u32, rowsPerSlot: u32, nanBits: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> table: array<${T}>;        // (T, vocab, hidden)
+@group(0) @binding(2) var<storage, read> ids: array<i32>;            // (T, rowsPerSlot)
+@group(0) @binding(3) var<storage, read_write> output: array<${T}>;  // (T, rowsPerSlot, hidden)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let token = i / params.hidden;
+  let h = i % params.hidden;
+  let slot = token / params.rowsPerSlot;
+  let id = ids[token];
+  if (id < 0 || u32(id) >= params.vocab) {
+    output[i] = ${T}(bitcast<f32>(params.nanBits)); // NaN: out-of-range id
+    return;
+  }
+  output[i] = table[(slot * params.vocab + u32(id)) * params.hidden + h];
+}`;
+}
+
+export function embeddingHeadsWgsl(): string {
+  return wgsl`
+struct Params { tokens: u32, vocab: u32, rowsPerSlot: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> ids: array<i32>;                   // (T, rowsPerSlot)
+@group(0) @binding(2) var<storage, read_write> head: array<atomic<u32>>;    // (T, vocab), filled with NONE
+@group(0) @binding(3) var<storage, read_write> tail: array<atomic<u32>>;    // (T, vocab), filled with 0
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let token = linearIndex(group, local, groups);
+  if (token >= params.tokens) { return; }
+  let id = ids[token];
+  if (id < 0 || u32(id) >= params.vocab) { return; } // out-of-range ids get no gradient
+  let slot = token / params.rowsPerSlot;
+  atomicMin(&head[slot * params.vocab + u32(id)], token);
+  atomicMax(&tail[slot * params.vocab + u32(id)], token);
+}`;
+}
+
+export function embeddingLinksWgsl(): string {
+  return wgsl`
+struct Params { tokens: u32, rowsPerSlot: u32, vocab: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> ids: array<i32>;          // (T, rowsPerSlot)
+@group(0) @binding(2) var<storage, read> tail: array<u32>;         // (T, vocab)
+@group(0) @binding(3) var<storage, read_write> next: array<u32>;   // (T, rowsPerSlot)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let token = linearIndex(group, local, groups);
+  if (token >= params.tokens) { return; }
+  let id = ids[token];
+  let slot = token / params.rowsPerSlot;
+  var found = ${NONE}u;
+  // Out-of-range ids and each id's last token have no successor (and the former are never walked).
+  var end = token + 1u;
+  if (id >= 0 && u32(id) < params.vocab && tail[slot * params.vocab + u32(id)] != token) {
+    end = (slot + 1u) * params.rowsPerSlot;
+  }
+  for (var j = token + 1u; j < end; j++) {
+    if (ids[j] == id) {
+      found = j;
+      break;
+    }
+  }
+  next[token] = found;
+}`;
+}
+
+/** `vectorWidth` as for the forward: v2 walks each chain once per four hidden values. */
+export function embeddingGradRowsWgsl(vectorWidth: 1 | 4): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  return wgsl`
+struct Params { count: u32, hidden: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> gradOutput: array<${T}>;     // (T, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> head: array<u32>;            // (T, vocab)
+@group(0) @binding(3) var<storage, read> next: array<u32>;            // (T, rowsPerSlot)
+@group(0) @binding(4) var<storage, read_write> gradTable: array<${T}>; // (T, vocab, hidden)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let row = i / params.hidden; // slot * vocab + v
+  let h = i % params.hidden;
+  var total = ${T}(0.0);
+  var token = head[row];
+  while (token != ${NONE}u) {
+    total += gradOutput[token * params.hidden + h];
+    token = next[token];
+  }
+  gradTable[i] = total;
+}`;
+}

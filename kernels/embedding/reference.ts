@@ -1,0 +1,40 @@
+/** Float64 CPU references for the embedding gather and its gradient: plain loops from the definitions. */
+
+/** out[slot, r, h] = table[slot, ids[slot, r], h]; NaN rows for ids outside [0, vocab). */
+export function embeddingReference(
+  table: ArrayLike<number>, // (T, vocab, hidden)
+  ids: ArrayLike<number>, // (T, rowsPerSlot)
+  slots: number,
+  vocab: number,
+  hidden: number,
+): Float64Array {
+  const rowsPerSlot = ids.length / slots;
+  const out = new Float64Array(ids.length * hidden);
+  for (let token = 0; token < ids.length; token++) {
+    const slot = Math.floor(token / rowsPerSlot);
+    const id = ids[token];
+    for (let h = 0; h < hidden; h++) {
+      out[token * hidden + h] = id >= 0 && id < vocab ? table[(slot * vocab + id) * hidden + h] : NaN;
+    }
+  }
+  return out;
+}
+
+/** dtable[slot, v, h] = Σ over tokens r of the slot with ids[slot, r] = v of dout[slot, r, h]. */
+export function embeddingGradReference(
+  gradOutput: ArrayLike<number>, // (T, rowsPerSlot, hidden)
+  ids: ArrayLike<number>,
+  slots: number,
+  vocab: number,
+  hidden: number,
+): Float64Array {
+  const rowsPerSlot = ids.length / slots;
+  const grad = new Float64Array(slots * vocab * hidden);
+  for (let token = 0; token < ids.length; token++) {
+    const id = ids[token];
+    if (id < 0 || id >= vocab) continue;
+    const slot = Math.floor(token / rowsPerSlot);
+    for (let h = 0; h < hidden; h++) grad[(slot * vocab + id) * hidden + h] += gradOutput[token * hidden + h];
+  }
+  return grad;
+}

@@ -1,0 +1,154 @@
+/**
+ * Launchers for layer normalisation over the last axis (layernorm.wgsl.ts) on raw buffers seen as
+ * (slots, rowsPerSlot, hidden): weight and bias are (slots, hidden); slots = 1 is a weight shared by every row.
+ */
+import { packParams, type Device } from '../../src/tensor/device.js';
+import { ShapeError } from '../../src/tensor/errors.js';
+import { assertCount, gridFor } from '../common.js';
+import { launchReduce } from '../reduce/reduce.js';
+import {
+  LAYERNORM_WORKGROUP,
+  layerNormBackwardSubgroupWgsl,
+  layerNormBackwardWgsl,
+  layerNormForwardSubgroupWgsl,
+  layerNormForwardWgsl,
+  layerNormParamGradWgsl,
+  type LayerNormVariant,
+  V3_ROWS,
+} from './layernorm.wgsl.js';
+
+/** Rows per partial sum of dweight/dbias: enough chunks to fill the cores, few enough that the second pass is small. */
+export const ROWS_PER_CHUNK = 64;
+
+/** v2 needs a fixed subgroup size: its workgroup is exactly one subgroup. */
+function subgroupLanes(device: Device): number | null {
+  const { subgroupMinSize, subgroupMaxSize } = device.info;
+  return device.hasSubgroups && subgroupMinSize > 0 && subgroupMinSize === subgroupMaxSize ? subgroupMinSize : null;
+}
+
+/**
+ * On lavapipe, once a row fills every lane with a vec4 or more: v3 (4 rows per subgroup) when the slots split
+ * into whole groups of 4 rows, else v2 (a subgroup per row); v1 (an invocation per row) otherwise (README.md).
+ */
+export function defaultLayerNormVariant(device: Device, hidden: number, rowsPerSlot = 1): LayerNormVariant {
+  const lanes = subgroupLanes(device);
+  if (!device.info.isSoftware || lanes === null || hidden < 4 * lanes) return 'row';
+  return rowsPerSlot % V3_ROWS === 0 ? 'subgroup4' : 'subgroup';
+}
+
+/** WGSL and grid for the forward or dx kernel of `variant`. */
+function rowKernel(device: Device, kernel: string, variant: LayerNormVariant, vec4: boolean, rows: number, forward: boolean) {
+  if (variant === 'row') {
+    return {
+      wgsl: forward ? layerNormForwardWgsl(vec4) : layerNormBackwardWgsl(vec4),
+      workgroups: gridFor(rows, LAYERNORM_WORKGROUP),
+    };
+  }
+  const lanes = subgroupLanes(device);
+  if (lanes === null) throw new ShapeError(`${kernel}: variant '${variant}' needs the subgroups feature with a fixed subgroup size`);
+  // The dx kernel has no 4-row form yet: it shares only the weight load, 1 of its 6 loads per element.
+  if (variant === 'subgroup4' && forward) {
+    return { wgsl: layerNormForwardSubgroupWgsl(vec4, lanes, V3_ROWS), workgroups: gridFor(Math.ceil(rows / V3_ROWS), 1) };
+  }
+  return {
+    wgsl: forward ? layerNormForwardSubgroupWgsl(vec4, lanes) : layerNormBackwardSubgroupWgsl(vec4, lanes),
+    workgroups: gridFor(rows, 1),
+  };
+}
+
+function checkShape(kernel: string, rows: number, hidden: number, slots: number): number {
+  for (const [name, value, min] of [['rows', rows, 0], ['hidden', hidden, 1], ['slots', slots, 1]] as const) {
+    if (!Number.isInteger(value) || value < min) {
+      throw new ShapeError(`${kernel}: ${name} must be a whole number >= ${min}, got ${value}`);
+    }
+  }
+  if (rows % slots !== 0) throw new ShapeError(`${kernel}: rows=${rows} do not split into slots=${slots}`);
+  assertCount(kernel, rows * hidden);
+  return rows / slots;
+}
+
+/** y = (x − mean) · rstd · weight[slot] + bias[slot]; also writes mean and rstd per row. */
+export function launchLayerNorm(
+  device: Device,
+  x: GPUBuffer, // (slots, rowsPerSlot, hidden)
+  weight: GPUBuffer, // (slots, hidden)
+  bias: GPUBuffer, // (slots, hidden)
+  y: GPUBuffer, // (slots, rowsPerSlot, hidden)
+  mean: GPUBuffer, // (slots, rowsPerSlot)
+  rstd: GPUBuffer, // (slots, rowsPerSlot)
+  rows: number,
+  hidden: number,
+  slots: number,
+  eps: number,
+  variant: LayerNormVariant = defaultLayerNormVariant(device, hidden, rows / slots),
+): void {
+  const kernel = `layernorm_${variant}`;
+  const rowsPerSlot = checkShape(kernel, rows, hidden, slots);
+  if (variant === 'subgroup4' && rowsPerSlot % V3_ROWS !== 0) {
+    throw new ShapeError(`${kernel}: needs rowsPerSlot % ${V3_ROWS} == 0, got rowsPerSlot=${rowsPerSlot}`);
+  }
+  if (!(eps >= 0)) throw new ShapeError(`${kernel}: eps must be >= 0, got ${eps}`);
+  if (rows === 0) return;
+  const vec4 = hidden % 4 === 0;
+  device.dispatch({
+    kernel,
+    ...rowKernel(device, kernel, variant, vec4, rows, true),
+    buffers: [x, weight, bias, y, mean, rstd],
+    params: packParams([rows, vec4 ? hidden / 4 : hidden, rowsPerSlot, hidden], [eps]),
+    shapes: `rows=${rows} hidden=${hidden} slots=${slots}`,
+  });
+}
+
+/**
+ * dx, and (when given) dweight = Σ_rows dy·x̂ and dbias = Σ_rows dy per slot, from the forward's mean and rstd.
+ * dweight/dbias are summed in a fixed order (partials per chunk of rows, then kernels/reduce): deterministic.
+ */
+export function launchLayerNormBackward(
+  device: Device,
+  x: GPUBuffer, // (slots, rowsPerSlot, hidden)
+  weight: GPUBuffer, // (slots, hidden)
+  mean: GPUBuffer, // (slots, rowsPerSlot)
+  rstd: GPUBuffer, // (slots, rowsPerSlot)
+  dy: GPUBuffer, // (slots, rowsPerSlot, hidden)
+  dx: GPUBuffer | null, // (slots, rowsPerSlot, hidden)
+  dweight: GPUBuffer | null, // (slots, hidden)
+  dbias: GPUBuffer | null, // (slots, hidden)
+  rows: number,
+  hidden: number,
+  slots: number,
+  variant: LayerNormVariant = defaultLayerNormVariant(device, hidden, rows / slots),
+): void {
+  const kernel = `layernorm_backward_${variant}`;
+  const rowsPerSlot = checkShape(kernel, rows, hidden, slots);
+  if ((dweight === null) !== (dbias === null)) throw new ShapeError(`${kernel}: give both dweight and dbias, or neither`);
+  const vec4 = hidden % 4 === 0;
+  const width = vec4 ? hidden / 4 : hidden;
+  const shapes = `rows=${rows} hidden=${hidden} slots=${slots}`;
+  if (dx && rows > 0) {
+    device.dispatch({
+      kernel,
+      ...rowKernel(device, kernel, variant, vec4, rows, false),
+      buffers: [x, weight, mean, rstd, dy, dx],
+      params: packParams([rows, width, rowsPerSlot, hidden]),
+      shapes,
+    });
+  }
+  if (!dweight || !dbias) return;
+  const chunks = Math.max(1, Math.ceil(rowsPerSlot / ROWS_PER_CHUNK));
+  // One chunk: the partial sums are the result.
+  const partialWeight = chunks === 1 ? dweight : device.allocate(slots * chunks * hidden * 4, `${kernel} dweight partials`);
+  const partialBias = chunks === 1 ? dbias : device.allocate(slots * chunks * hidden * 4, `${kernel} dbias partials`);
+  device.dispatch({
+    kernel: 'layernorm_backward_params',
+    wgsl: layerNormParamGradWgsl(vec4),
+    buffers: [x, mean, rstd, dy, partialWeight, partialBias],
+    params: packParams([slots, rowsPerSlot, width, ROWS_PER_CHUNK, chunks]),
+    workgroups: gridFor(slots * chunks * width, LAYERNORM_WORKGROUP),
+    shapes,
+  });
+  if (chunks === 1) return;
+  launchReduce(device, 'sum', partialWeight, dweight, slots, chunks, hidden);
+  launchReduce(device, 'sum', partialBias, dbias, slots, chunks, hidden);
+  device.release(partialWeight);
+  device.release(partialBias);
+}

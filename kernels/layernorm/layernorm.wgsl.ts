@@ -1,0 +1,282 @@
+/**
+ * Layer normalisation over the last axis (Ba, Kiros & Hinton 2016) with weight and bias per trial slot:
+ * y = (x − mean) · rstd · weight + bias, rstd = 1 / sqrt(var + eps). Three kernels:
+ * - forward (v1, ships): one invocation per row; a pass of shifted sums (Σ(x−x₀), Σ(x−x₀)², which keeps the
+ *   variance accurate when |mean| ≫ std) and a write pass. Saves mean and rstd (rows) for the backward.
+ * - backward dx: one invocation per row; a pass for Σ g and Σ g·x̂ (g = dy·weight), then the write pass
+ *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)).
+ * - backward weight/bias partials: one invocation per (slot, chunk of rows, column) sums dy·x̂ and dy over its
+ *   chunk in row order; a second pass (kernels/reduce) adds the chunks in order. No atomics: bit-identical repeats.
+ * Rows are read as vec4 when hidden % 4 == 0. Forward and dx come in two variants (README.md has the figures):
+ * - v1 `row`: one invocation per row. Ships where subgroups are missing or their size is not fixed.
+ * - v2 `subgroup` (ships on lavapipe for hidden >= 4 × lanes): a workgroup of exactly one subgroup per row, lanes
+ *   read neighbouring elements and the row sums are subgroupAdd: no workgroup memory, no barrier (PEERS.md).
+ * - v3 `subgroup4` (ships on lavapipe when rowsPerSlot % 4 == 0): v2 with 4 rows per subgroup, so each weight and
+ *   bias load serves 4 rows: 2.5 loads per element in the forward instead of 4 (loads are what costs, PEERS.md).
+ * A workgroup-per-row variant for real GPUs is future work (README.md).
+ */
+import { linearIndexWgsl } from '../common.js';
+
+export const LAYERNORM_WORKGROUP = 64;
+
+export type LayerNormVariant = 'row' | 'subgroup' | 'subgroup4';
+
+/** Rows per subgroup in v3: the weight/bias loads of a column are shared by this many rows. */
+export const V3_ROWS = 4;
+
+function laneHelpers(vec4: boolean): string {
+  return vec4
+    ? /* wgsl */ `
+alias Lane = vec4f;
+fn laneSum(v: Lane) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+fn laneFirst(v: Lane) -> f32 { return v.x; }`
+    : /* wgsl */ `
+alias Lane = f32;
+fn laneSum(v: Lane) -> f32 { return v; }
+fn laneFirst(v: Lane) -> f32 { return v; }`;
+}
+
+/** `width` is hidden, or hidden / 4 with vec4 lanes; the weight row of `row` is row / rowsPerSlot. */
+export function layerNormForwardWgsl(vec4: boolean): string {
+  return /* wgsl */ `
+struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
+@group(0) @binding(3) var<storage, read> bias: array<Lane>;         // (slots, hidden)
+@group(0) @binding(4) var<storage, read_write> y: array<Lane>;      // (slots, rowsPerSlot, hidden)
+@group(0) @binding(5) var<storage, read_write> mean: array<f32>;    // (slots, rowsPerSlot)
+@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;    // (slots, rowsPerSlot)
+${laneHelpers(vec4)}
+${linearIndexWgsl(LAYERNORM_WORKGROUP)}
+
+@compute @workgroup_size(${LAYERNORM_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(group, local, groups);
+  // Past-the-end invocations redo the last row and skip only the stores: loops stay uniform (PEERS.md).
+  let row = min(index, params.rows - 1u);
+  let start = row * params.width;
+  let weightStart = (row / params.rowsPerSlot) * params.width;
+  let shift = laneFirst(x[start]);
+  var s = Lane(0.0);
+  var q = Lane(0.0);
+  for (var i = 0u; i < params.width; i++) {
+    let d = x[start + i] - shift;
+    s += d;
+    q += d * d;
+  }
+  let n = f32(params.hidden);
+  let sum = laneSum(s);
+  let centredMean = sum / n;
+  let variance = max((laneSum(q) - sum * centredMean) / n, 0.0);
+  let r = 1.0 / sqrt(variance + params.eps);
+  let mu = shift + centredMean;
+  for (var i = 0u; i < params.width; i++) {
+    let value = (x[start + i] - mu) * r * weight[weightStart + i] + bias[weightStart + i];
+    if (index < params.rows) { y[start + i] = value; }
+  }
+  if (index < params.rows) {
+    mean[index] = mu;
+    rstd[index] = r;
+  }
+}`;
+}
+
+export function layerNormBackwardWgsl(vec4: boolean): string {
+  return /* wgsl */ `
+struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
+@group(0) @binding(3) var<storage, read> mean: array<f32>;          // (slots, rowsPerSlot)
+@group(0) @binding(4) var<storage, read> rstd: array<f32>;          // (slots, rowsPerSlot)
+@group(0) @binding(5) var<storage, read> dy: array<Lane>;           // (slots, rowsPerSlot, hidden)
+@group(0) @binding(6) var<storage, read_write> dx: array<Lane>;     // (slots, rowsPerSlot, hidden)
+${laneHelpers(vec4)}
+${linearIndexWgsl(LAYERNORM_WORKGROUP)}
+
+@compute @workgroup_size(${LAYERNORM_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(group, local, groups);
+  let row = min(index, params.rows - 1u);
+  let start = row * params.width;
+  let weightStart = (row / params.rowsPerSlot) * params.width;
+  let mu = mean[row];
+  let r = rstd[row];
+  var a = Lane(0.0);
+  var b = Lane(0.0);
+  for (var i = 0u; i < params.width; i++) {
+    let g = dy[start + i] * weight[weightStart + i];
+    a += g;
+    b += g * (x[start + i] - mu) * r;
+  }
+  let n = f32(params.hidden);
+  let meanG = laneSum(a) / n;
+  let meanGX = laneSum(b) / n;
+  for (var i = 0u; i < params.width; i++) {
+    let g = dy[start + i] * weight[weightStart + i];
+    let value = r * (g - meanG - (x[start + i] - mu) * r * meanGX);
+    if (index < params.rows) { dx[start + i] = value; }
+  }
+}`;
+}
+
+/** Partial sums over chunks of `chunk` rows: (slots, chunks, hidden) for dweight = Σ dy·x̂ and dbias = Σ dy. */
+export function layerNormParamGradWgsl(vec4: boolean): string {
+  return /* wgsl */ `
+struct Params { slots: u32, rowsPerSlot: u32, width: u32, chunk: u32, chunks: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> mean: array<f32>;          // (slots, rowsPerSlot)
+@group(0) @binding(3) var<storage, read> rstd: array<f32>;          // (slots, rowsPerSlot)
+@group(0) @binding(4) var<storage, read> dy: array<Lane>;           // (slots, rowsPerSlot, hidden)
+@group(0) @binding(5) var<storage, read_write> dweight: array<Lane>; // (slots, chunks, hidden)
+@group(0) @binding(6) var<storage, read_write> dbias: array<Lane>;   // (slots, chunks, hidden)
+${laneHelpers(vec4)}
+${linearIndexWgsl(LAYERNORM_WORKGROUP)}
+
+@compute @workgroup_size(${LAYERNORM_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(group, local, groups);
+  let total = params.slots * params.chunks * params.width;
+  let i = min(index, total - 1u);
+  let column = i % params.width;
+  let c = (i / params.width) % params.chunks;
+  let slot = i / (params.width * params.chunks);
+  let first = slot * params.rowsPerSlot + c * params.chunk;
+  let count = min(params.chunk, params.rowsPerSlot - c * params.chunk);
+  var dw = Lane(0.0);
+  var db = Lane(0.0);
+  for (var k = 0u; k < count; k++) {
+    let row = first + k;
+    let at = row * params.width + column;
+    let g = dy[at];
+    dw += g * (x[at] - mean[row]) * rstd[row];
+    db += g;
+  }
+  if (index < total) {
+    dweight[i] = dw;
+    dbias[i] = db;
+  }
+}`;
+}
+
+/**
+ * v2: lane L of the row's subgroup takes elements L, L + lanes, …; every lane runs ceil(width / lanes) steps so
+ * the loops stay uniform; out-of-row steps read a clamped index and add nothing.
+ */
+export function layerNormForwardSubgroupWgsl(vec4: boolean, lanes: number, rowsPerGroup = 1): string {
+  return /* wgsl */ `
+enable subgroups;
+const ROWS = ${rowsPerGroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
+struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
+@group(0) @binding(3) var<storage, read> bias: array<Lane>;         // (slots, hidden)
+@group(0) @binding(4) var<storage, read_write> y: array<Lane>;      // (slots, rowsPerSlot, hidden)
+@group(0) @binding(5) var<storage, read_write> mean: array<f32>;    // (slots, rowsPerSlot)
+@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;    // (slots, rowsPerSlot)
+${laneHelpers(vec4)}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let firstRow = (group.y * groups.x + group.x) * ROWS;
+  let weightStart = (min(firstRow, params.rows - 1u) / params.rowsPerSlot) * params.width;
+  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
+  var starts: array<u32, ROWS>;
+  var shifts: array<f32, ROWS>;
+  var s: array<Lane, ROWS>;
+  var q: array<Lane, ROWS>;
+  for (var j = 0u; j < ROWS; j++) {
+    starts[j] = min(firstRow + j, params.rows - 1u) * params.width;
+    shifts[j] = laneFirst(x[starts[j]]);
+    s[j] = Lane(0.0);
+    q[j] = Lane(0.0);
+  }
+  for (var k = 0u; k < steps; k++) {
+    let i = k * ${lanes}u + lane;
+    let at = min(i, params.width - 1u);
+    for (var j = 0u; j < ROWS; j++) {
+      let d = select(Lane(0.0), x[starts[j] + at] - shifts[j], i < params.width);
+      s[j] += d;
+      q[j] += d * d;
+    }
+  }
+  let n = f32(params.hidden);
+  var mu: array<f32, ROWS>;
+  var r: array<f32, ROWS>;
+  for (var j = 0u; j < ROWS; j++) {
+    let sum = subgroupAdd(laneSum(s[j]));
+    let centredMean = sum / n;
+    let variance = max((subgroupAdd(laneSum(q[j])) - sum * centredMean) / n, 0.0);
+    r[j] = 1.0 / sqrt(variance + params.eps);
+    mu[j] = shifts[j] + centredMean;
+  }
+  for (var k = 0u; k < steps; k++) {
+    let i = k * ${lanes}u + lane;
+    let at = min(i, params.width - 1u);
+    let w = weight[weightStart + at];
+    let b = bias[weightStart + at];
+    for (var j = 0u; j < ROWS; j++) {
+      let value = (x[starts[j] + at] - mu[j]) * r[j] * w + b;
+      if (i < params.width && firstRow + j < params.rows) { y[starts[j] + i] = value; }
+    }
+  }
+  for (var j = 0u; j < ROWS; j++) {
+    if (firstRow + j < params.rows && lane == 0u) {
+      mean[firstRow + j] = mu[j];
+      rstd[firstRow + j] = r[j];
+    }
+  }
+}`;
+}
+
+export function layerNormBackwardSubgroupWgsl(vec4: boolean, lanes: number): string {
+  return /* wgsl */ `
+enable subgroups;
+struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
+@group(0) @binding(3) var<storage, read> mean: array<f32>;          // (slots, rowsPerSlot)
+@group(0) @binding(4) var<storage, read> rstd: array<f32>;          // (slots, rowsPerSlot)
+@group(0) @binding(5) var<storage, read> dy: array<Lane>;           // (slots, rowsPerSlot, hidden)
+@group(0) @binding(6) var<storage, read_write> dx: array<Lane>;     // (slots, rowsPerSlot, hidden)
+${laneHelpers(vec4)}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let index = group.y * groups.x + group.x;
+  let row = min(index, params.rows - 1u);
+  let start = row * params.width;
+  let weightStart = (row / params.rowsPerSlot) * params.width;
+  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
+  let mu = mean[row];
+  let r = rstd[row];
+  var a = Lane(0.0);
+  var b = Lane(0.0);
+  for (var k = 0u; k < steps; k++) {
+    let i = k * ${lanes}u + lane;
+    let at = min(i, params.width - 1u);
+    let g = select(Lane(0.0), dy[start + at] * weight[weightStart + at], i < params.width);
+    a += g;
+    b += g * (x[start + at] - mu) * r;
+  }
+  let n = f32(params.hidden);
+  let meanG = subgroupAdd(laneSum(a)) / n;
+  let meanGX = subgroupAdd(laneSum(b)) / n;
+  for (var k = 0u; k < steps; k++) {
+    let i = k * ${lanes}u + lane;
+    let at = min(i, params.width - 1u);
+    let g = dy[start + at] * weight[weightStart + at];
+    let value = r * (g - meanG - (x[start + at] - mu) * r * meanGX);
+    if (i < params.width && index < params.rows) { dx[start + i] = value; }
+  }
+}`;
+}

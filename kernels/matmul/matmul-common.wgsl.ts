@@ -1,0 +1,89 @@
+/**
+ * WGSL shared by every matmul variant: the uniform parameters, the buffer bindings and the epilogue (bias, BERT's
+ * tanh GELU, optional pre-activation store). Each variant file writes only its main loop; the layout of A and B
+ * (transposed or not) is a WGSL constant, and a broadcast operand is a batch stride of 0, so the trial axis and
+ * plain batches are one code path.
+ */
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { safeTanhWgsl } from '../common.js';
+
+/** What every variant is specialised on (shapes and batch strides stay uniform parameters). */
+export interface MatmulSpec {
+  transposeA: boolean;
+  transposeB: boolean;
+  bias: boolean;
+  gelu: boolean;
+  /** Write the value before GELU too (backward needs it). Only with `gelu`. */
+  preActivation: boolean;
+}
+
+/** Uniform fields in packing order (all u32): see `matmulParams` in matmul.ts. */
+export const PARAMS_STRUCT = /* wgsl */ `
+struct Params {
+  m: u32, k: u32, n: u32,
+  aBatchStride: u32,    // m*k, or 0 when A is one matrix shared by every batch
+  bBatchStride: u32,    // k*n, or 0 when shared
+  biasBatchStride: u32, // n when the bias has a batch (trial) axis, else 0
+}`;
+
+/**
+ * Bindings: params, a, b, out, then bias and preActivation when the spec has them. `aType`/`bType` are `f32` or
+ * `vec4f` (vec4 bindings are used by variants that load 4 contiguous values at once).
+ */
+export function bindingsWgsl(spec: MatmulSpec, aType = 'f32', bType = 'f32'): string {
+  const biasBinding = 4;
+  const preBinding = spec.bias ? 5 : 4;
+  return wgsl`
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<${aType}>; // (batch|1, m, k), or (batch|1, k, m) transposed
+@group(0) @binding(2) var<storage, read> b: array<${bType}>; // (batch|1, k, n), or (batch|1, n, k) transposed
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // (batch, m, n)
+#if ${spec.bias}
+@group(0) @binding(${biasBinding}) var<storage, read> bias: array<f32>; // (batch|1, n)
+#endif
+#if ${spec.preActivation}
+@group(0) @binding(${preBinding}) var<storage, read_write> preActivation: array<f32>; // (batch, m, n)
+#endif
+`;
+}
+
+/** `storeOutput(batch, row, col, acc)`: bounds guard, bias, GELU, stores. Called once per output element. */
+export function epilogueWgsl(spec: MatmulSpec): string {
+  return wgsl`
+#if ${spec.gelu}
+${safeTanhWgsl}
+fn gelu(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + safeTanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+#endif
+
+fn storeOutput(batchIndex: u32, row: u32, col: u32, acc: f32) {
+  if (row >= params.m || col >= params.n) { return; }
+  let index = (batchIndex * params.m + row) * params.n + col;
+#if ${spec.bias}
+  let value = acc + bias[batchIndex * params.biasBatchStride + col];
+#else
+  let value = acc;
+#endif
+#if ${spec.preActivation}
+  preActivation[index] = value;
+#endif
+#if ${spec.gelu}
+  out[index] = gelu(value);
+#else
+  out[index] = value;
+#endif
+}
+`;
+}
+
+/** Scalar element accessors aAt(base, row, kk) and bAt(base, kk, col) for the spec's layouts. */
+export function accessorsWgsl(spec: MatmulSpec): string {
+  const aIndex = spec.transposeA ? 'kk * params.m + row' : 'row * params.k + kk';
+  const bIndex = spec.transposeB ? 'col * params.k + kk' : 'kk * params.n + col';
+  return /* wgsl */ `
+fn aAt(base: u32, row: u32, kk: u32) -> f32 { return a[base + ${aIndex}]; }
+fn bAt(base: u32, kk: u32, col: u32) -> f32 { return b[base + ${bIndex}]; }
+`;
+}

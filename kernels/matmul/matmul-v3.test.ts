@@ -1,0 +1,5 @@
+/** Matmul v3 on every shape, transposition, batch broadcast and epilogue (cases in variant-tests.ts). */
+import { useDevice } from '../../test/helpers/gpu.js';
+import { defineVariantTests } from './variant-tests.js';
+
+defineVariantTests('v3', useDevice());

@@ -1,0 +1,139 @@
+/**
+ * The matmul launcher: out (batch, m, n) = op(A) op(B) (+ bias) (then GELU), float32, on raw GPU buffers.
+ * Checks shapes (throwing `ShapeError` before anything is dispatched), picks the variant (choose-variant.ts) and
+ * its specialisation, and records one dispatch. A broadcast operand (aBatched/bBatched false) is one matrix used by
+ * every batch: that covers `x (T*B*S, H) . W` (batch 1) and the trial axis `x (T, B*S, H) . W (T, H, N)` alike.
+ */
+import { packParams, type Device } from '../../src/tensor/device.js';
+import { ShapeError } from '../../src/tensor/errors.js';
+import { canUseV3, chooseMatmulVariant, type MatmulVariant } from './choose-variant.js';
+import type { MatmulSpec } from './matmul-common.wgsl.js';
+import { matmulV1Wgsl, V1_TILE } from './v1-naive.wgsl.js';
+import { matmulV2Wgsl, V2_TILE } from './v2-tiled.wgsl.js';
+import { matmulV3Wgsl, V3_TILE } from './v3-subgroup.wgsl.js';
+
+export type { MatmulVariant } from './choose-variant.js';
+
+export interface MatmulArgs {
+  a: GPUBuffer; // (batch|1, m, k), or (batch|1, k, m) with transposeA
+  b: GPUBuffer; // (batch|1, k, n), or (batch|1, n, k) with transposeB
+  out: GPUBuffer; // (batch, m, n)
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+  /** false: A is one matrix shared by every batch (default true). */
+  aBatched?: boolean;
+  bBatched?: boolean;
+  bias?: GPUBuffer; // (n), or (batch, n) with biasBatched
+  biasBatched?: boolean;
+  /** 'gelu': BERT's tanh GELU after the bias. */
+  epilogue?: 'none' | 'gelu';
+  /** With epilogue 'gelu': also written, the value before GELU. */
+  preActivation?: GPUBuffer; // (batch, m, n)
+  /** Force a variant (tests, benchmarks); default: chooseMatmulVariant. */
+  variant?: MatmulVariant;
+}
+
+const KERNEL = 'matmul';
+
+function describe(args: MatmulArgs): string {
+  const flags = [
+    args.transposeA ? 'transposeA' : '',
+    args.transposeB ? 'transposeB' : '',
+    args.aBatched === false ? 'a shared' : '',
+    args.bBatched === false ? 'b shared' : '',
+    args.bias ? (args.biasBatched ? 'bias (batch, n)' : 'bias (n)') : '',
+    args.epilogue === 'gelu' ? 'gelu' : '',
+  ].filter(Boolean);
+  return `batch=${args.batch} m=${args.m} k=${args.k} n=${args.n}${flags.length ? ' ' + flags.join(' ') : ''}`;
+}
+
+function checkArgs(device: Device, args: MatmulArgs, variant: MatmulVariant): void {
+  const shapes = describe(args);
+  const fail = (message: string) => {
+    throw new ShapeError(`${KERNEL} (${shapes}): ${message}`);
+  };
+  for (const name of ['batch', 'm', 'k', 'n'] as const) {
+    const value = args[name];
+    if (!Number.isInteger(value) || value < 0) fail(`${name} must be a non-negative integer, got ${value}`);
+  }
+  const { batch, m, k, n } = args;
+  const aCount = (args.aBatched === false ? 1 : batch) * m * k;
+  const bCount = (args.bBatched === false ? 1 : batch) * k * n;
+  if (Math.max(aCount, bCount, batch * m * n) > 0xffffffff / 4) fail('too many elements for u32 indexing');
+  const needs = (what: string, buffer: GPUBuffer, count: number) => {
+    if (buffer.size < count * 4) fail(`${what} buffer has ${buffer.size} bytes, needs ${count * 4} (${count} floats)`);
+  };
+  needs('a', args.a, aCount);
+  needs('b', args.b, bCount);
+  needs('out', args.out, batch * m * n);
+  if (args.bias) needs('bias', args.bias, (args.biasBatched ? batch : 1) * n);
+  else if (args.biasBatched) fail('biasBatched is set without a bias');
+  if (args.preActivation) {
+    if (args.epilogue !== 'gelu') fail("preActivation is only written with epilogue 'gelu'");
+    needs('preActivation', args.preActivation, batch * m * n);
+  }
+  if (variant === 'v3' && !canUseV3(device)) {
+    fail('variant v3 needs the subgroups feature with 8-lane subgroups, which this device does not have');
+  }
+}
+
+/** Records out = op(A) op(B) (+ bias) (GELU). Nothing runs until the device's next submit. */
+export function launchMatmul(device: Device, args: MatmulArgs): void {
+  const { batch, m, k, n } = args;
+  const variant = args.variant ?? chooseMatmulVariant(device, { batch, m, k, n });
+  checkArgs(device, args, variant);
+  const spec: MatmulSpec = {
+    transposeA: args.transposeA ?? false,
+    transposeB: args.transposeB ?? false,
+    bias: args.bias !== undefined,
+    gelu: args.epilogue === 'gelu',
+    preActivation: args.preActivation !== undefined,
+  };
+  const params = packParams([
+    m,
+    k,
+    n,
+    args.aBatched === false ? 0 : m * k,
+    args.bBatched === false ? 0 : k * n,
+    args.biasBatched ? n : 0,
+  ]);
+  const buffers = [args.a, args.b, args.out];
+  if (args.bias) buffers.push(args.bias);
+  if (args.preActivation) buffers.push(args.preActivation);
+  let wgsl: string;
+  let tile: { rows: number; cols: number };
+  switch (variant) {
+    case 'v1':
+      wgsl = matmulV1Wgsl(spec);
+      tile = V1_TILE;
+      break;
+    case 'v2':
+      wgsl = matmulV2Wgsl(spec);
+      tile = V2_TILE;
+      break;
+    case 'v3':
+      wgsl = matmulV3Wgsl({
+        ...spec,
+        // vec4 loads along the operand's contiguous axis when it is a multiple of 4.
+        aVec4: m * k > 0 && (spec.transposeA ? m : k) % 4 === 0,
+        bVec4: k * n > 0 && (spec.transposeB ? k : n) % 4 === 0,
+        kTail: k % 4 !== 0,
+      });
+      tile = V3_TILE;
+      break;
+  }
+  const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
+  const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
+  device.dispatch({
+    kernel: `${KERNEL}_${variant}_${flags}${epilogue}`,
+    wgsl,
+    buffers,
+    params,
+    workgroups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), batch],
+    shapes: describe(args),
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * The kernel-level checks every matmul variant must pass, shared by matmul-v1/v2/v3.test.ts (one file per variant
+ * keeps each under ~30 s: lavapipe compiles each specialisation in seconds, so the cases are chosen to cover every
+ * code path with few specialisations). Each case runs against the float64 reference on fresh random inputs with
+ * poisoned outputs (useDevice), relative error < 1e-4.
+ *
+ * Coverage: m, k, n of 1, 7, 33, 257 and tile-straddling 65/70; k = 1; batch 1 and 3; all four transpositions;
+ * A or B shared across the batch; epilogues bias (shared and per batch), bias + GELU + pre-activation, GELU alone.
+ * For v3 the shapes also cover scalar loads with a k tail, vec4 loads, and vec4 loads with a k tail.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Device } from '../../src/tensor/device.js';
+import { expectClose } from '../../test/helpers/compare.js';
+import { randomArray } from '../../test/helpers/random.js';
+import { canUseV3 } from './choose-variant.js';
+import { launchMatmul, type MatmulVariant } from './matmul.js';
+import { matmulReference } from './reference.js';
+
+export interface KernelCase {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+  aBatched?: boolean;
+  bBatched?: boolean;
+  bias?: 'shared' | 'batched';
+  gelu?: boolean;
+  preActivation?: boolean;
+}
+
+const transposes = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+
+/** Odd shapes (scalar loads, k tails) and multiples of 4 (vec4 loads), under every transposition. */
+const shapeCases: KernelCase[] = transposes.flatMap(([transposeA, transposeB]) => [
+  { batch: 1, m: 1, k: 1, n: 1, transposeA, transposeB },
+  { batch: 1, m: 7, k: 33, n: 5, transposeA, transposeB },
+  { batch: 3, m: 33, k: 1, n: 7, transposeA, transposeB },
+  { batch: 1, m: 257, k: 7, n: 33, transposeA, transposeB },
+  { batch: 1, m: 5, k: 257, n: 3, transposeA, transposeB },
+  { batch: 2, m: 65, k: 37, n: 70, transposeA, transposeB }, // straddles the 32 and 64 tiles
+  { batch: 2, m: 64, k: 20, n: 36, transposeA, transposeB }, // every contiguous axis a multiple of 4
+  { batch: 3, m: 33, k: 7, n: 65, transposeA, transposeB, aBatched: false },
+  { batch: 3, m: 33, k: 7, n: 65, transposeA, transposeB, bBatched: false },
+]);
+
+const otherCases: KernelCase[] = [
+  // vec4 loads with a k tail (A transposed with m % 4 == 0, B with n % 4 == 0, k odd).
+  { batch: 1, m: 64, k: 33, n: 68, transposeA: true },
+  { batch: 3, m: 64, k: 33, n: 68, transposeA: true, bBatched: false },
+  // Epilogues (the same code for every layout: tested on the layout `linear` uses).
+  { batch: 1, m: 33, k: 7, n: 65, bias: 'shared' },
+  { batch: 3, m: 33, k: 7, n: 65, bias: 'batched', bBatched: true },
+  { batch: 3, m: 33, k: 7, n: 65, bias: 'shared', aBatched: false },
+  { batch: 3, m: 7, k: 33, n: 65, bias: 'batched', gelu: true, preActivation: true, aBatched: true, bBatched: true },
+  { batch: 1, m: 257, k: 33, n: 1, bias: 'shared', gelu: true, preActivation: true },
+  { batch: 2, m: 7, k: 5, n: 33, gelu: true },
+];
+
+function label(c: KernelCase): string {
+  const flags = [
+    c.transposeA ? 'Aᵀ' : '',
+    c.transposeB ? 'Bᵀ' : '',
+    c.aBatched === false ? 'A shared' : '',
+    c.bBatched === false ? 'B shared' : '',
+    c.bias ? `bias ${c.bias}` : '',
+    c.gelu ? 'gelu' : '',
+    c.preActivation ? 'pre' : '',
+  ].filter(Boolean);
+  return `${c.batch}x${c.m}x${c.k}x${c.n}${flags.length ? ' ' + flags.join(' ') : ''}`;
+}
+
+export async function runKernelCase(device: Device, variant: MatmulVariant, c: KernelCase, seed: number): Promise<void> {
+  const aCount = (c.aBatched === false ? 1 : c.batch) * c.m * c.k;
+  const bCount = (c.bBatched === false ? 1 : c.batch) * c.k * c.n;
+  const outCount = c.batch * c.m * c.n;
+  const a = randomArray(aCount, seed);
+  const b = randomArray(bCount, seed + 1);
+  const bias = c.bias ? randomArray((c.bias === 'batched' ? c.batch : 1) * c.n, seed + 2) : undefined;
+  const upload = (data: Float32Array, what: string) => {
+    const buffer = device.allocate(data.byteLength, what);
+    device.write(buffer, data);
+    return buffer;
+  };
+  const aBuffer = upload(a, 'a');
+  const bBuffer = upload(b, 'b');
+  const biasBuffer = bias ? upload(bias, 'bias') : undefined;
+  const out = device.allocate(outCount * 4, 'out');
+  const pre = c.preActivation ? device.allocate(outCount * 4, 'pre') : undefined;
+  launchMatmul(device, {
+    a: aBuffer,
+    b: bBuffer,
+    out,
+    batch: c.batch,
+    m: c.m,
+    k: c.k,
+    n: c.n,
+    transposeA: c.transposeA,
+    transposeB: c.transposeB,
+    aBatched: c.aBatched,
+    bBatched: c.bBatched,
+    bias: biasBuffer,
+    biasBatched: c.bias === 'batched',
+    epilogue: c.gelu ? 'gelu' : 'none',
+    preActivation: pre,
+    variant,
+  });
+  const expected = matmulReference(a, b, { ...c, bias, biasBatched: c.bias === 'batched' });
+  // k <= 300 here: float32 accumulation error stays well under the 1e-4 tolerance.
+  expectClose(new Float32Array(await device.read(out, outCount * 4)), expected.out, 1e-4, `${variant} ${label(c)}`);
+  if (pre) {
+    expectClose(new Float32Array(await device.read(pre, outCount * 4)), expected.preActivation, 1e-4, `${variant} ${label(c)} pre`);
+  }
+  for (const buffer of [aBuffer, bBuffer, biasBuffer, out, pre]) if (buffer) device.release(buffer);
+}
+
+export function defineVariantTests(variant: MatmulVariant, device: () => Device): void {
+  describe(`matmul ${variant}`, () => {
+    it('runs on this device', () => {
+      if (variant === 'v3' && !canUseV3(device())) {
+        console.warn('matmul v3: this device has no 8-lane subgroups; its cases are skipped');
+      }
+      expect(device()).toBeDefined();
+    });
+    [...shapeCases, ...otherCases].forEach((c, i) => {
+      it(label(c), async ({ skip }) => {
+        if (variant === 'v3' && !canUseV3(device())) skip();
+        await runKernelCase(device(), variant, c, 1000 + i * 7);
+      });
+    });
+  });
+}

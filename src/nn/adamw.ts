@@ -1,0 +1,146 @@
+/**
+ * AdamW (Loshchilov & Hutter 2019, "Decoupled weight decay regularization"), with per-slot hyperparameters and
+ * global-norm gradient clipping per slot, entirely on the GPU: each step writes one small table row set (learning
+ * rate and bias corrections per slot), runs the clip kernels over every gradient, then one fused dispatch per
+ * parameter buffer updates all slots' parameters, m and v. Weight decay skips biases and LayerNorm weights, as
+ * Hugging Face's Trainer does (get_decay_parameter_names).
+ */
+import {
+  ADAMW_FIELD_COUNT,
+  ADAMW_FIELDS,
+  launchAdamW,
+  launchGradNormClip,
+  packAdamWHyperparameters,
+  packAdamWStepFields,
+} from '../../kernels/adamw/adamw.js';
+import { tensor, zeros } from '../tensor/create.js';
+import type { Device } from '../tensor/device.js';
+import { ShapeError } from '../tensor/errors.js';
+import { keep } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Optimizer, SlotOptimizerSettings } from './optimizer.js';
+
+export function isDecayed(name: string): boolean {
+  return !(name.endsWith('bias') || /(^|\.|_)norm\./.test(name));
+}
+
+interface ParameterState {
+  name: string;
+  parameter: Tensor; // (T, ...)
+  m: Tensor; // (T, ...)
+  v: Tensor; // (T, ...)
+  decay: boolean;
+}
+
+export class AdamW implements Optimizer {
+  stepCount = 0;
+  private readonly slots: number;
+  private readonly states: ParameterState[];
+  private readonly hyper: Tensor; // (ADAMW_FIELD_COUNT, T)
+
+  constructor(
+    private readonly device: Device,
+    namedParameters: [string, Tensor][],
+    private readonly settings: readonly SlotOptimizerSettings[],
+  ) {
+    this.slots = settings.length;
+    settings.forEach((s, slot) => validate(s, slot));
+    this.states = namedParameters.map(([name, parameter]) => {
+      if (parameter.shape[0] !== this.slots) {
+        throw new ShapeError(`AdamW: parameter ${name} [${parameter.shape}] has no leading slot axis of ${this.slots}`);
+      }
+      return {
+        name,
+        parameter,
+        m: keep(zeros(device, parameter.shape)),
+        v: keep(zeros(device, parameter.shape)),
+        decay: isDecayed(name),
+      };
+    });
+    const table = packAdamWHyperparameters(
+      settings.map((s) => ({ lr: s.learningRate, beta1: s.beta1, beta2: s.beta2, eps: s.epsilon, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm })),
+      new Array(this.slots).fill(1),
+    );
+    this.hyper = keep(tensor(device, table, [ADAMW_FIELD_COUNT, this.slots]));
+  }
+
+  step(learningRates: readonly number[]): void {
+    if (learningRates.length !== this.slots) throw new ShapeError(`AdamW.step: ${learningRates.length} learning rates for ${this.slots} slots`);
+    this.stepCount++;
+    const fields = packAdamWStepFields(
+      learningRates,
+      new Array(this.slots).fill(this.stepCount),
+      this.settings.map((s) => s.beta1),
+      this.settings.map((s) => s.beta2),
+    );
+    this.device.write(this.hyper.buffer, fields);
+    const withGrad = this.states.filter((s) => s.parameter.grad);
+    if (this.settings.some((s) => s.maxGradNorm > 0)) {
+      const grads = withGrad.map((s) => ({ buffer: s.parameter.grad!.buffer, elementsPerSlot: s.parameter.size / this.slots }));
+      launchGradNormClip(this.device, grads, this.hyper.buffer, this.slots);
+    }
+    for (const s of withGrad) {
+      launchAdamW(this.device, {
+        param: s.parameter.buffer,
+        grad: s.parameter.grad!.buffer,
+        m: s.m.buffer,
+        v: s.v.buffer,
+        hyper: this.hyper.buffer,
+        slots: this.slots,
+        elementsPerSlot: s.parameter.size / this.slots,
+        weightDecay: s.decay,
+      });
+    }
+  }
+
+  zeroGrad(): void {
+    for (const s of this.states) {
+      s.parameter.grad?.release();
+      s.parameter.grad = null;
+    }
+  }
+
+  async readGradNorms(): Promise<Float32Array> {
+    const table = (await this.hyper.toArray()) as Float32Array;
+    return table.slice(ADAMW_FIELDS.gradNorm * this.slots, (ADAMW_FIELDS.gradNorm + 1) * this.slots);
+  }
+
+  stateTensors(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const s of this.states) {
+      out.set(`${s.name}.exp_avg`, s.m);
+      out.set(`${s.name}.exp_avg_sq`, s.v);
+    }
+    return out;
+  }
+
+  loadState(values: Map<string, Float32Array>, stepCount: number): void {
+    for (const [name, t] of this.stateTensors()) {
+      const data = values.get(name);
+      if (!data) throw new Error(`optimizer state: missing tensor '${name}'`);
+      if (data.length !== t.size) throw new Error(`optimizer state: '${name}' has ${data.length} values, expected ${t.size}`);
+      this.device.write(t.buffer, data);
+    }
+    this.stepCount = stepCount;
+  }
+
+  release(): void {
+    for (const s of this.states) {
+      s.m.release();
+      s.v.release();
+    }
+    this.hyper.release();
+  }
+}
+
+function validate(s: SlotOptimizerSettings, slot: number): void {
+  const fail = (key: string, value: number, rule: string) => {
+    throw new Error(`AdamW slot ${slot}: ${key} (${value}) ${rule}`);
+  };
+  if (!(s.learningRate >= 0)) fail('learningRate', s.learningRate, 'must be >= 0');
+  if (!(s.beta1 >= 0 && s.beta1 < 1)) fail('beta1', s.beta1, 'must be in [0, 1)');
+  if (!(s.beta2 >= 0 && s.beta2 < 1)) fail('beta2', s.beta2, 'must be in [0, 1)');
+  if (!(s.epsilon > 0)) fail('epsilon', s.epsilon, 'must be > 0');
+  if (!(s.weightDecay >= 0)) fail('weightDecay', s.weightDecay, 'must be >= 0');
+  if (!(s.maxGradNorm >= 0)) fail('maxGradNorm', s.maxGradNorm, 'must be >= 0');
+}

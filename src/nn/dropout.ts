@@ -1,0 +1,25 @@
+/**
+ * Inverted dropout (Srivastava et al. 2014) with per-slot rates: which rate ('hidden' or 'attention') comes from
+ * the forward context, since fused trials each have their own. Identity in evaluation.
+ */
+import { dropout } from '../tensor/ops/dropout.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { ForwardContext } from './forward-context.js';
+import { Module } from './module.js';
+
+export class Dropout extends Module {
+  constructor(readonly kind: 'hidden' | 'attention') {
+    super();
+  }
+
+  forward(x: Tensor, context: ForwardContext): Tensor {
+    if (!this.training || !context.training || !context.dropout) return x;
+    return dropout(x, {
+      seeds: context.dropout.seeds,
+      probabilities: context.dropout[this.kind],
+      callIndex: context.nextDropoutCall(),
+      slots: context.slots,
+      training: true,
+    });
+  }
+}

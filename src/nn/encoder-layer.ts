@@ -1,0 +1,36 @@
+/** A post-LN transformer encoder layer as in BERT: x = LN(x + attention(x)); x = LN(x + W2 gelu(W1 x)). */
+import { add } from '../tensor/ops/elementwise.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { SelfAttention, type SequenceDims } from './attention.js';
+import { Dropout } from './dropout.js';
+import type { ForwardContext } from './forward-context.js';
+import { LayerNorm } from './layer-norm.js';
+import { Linear } from './linear.js';
+import { Module, type BuildContext } from './module.js';
+
+export class EncoderLayer extends Module {
+  readonly attention: SelfAttention;
+  readonly attentionNorm: LayerNorm;
+  readonly intermediate: Linear;
+  readonly output: Linear;
+  readonly outputNorm: LayerNorm;
+  private readonly attentionDropout = this.child('attention_dropout', new Dropout('hidden'));
+  private readonly outputDropout = this.child('output_dropout', new Dropout('hidden'));
+
+  constructor(context: BuildContext, hiddenSize: number, numHeads: number, intermediateSize: number, eps: number) {
+    super();
+    this.attention = this.child('attention', new SelfAttention(context, hiddenSize, numHeads));
+    this.attentionNorm = this.child('attention_norm', new LayerNorm(context, hiddenSize, eps));
+    this.intermediate = this.child('intermediate', new Linear(context, hiddenSize, intermediateSize, 'gelu'));
+    this.output = this.child('output', new Linear(context, intermediateSize, hiddenSize));
+    this.outputNorm = this.child('output_norm', new LayerNorm(context, hiddenSize, eps));
+  }
+
+  /** x (T, B·S, hidden) → same shape. */
+  forward(x: Tensor, maskBias: Tensor, dims: SequenceDims, context: ForwardContext): Tensor {
+    const attended = this.attention.forward(x, maskBias, dims, context);
+    const h = this.attentionNorm.forward(add(x, this.attentionDropout.forward(attended, context)));
+    const expanded = this.output.forward(this.intermediate.forward(h));
+    return this.outputNorm.forward(add(h, this.outputDropout.forward(expanded, context)));
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * One batch as the model reads it, for all trial slots: uploaded once per step, then only read on the GPU.
+ * Host arrays are laid out (T, B, S); every slot has the same B and S (slots of one fused group share shapes;
+ * shorter sequences are padded, and padding changes nothing because attention masks it out).
+ */
+import { tensor } from '../tensor/create.js';
+import type { Device } from '../tensor/device.js';
+import { ShapeError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { SequenceDims } from './attention.js';
+
+/** Added to the attention scores of padding keys: exp() of it is exactly 0 in float32. */
+export const MASKED_SCORE = -1e9;
+
+export interface HostBatch {
+  slots: number;
+  batch: number;
+  seq: number;
+  /** (T, B, S) token ids. */
+  inputIds: Int32Array;
+  /** (T, B, S) 1 for tokens, 0 for padding. */
+  attentionMask: Int32Array;
+  /** (T, B) class ids, or null for prediction. */
+  labels: Int32Array | null;
+}
+
+export interface ModelInput {
+  dims: SequenceDims;
+  inputIds: Tensor; // (T, B·S) i32
+  positionIds: Tensor; // (T, B·S) i32
+  maskBias: Tensor; // (T, B, 1, 1, S) f32
+  clsIndex: Tensor; // (T, B) i32: the row of each sequence's [CLS] token in (T, B·S)
+  labels: Tensor | null; // (T·B) i32
+}
+
+export function uploadBatch(device: Device, host: HostBatch, maxPositions: number): ModelInput {
+  const { slots, batch, seq } = host;
+  const tokens = slots * batch * seq;
+  if (host.inputIds.length !== tokens || host.attentionMask.length !== tokens) {
+    throw new ShapeError(`batch: inputIds/attentionMask need ${slots}x${batch}x${seq} = ${tokens} values`);
+  }
+  if (seq > maxPositions) throw new ShapeError(`batch: sequence length ${seq} is over maxPositionEmbeddings ${maxPositions}`);
+  const positions = new Int32Array(tokens);
+  const bias = new Float32Array(tokens);
+  for (let i = 0; i < tokens; i++) {
+    positions[i] = i % seq;
+    bias[i] = host.attentionMask[i] ? 0 : MASKED_SCORE;
+  }
+  const cls = new Int32Array(slots * batch);
+  for (let i = 0; i < cls.length; i++) cls[i] = (i % batch) * seq;
+  return {
+    dims: { slots, batch, seq },
+    inputIds: tensor(device, host.inputIds, [slots, batch * seq]),
+    positionIds: tensor(device, positions, [slots, batch * seq]),
+    maskBias: tensor(device, bias, [slots, batch, 1, 1, seq]),
+    clsIndex: tensor(device, cls, [slots, batch]),
+    labels: host.labels ? tensor(device, host.labels, [slots * batch]) : null,
+  };
+}
+
+export function releaseInput(input: ModelInput): void {
+  for (const t of [input.inputIds, input.positionIds, input.maskBias, input.clsIndex, input.labels]) t?.release();
+}

@@ -1,0 +1,27 @@
+/** What the training loop needs from an optimizer; AdamW (adamw.ts) is the one webtrainer ships. */
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface SlotOptimizerSettings {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** Clip each slot's gradients to this global norm; 0 turns clipping off. */
+  maxGradNorm: number;
+}
+
+export interface Optimizer {
+  /** One update of every parameter of every slot; slot t uses learning rate `learningRates[t]`. */
+  step(learningRates: readonly number[]): void;
+  /** Releases the parameters' gradients (the next backward makes new ones from the pool). */
+  zeroGrad(): void;
+  readonly stepCount: number;
+  /** (T) global gradient norms before clipping, from the last step (a sync point). */
+  readGradNorms(): Promise<Float32Array>;
+  /** Optimizer state by name, for checkpoints. */
+  stateTensors(): Map<string, Tensor>;
+  /** Restores state saved from `stateTensors()` (same names and shapes) and the step count. */
+  loadState(values: Map<string, Float32Array>, stepCount: number): void;
+  release(): void;
+}

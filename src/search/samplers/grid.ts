@@ -1,0 +1,78 @@
+/**
+ * Grid search (Optuna's `optuna/samplers/_grid.py`): every point of the Cartesian product of the given
+ * values is run once, in a seeded random order, and the study stops (gracefully) when all are COMPLETE or
+ * PRUNED. A FAIL point is run again. Several processes may run a point twice (as in Optuna).
+ * Suggesting a parameter that is not in the grid, or a grid value outside the suggested distribution, is an error.
+ */
+import type { Distribution, ParamValue } from '../distributions.js';
+import { DistributionError } from '../errors.js';
+import type { FrozenTrial, TrialState } from '../frozen-trial.js';
+import { Rng } from '../rng.js';
+import type { Study } from '../study.js';
+import type { Sampler, SearchSpace } from './sampler.js';
+
+const GRID_ID = 'grid_id';
+
+export class GridSampler implements Sampler {
+  readonly paramNames: string[];
+  readonly grid: ParamValue[][];
+  private readonly rng: Rng;
+
+  private readonly fallback: Sampler | null;
+
+  /**
+   * `fallback`: a sampler for parameters outside the grid (Ray's grid_search mixed with sampled params);
+   * without it such a parameter is an error.
+   */
+  constructor(readonly searchSpace: Record<string, readonly ParamValue[]>, opts: { seed?: number; fallback?: Sampler } = {}) {
+    this.fallback = opts.fallback ?? null;
+    this.paramNames = Object.keys(searchSpace).sort();
+    for (const name of this.paramNames) {
+      if (!Array.isArray(searchSpace[name]) || searchSpace[name].length === 0) throw new DistributionError(`${name}: grid values (${JSON.stringify(searchSpace[name])}) must be a non-empty array`);
+    }
+    this.grid = this.paramNames.reduce<ParamValue[][]>((acc, name) => acc.flatMap((row) => searchSpace[name].map((v) => [...row, v])), [[]]);
+    this.rng = new Rng(opts.seed);
+  }
+
+  private gridIds(study: Study, states: TrialState[]): Set<number> {
+    const ids = new Set<number>();
+    for (const t of study.getTrials({ states })) if (typeof t.systemAttrs[GRID_ID] === 'number') ids.add(t.systemAttrs[GRID_ID] as number);
+    return ids;
+  }
+
+  beforeTrial(study: Study, trial: FrozenTrial): void {
+    if (GRID_ID in trial.systemAttrs) return;
+    const visited = this.gridIds(study, ['COMPLETE', 'PRUNED']);
+    const running = this.gridIds(study, ['RUNNING']);
+    const all = this.grid.map((_, i) => i);
+    let candidates = all.filter((i) => !visited.has(i) && !running.has(i));
+    if (candidates.length === 0) candidates = all.filter((i) => !visited.has(i));
+    if (candidates.length === 0) candidates = all;
+    const id = candidates[Math.floor(this.rng.random() * candidates.length)];
+    study.storage.setTrialSystemAttr(trial.trialId, GRID_ID, id);
+  }
+
+  inferRelativeSearchSpace(): SearchSpace {
+    return {};
+  }
+
+  sampleRelative(): Record<string, ParamValue> {
+    return {};
+  }
+
+  sampleIndependent(study: Study, trial: FrozenTrial, name: string, dist: Distribution): ParamValue {
+    const idx = this.paramNames.indexOf(name);
+    if (idx < 0 && this.fallback) return this.fallback.sampleIndependent(study, trial, name, dist);
+    if (idx < 0) throw new DistributionError(`${name}: not in the grid (grid parameters: ${this.paramNames.join(', ')})`);
+    const id = trial.systemAttrs[GRID_ID] as number;
+    const value = this.grid[id][idx];
+    if (!dist.contains(dist.toInternal(value, name))) throw new DistributionError(`${name}: grid value (${JSON.stringify(value)}) is outside the suggested distribution ${JSON.stringify(dist.toJSON().attributes)}`);
+    return value;
+  }
+
+  afterTrial(study: Study, trial: FrozenTrial, state: TrialState): void {
+    const visited = this.gridIds(study, ['COMPLETE', 'PRUNED']);
+    if ((state === 'COMPLETE' || state === 'PRUNED') && typeof trial.systemAttrs[GRID_ID] === 'number') visited.add(trial.systemAttrs[GRID_ID] as number);
+    if (visited.size >= this.grid.length) study.stop({ graceful: true });
+  }
+}

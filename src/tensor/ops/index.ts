@@ -1,0 +1,12 @@
+/** Every op with autograd, as functions. The registry (registry.ts) lists their definitions. */
+export { add, sub, mul, div, neg, exp, log, sqrt, relu, tanh, gelu, scale, broadcastTo } from './elementwise.js';
+export { sum, mean, max, sumToShape } from './reduce.js';
+export { reshape } from './shape.js';
+export { permute, transpose } from './permute.js';
+export { matmul, linear } from './matmul.js';
+export { softmax } from './softmax.js';
+export { layerNorm } from './layernorm.js';
+export { crossEntropy, crossEntropyPerRow } from './cross-entropy.js';
+export { embedding } from './embedding.js';
+export { dropout } from './dropout.js';
+export { OPS } from './registry.js';

@@ -1,0 +1,272 @@
+/**
+ * Matrix products with autograd: `matmul` (rank 2 or 3, optional transposes, a rank-2 operand broadcast against a
+ * rank-3 one) and `linear` (x W + b, optionally GELU, fused into the kernel's epilogue; W may carry the trial axis).
+ * Kernel: kernels/matmul. Backward reuses the same kernel through its transpose flags (no transpose copies):
+ * dA = dC op(B)^T, dB = op(A)^T dC; a broadcast operand's gradient is summed over the batch.
+ */
+import { launchMatmul } from '../../../kernels/matmul/matmul.js';
+import { apply, type OpDefinition } from '../autograd.js';
+import { ShapeError } from '../errors.js';
+import { emptyTensor } from '../tensor-fill.js';
+import type { Shape, Tensor } from '../tensor.js';
+import { binaryRaw } from './elementwise.js';
+import { sum } from './reduce.js';
+
+/** How two stored operands multiply: out (batch, m, n) = op(A) op(B). */
+interface Product {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  /** false: one matrix shared by every batch. */
+  aBatched: boolean;
+  bBatched: boolean;
+}
+
+function fmt(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function assertFloat(op: string, ...tensors: Tensor[]): void {
+  for (const t of tensors) {
+    if (t.dtype !== 'f32') throw new ShapeError(`${op}: needs f32 tensors, got ${t.dtype} ${fmt(t.shape)}`);
+  }
+}
+
+/** out = op(A) op(B) (+ bias, GELU) into a new tensor of `outShape`. */
+function product(
+  p: Product,
+  a: Tensor,
+  b: Tensor,
+  outShape: Shape,
+  epilogue: { bias?: Tensor; biasBatched?: boolean; gelu?: boolean; preActivation?: Tensor } = {},
+): Tensor {
+  const out = emptyTensor(a.device, outShape, 'f32', 'matmul');
+  launchMatmul(a.device, {
+    ...p,
+    a: a.buffer,
+    b: b.buffer,
+    out: out.buffer,
+    bias: epilogue.bias?.buffer,
+    biasBatched: epilogue.biasBatched,
+    epilogue: epilogue.gelu ? 'gelu' : 'none',
+    preActivation: epilogue.preActivation?.buffer,
+  });
+  return out;
+}
+
+/**
+ * Gradients of A and B (as stored, transposes included) for out = op(A) op(B) with incoming gradient g
+ * (batch, m, n). A shared operand's gradient is summed over the batch: by flattening the batch into the
+ * contraction when the layout allows it (the common `x (T*rows, in) . W` case), else per batch and then `sum`.
+ */
+function productGrads(p: Product, a: Tensor, b: Tensor, g: Tensor, needA: boolean, needB: boolean): [Tensor | null, Tensor | null] {
+  const { batch, m, k, n, transposeA: tA, transposeB: tB } = p;
+  const both = { aBatched: true, bBatched: true };
+  // Shared operand gradient: compute (batch, rows, cols) then sum over the batch.
+  const summed = (q: Product, x: Tensor, y: Tensor, rows: number, cols: number, batched: boolean) => {
+    if (batched || batch === 1) return product({ ...q, batch }, x, y, batched ? [batch, rows, cols] : [rows, cols]);
+    const perBatch = product({ ...q, batch }, x, y, [batch, rows, cols]);
+    return sum(perBatch, 0);
+  };
+  let gradA: Tensor | null = null;
+  let gradB: Tensor | null = null;
+  if (needA) {
+    gradA = tA
+      ? // A stored (k, m): dA = op(B) g^T.
+        summed({ ...p, ...both, m: k, k: n, n: m, transposeA: tB, transposeB: true, bBatched: true, aBatched: p.bBatched }, b, g, k, m, p.aBatched)
+      : // A stored (m, k): dA = g op(B)^T.
+        summed({ ...p, ...both, m, k: n, n: k, transposeA: false, transposeB: !tB, bBatched: p.bBatched }, g, b, m, k, p.aBatched);
+  }
+  if (needB) {
+    if (!p.bBatched && p.aBatched && batch > 1 && !tA) {
+      // A is row-major (batch*m, k) and g is (batch*m, n): one product over the flattened batch does the sum.
+      const flat = { batch: 1, k: batch * m, aBatched: true, bBatched: true };
+      gradB = tB
+        ? product({ ...flat, m: n, n: k, transposeA: true, transposeB: false }, g, a, [n, k])
+        : product({ ...flat, m: k, n, transposeA: true, transposeB: false }, a, g, [k, n]);
+    } else {
+      gradB = tB
+        ? // B stored (n, k): dB = g^T op(A).
+          summed({ ...p, ...both, m: n, k: m, n: k, transposeA: true, transposeB: tA, bBatched: p.aBatched }, g, a, n, k, p.bBatched)
+        : // B stored (k, n): dB = op(A)^T g.
+          summed({ ...p, ...both, m: k, k: m, n, transposeA: !tA, transposeB: false, aBatched: p.aBatched }, a, g, k, n, p.bBatched);
+    }
+  }
+  return [gradA, gradB];
+}
+
+export interface MatmulOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+interface MatmulAttrs {
+  product: Product;
+  outShape: number[];
+}
+
+/** Shapes of matmul(a, b): a (m, k) or (batch, m, k), b (k, n) or (batch, k, n); transposed where flagged. */
+function planMatmul(a: Shape, b: Shape, options: MatmulOptions): MatmulAttrs {
+  const transposeA = options.transposeA ?? false;
+  const transposeB = options.transposeB ?? false;
+  const where = `matmul(a ${fmt(a)}, b ${fmt(b)}${transposeA ? ', transposeA' : ''}${transposeB ? ', transposeB' : ''})`;
+  for (const [name, shape] of [['a', a], ['b', b]] as const) {
+    if (shape.length !== 2 && shape.length !== 3) throw new ShapeError(`${where}: ${name} must be rank 2 or 3, got rank ${shape.length}`);
+  }
+  const [aRows, aCols] = a.slice(-2);
+  const [bRows, bCols] = b.slice(-2);
+  const [m, kA] = transposeA ? [aCols, aRows] : [aRows, aCols];
+  const [kB, n] = transposeB ? [bCols, bRows] : [bRows, bCols];
+  if (kA !== kB) throw new ShapeError(`${where}: inner dimensions differ (a gives k=${kA}, b gives k=${kB})`);
+  const aBatch = a.length === 3 ? a[0] : null;
+  const bBatch = b.length === 3 ? b[0] : null;
+  if (aBatch !== null && bBatch !== null && aBatch !== bBatch) {
+    throw new ShapeError(`${where}: batch sizes differ (a has ${aBatch}, b has ${bBatch})`);
+  }
+  const batch = aBatch ?? bBatch ?? 1;
+  const outShape = aBatch === null && bBatch === null ? [m, n] : [batch, m, n];
+  return {
+    product: { batch, m, k: kA, n, transposeA, transposeB, aBatched: aBatch !== null, bBatched: bBatch !== null },
+    outShape,
+  };
+}
+
+/** A shared B against a row-major batched A is one (batch*m, k) product: fewer, fuller tiles. */
+function flattened(p: Product): Product {
+  if (p.aBatched && !p.bBatched && !p.transposeA) return { ...p, batch: 1, m: p.batch * p.m };
+  return p;
+}
+
+export const matmulOp: OpDefinition<MatmulAttrs> = {
+  name: 'matmul',
+  forward([a, b], attrs, save) {
+    assertFloat('matmul', a, b);
+    save(a);
+    save(b);
+    return product(flattened(attrs.product), a, b, attrs.outShape);
+  },
+  backward({ saved: [a, b], attrs, needsGrad }, g) {
+    return productGrads(attrs.product, a, b, g, needsGrad[0], needsGrad[1]);
+  },
+};
+
+/**
+ * a (m, k) | (batch, m, k) times b (k, n) | (batch, k, n) → (m, n) | (batch, m, n). With `transposeA`, a is stored
+ * (…, k, m); with `transposeB`, b is stored (…, n, k). A rank-2 operand is shared by every batch of a rank-3 one.
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  return apply(matmulOp, [a, b], planMatmul(a.shape, b.shape, options));
+}
+
+export interface LinearOptions {
+  activation?: 'gelu';
+}
+
+interface LinearAttrs {
+  product: Product;
+  outShape: number[];
+  hasBias: boolean;
+  biasBatched: boolean;
+  gelu: boolean;
+}
+
+/** Shapes of linear(x, weight, bias): weight (in, out) or (T, in, out); bias (out) or (T, out). */
+function planLinear(x: Shape, weight: Shape, bias: Shape | undefined, options: LinearOptions): LinearAttrs {
+  const where = `linear(x ${fmt(x)}, weight ${fmt(weight)}${bias ? `, bias ${fmt(bias)}` : ''})`;
+  if (weight.length !== 2 && weight.length !== 3) throw new ShapeError(`${where}: weight must be (in, out) or (trial, in, out)`);
+  const [inFeatures, outFeatures] = weight.slice(-2);
+  if (x.length < 1 || x[x.length - 1] !== inFeatures) {
+    throw new ShapeError(`${where}: x's last dimension must be in=${inFeatures}, got ${x[x.length - 1]}`);
+  }
+  const trials = weight.length === 3 ? weight[0] : 1;
+  let batch = 1;
+  let aBatched = true;
+  let rows = x.slice(0, -1).reduce((p, d) => p * d, 1);
+  let outShape = [...x.slice(0, -1), outFeatures];
+  if (weight.length === 3) {
+    if (x.length >= 3) {
+      // x (T, ..., in): trial t's rows meet trial t's weight.
+      if (x[0] !== trials) throw new ShapeError(`${where}: x's trial dimension ${x[0]} must equal weight's ${trials}`);
+      batch = trials;
+      rows /= trials;
+    } else {
+      // x (rows, in) shared by every trial.
+      batch = trials;
+      aBatched = false;
+      outShape = [trials, ...outShape];
+    }
+  }
+  let biasBatched = false;
+  if (bias) {
+    if (bias.length === 2 && weight.length === 3 && bias[0] === trials && bias[1] === outFeatures) biasBatched = true;
+    else if (!(bias.length === 1 && bias[0] === outFeatures)) {
+      throw new ShapeError(`${where}: bias must be (out=${outFeatures})${weight.length === 3 ? ` or (trial=${trials}, out)` : ''}`);
+    }
+  }
+  return {
+    product: {
+      batch,
+      m: rows,
+      k: inFeatures,
+      n: outFeatures,
+      transposeA: false,
+      transposeB: false,
+      aBatched,
+      bBatched: weight.length === 3,
+    },
+    outShape,
+    hasBias: bias !== undefined,
+    biasBatched,
+    gelu: options.activation === 'gelu',
+  };
+}
+
+export const linearOp: OpDefinition<LinearAttrs> = {
+  name: 'linear',
+  forward(inputs, attrs, save) {
+    const [x, weight, bias] = inputs;
+    assertFloat('linear', ...inputs);
+    save(x);
+    save(weight);
+    // The pre-activation is only needed for a backward pass.
+    const preActivation =
+      attrs.gelu && inputs.some((t) => t.requiresGrad) ? emptyTensor(x.device, attrs.outShape, 'f32', 'linear pre-activation') : undefined;
+    const out = product(flattened(attrs.product), x, weight, attrs.outShape, {
+      bias: attrs.hasBias ? bias : undefined,
+      biasBatched: attrs.biasBatched,
+      gelu: attrs.gelu,
+      preActivation,
+    });
+    if (preActivation) {
+      save(preActivation);
+      preActivation.release(); // `save` keeps its own handle.
+    }
+    return out;
+  },
+  backward({ saved, attrs, needsGrad }, g) {
+    const [x, weight, preActivation] = saved;
+    const gradPre = attrs.gelu ? binaryRaw('gelu_grad', preActivation, g) : g;
+    const [gradX, gradWeight] = productGrads(attrs.product, x, weight, gradPre, needsGrad[0], needsGrad[1]);
+    let gradBias: Tensor | null = null;
+    if (attrs.hasBias && needsGrad[2]) {
+      const n = attrs.product.n;
+      // (T, rows, out) summed over rows, or every row of every batch when the bias is shared.
+      gradBias = attrs.biasBatched
+        ? sum(gradPre.view([attrs.product.batch, attrs.product.m, n]), 1)
+        : sum(gradPre.view([gradPre.size / n, n]), 0);
+    }
+    return [gradX, gradWeight, gradBias];
+  },
+};
+
+/**
+ * y = x W (+ b) (then GELU), fused into one kernel. x (..., in) with weight (in, out); or the trial form x (T, ...,
+ * in) with weight (T, in, out) (x (rows, in) is then shared by every trial). bias (out), or (T, out) per trial.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: LinearOptions = {}): Tensor {
+  const attrs = planLinear(x.shape, weight.shape, bias?.shape, options);
+  return apply(linearOp, bias ? [x, weight, bias] : [x, weight], attrs);
+}

@@ -1,0 +1,21 @@
+/**
+ * Every op webtrainer differentiates, in one explicit list: each entry holds its forward and its backward together
+ * (src/tensor/autograd.ts). Nothing registers itself by being imported.
+ */
+import type { OpDefinition } from '../autograd.js';
+import { crossEntropyOp } from './cross-entropy.js';
+import { dropoutOp } from './dropout.js';
+import { addOp, affineOp, divOp, expOp, geluOp, logOp, mulOp, negOp, reluOp, sqrtOp, subOp, tanhOp } from './elementwise.js';
+import { embeddingOp } from './embedding.js';
+import { layerNormOp } from './layernorm.js';
+import { linearOp, matmulOp } from './matmul.js';
+import { permuteOp } from './permute.js';
+import { maxOp, meanOp, sumOp } from './reduce.js';
+import { reshapeOp } from './shape.js';
+import { softmaxOp } from './softmax.js';
+
+export const OPS: readonly OpDefinition<never>[] = [
+  addOp, subOp, mulOp, divOp, negOp, expOp, logOp, sqrtOp, reluOp, tanhOp, geluOp, affineOp,
+  sumOp, meanOp, maxOp, reshapeOp, permuteOp,
+  matmulOp, linearOp, softmaxOp, crossEntropyOp, layerNormOp, embeddingOp, dropoutOp,
+] as readonly OpDefinition<never>[];

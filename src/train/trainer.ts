@@ -1,0 +1,138 @@
+/**
+ * `Trainer`, the way Hugging Face's works: give it a model (or `modelInit`), `TrainingArguments`, datasets and
+ * optionally `computeMetrics` and callbacks; call `train()`, `evaluate()`, `predict()`. It tokenizes text
+ * datasets once, builds AdamW with HF's decay rules, and runs a TrainingGroup of one slot.
+ */
+import { AdamW } from '../nn/adamw.js';
+import type { SequenceClassifier } from '../nn/sequence-classifier.js';
+import { createDevice, type Device } from '../tensor/device.js';
+import type { Batch, EncodedExample } from './data/collator.js';
+import type { TextDataset } from './data/read-dataset.js';
+import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';
+import type { TrainerCallback } from './trainer-callback.js';
+import { trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments } from './training-arguments.js';
+import { TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
+
+export type DatasetInput = TextDataset | readonly EncodedExample[];
+
+/** Builds a model for the given slot seeds (one per fused trial; one for plain training). */
+export type ModelInit = (device: Device, seeds: number[]) => SequenceClassifier;
+
+export interface TrainerOptions {
+  model?: SequenceClassifier;
+  modelInit?: ModelInit;
+  args?: Partial<TrainingArguments> | Record<string, unknown>;
+  trainDataset?: DatasetInput;
+  evalDataset?: DatasetInput;
+  /** Needed for text datasets. */
+  tokenizer?: BertTokenizer;
+  dataCollator?: (examples: EncodedExample[]) => Batch;
+  computeMetrics?: ComputeMetrics;
+  callbacks?: TrainerCallback[];
+  device?: Device;
+}
+
+export class Trainer {
+  readonly args: TrainingArguments;
+  readonly options: TrainerOptions;
+  private device: Device | null;
+  private model: SequenceClassifier | null;
+  private group: TrainingGroup | null = null;
+  private optimizer: AdamW | null = null;
+  private readonly encoded = new Map<DatasetInput, EncodedExample[]>();
+
+  constructor(options: TrainerOptions) {
+    if (!options.model && !options.modelInit) throw new Error('Trainer: pass a model or a modelInit');
+    this.options = options;
+    this.args = validateTrainingArguments(trainingArgumentsFrom(options.args as Record<string, unknown>));
+    this.device = options.device ?? options.model?.parameters()[0]?.device ?? null;
+    this.model = options.model ?? null;
+    if (this.model && this.model.slots !== 1) throw new Error(`Trainer: the model has ${this.model.slots} slots; use TrainingGroup for fused trials`);
+  }
+
+  async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainOutput> {
+    const group = await this.trainingGroup();
+    const [output] = await group.train(options);
+    return output;
+  }
+
+  async evaluate(evalDataset = this.options.evalDataset): Promise<Record<string, number>> {
+    if (!evalDataset) throw new Error('Trainer.evaluate: no evalDataset');
+    const group = await this.trainingGroup();
+    const [metrics] = await group.evaluate(this.encode(evalDataset, 'evalDataset'));
+    return metrics;
+  }
+
+  /** HF's PredictionOutput: predictions are the logits, labelIds the true classes, metrics with a test_ prefix. */
+  async predict(dataset: DatasetInput): Promise<{ predictions: Float32Array; predictedClasses: Int32Array; labelIds: Int32Array; metrics: Record<string, number> }> {
+    const group = await this.trainingGroup();
+    const examples = this.encode(dataset, 'dataset');
+    const [result] = await group.predict(examples);
+    const metrics: Record<string, number> = { test_loss: result.loss };
+    for (const [k, v] of Object.entries(result.metrics)) metrics[`test_${k}`] = v;
+    return { predictions: result.logits, predictedClasses: result.predictions, labelIds: Int32Array.from(examples, (e) => e.label), metrics };
+  }
+
+  /** The trained model (built on first use). */
+  async getModel(): Promise<SequenceClassifier> {
+    await this.trainingGroup();
+    return this.model!;
+  }
+
+  get state() {
+    return this.group?.state ?? null;
+  }
+
+  /** Returns GPU memory: the optimizer state and, if the Trainer built it, the model. */
+  release(): void {
+    this.group?.release();
+    this.optimizer?.release();
+    if (!this.options.model) this.model?.release();
+    this.group = null;
+  }
+
+  private async trainingGroup(): Promise<TrainingGroup> {
+    if (this.group) return this.group;
+    this.device ??= await createDevice();
+    this.model ??= this.options.modelInit!(this.device, [this.args.seed]);
+    const a = this.args;
+    this.optimizer = new AdamW(this.device, this.model.namedParameters(), [
+      { learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm },
+    ]);
+    this.group = new TrainingGroup({
+      device: this.device,
+      model: this.model,
+      optimizer: this.optimizer,
+      slotArgs: [a],
+      trainExamples: this.options.trainDataset ? this.encode(this.options.trainDataset, 'trainDataset') : undefined,
+      evalExamples: this.options.evalDataset ? this.encode(this.options.evalDataset, 'evalDataset') : undefined,
+      padId: this.options.tokenizer?.padId ?? 0,
+      dataCollator: this.options.dataCollator,
+      computeMetrics: this.options.computeMetrics,
+      callbacks: this.options.callbacks,
+    });
+    return this.group;
+  }
+
+  private encode(dataset: DatasetInput, what: string): EncodedExample[] {
+    let encoded = this.encoded.get(dataset);
+    if (encoded) return encoded;
+    if (Array.isArray(dataset)) {
+      encoded = dataset as EncodedExample[];
+    } else {
+      const text = dataset as TextDataset;
+      const tokenizer = this.options.tokenizer;
+      if (!tokenizer) throw new Error(`Trainer: ${what} is text (${text.path}); pass a tokenizer`);
+      encoded = encodeDataset(text, tokenizer, this.args.maxSeqLength);
+    }
+    this.encoded.set(dataset, encoded);
+    return encoded;
+  }
+}
+
+export function encodeDataset(dataset: TextDataset, tokenizer: BertTokenizer, maxLength: number): EncodedExample[] {
+  return dataset.examples.map((example) => {
+    const { inputIds, attentionMask } = tokenizer.encode(example.text, { maxLength });
+    return { inputIds, attentionMask, label: example.label };
+  });
+}

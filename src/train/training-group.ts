@@ -1,0 +1,441 @@
+/**
+ * The training loop, for T trial slots trained together in one set of kernels (ARCHITECTURE.md: plain training
+ * is a group of one). Each slot has its own TrainingArguments (learning rate, schedule, weight decay, betas,
+ * clipping, seed: its initialisation and data order); the arguments that set shapes (batch size, steps, sequence
+ * length) must agree. A step uploads one (T, B, S) batch and reads nothing back; losses are summed on the GPU and
+ * read only at logging steps, evaluations read logits.
+ */
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ModelConfig } from '../nn/config.js';
+import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
+import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
+import type { Optimizer } from '../nn/optimizer.js';
+import { scheduleFactor, warmupStepsFor } from '../nn/schedules.js';
+import type { SequenceClassifier } from '../nn/sequence-classifier.js';
+import { backward, noGrad } from '../tensor/autograd.js';
+import { tensor, zeros } from '../tensor/create.js';
+import type { Device } from '../tensor/device.js';
+import { keep, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { accumulateInto } from '../tensor/tensor-fill.js';
+import { readSafetensors, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
+import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
+import { epochBatches, evaluationBatches, stackSlots } from './slot-batches.js';
+import type { TrainerCallback, TrainerControl } from './trainer-callback.js';
+import { bestModelMetric, type TrainingArguments } from './training-arguments.js';
+
+export interface EvalPrediction {
+  predictions: Int32Array;
+  labelIds: Int32Array;
+  /** (N, numLabels) */
+  logits: Float32Array;
+  numLabels: number;
+}
+
+export type ComputeMetrics = (prediction: EvalPrediction) => Record<string, number>;
+
+export interface TrainingGroupOptions {
+  device: Device;
+  model: SequenceClassifier;
+  optimizer: Optimizer;
+  /** One per slot (T = model.slots). */
+  slotArgs: TrainingArguments[];
+  trainExamples?: readonly EncodedExample[];
+  evalExamples?: readonly EncodedExample[];
+  padId?: number;
+  /** Pads examples into a batch (HF's data_collator); default: pad to the longest in the batch. */
+  dataCollator?: (examples: EncodedExample[]) => Batch;
+  computeMetrics?: ComputeMetrics;
+  callbacks?: TrainerCallback[];
+  /** Per-slot dropout rates; default: the model config's. */
+  hiddenDropout?: readonly number[];
+  attentionDropout?: readonly number[];
+}
+
+export interface TrainOutput {
+  globalStep: number;
+  trainingLoss: number;
+  metrics: Record<string, number>;
+  /** Why this slot stopped before the end, if it did. */
+  stoppedEarly: string | null;
+}
+
+export interface TrainerState {
+  globalStep: number;
+  epoch: number;
+  /** Per slot, HF's log_history: every log and evaluation dict. */
+  logHistory: Record<string, number>[][];
+  bestMetric: (number | null)[];
+  bestCheckpoint: (string | null)[];
+}
+
+const CHECKPOINT_PREFIX = 'checkpoint-';
+
+export class TrainingGroup {
+  readonly slots: number;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  readonly epochs: number;
+  state: TrainerState;
+  private readonly args: TrainingArguments;
+  private readonly stopped: (string | null)[];
+  private readonly dropout: SlotDropout;
+  private lossSum: Tensor | null = null; // (T) training loss summed since the last log
+  private readonly totalLoss: number[];
+  private stepsSinceLog = 0;
+
+  constructor(private readonly options: TrainingGroupOptions) {
+    const { model, slotArgs, device } = options;
+    this.slots = model.slots;
+    if (slotArgs.length !== this.slots) throw new Error(`TrainingGroup: ${slotArgs.length} slot arguments for a model of ${this.slots} slots`);
+    this.args = slotArgs[0];
+    for (const key of ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps'] as const) {
+      const values = new Set(slotArgs.map((a) => a[key]));
+      if (values.size > 1) throw new Error(`TrainingGroup: fused slots must share ${key}, got ${[...values].join(', ')}`);
+    }
+    const trainCount = options.trainExamples?.length ?? 0;
+    this.stepsPerEpoch = Math.max(1, Math.ceil(trainCount / this.args.perDeviceTrainBatchSize));
+    // HF: max_steps > 0 wins; otherwise ceil(epochs · steps per epoch).
+    this.totalSteps = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * this.stepsPerEpoch);
+    this.epochs = Math.ceil(this.totalSteps / this.stepsPerEpoch);
+    this.stopped = new Array<string | null>(this.slots).fill(null);
+    this.totalLoss = new Array<number>(this.slots).fill(0);
+    this.state = {
+      globalStep: 0,
+      epoch: 0,
+      logHistory: Array.from({ length: this.slots }, () => []),
+      bestMetric: new Array(this.slots).fill(null),
+      bestCheckpoint: new Array(this.slots).fill(null),
+    };
+    const config = model.config;
+    const perSlot = (values: readonly number[] | undefined, fallback: number) => Float32Array.from(values ?? new Array(this.slots).fill(fallback));
+    this.dropout = {
+      seeds: keep(tensor(device, Int32Array.from(slotArgs.map((a) => a.seed)), [this.slots])),
+      hidden: keep(tensor(device, perSlot(options.hiddenDropout, config.hiddenDropoutProb), [this.slots])),
+      attention: keep(tensor(device, perSlot(options.attentionDropout, config.attentionDropoutProb), [this.slots])),
+    };
+  }
+
+  /** Stops slot `slot` from learning further (pruned, early-stopped or diverged); the others go on. */
+  stopSlot(slot: number, reason: string): void {
+    this.stopped[slot] ??= reason;
+  }
+
+  isStopped(slot: number): boolean {
+    return this.stopped[slot] !== null;
+  }
+
+  learningRate(slot: number, step: number): number {
+    const a = this.options.slotArgs[slot];
+    const warmup = warmupStepsFor(this.totalSteps, a.warmupSteps, a.warmupRatio);
+    return a.learningRate * scheduleFactor(a.lrSchedulerType, step, warmup, this.totalSteps);
+  }
+
+  async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainOutput[]> {
+    const { device, model } = this.options;
+    const train = this.options.trainExamples;
+    if (!train || train.length === 0) throw new Error('train(): no training examples');
+    if (options.resumeFromCheckpoint) await this.loadCheckpoint(options.resumeFromCheckpoint);
+    const started = performance.now();
+    const startStep = this.state.globalStep;
+    this.lossSum ??= keep(zeros(device, [this.slots]));
+    model.train();
+    const padId = this.options.padId ?? 0;
+    let step = this.state.globalStep;
+    for (let epoch = Math.floor(step / this.stepsPerEpoch); epoch < this.epochs && step < this.totalSteps; epoch++) {
+      const orders = this.options.slotArgs.map((a) => epochBatches(train.length, this.args.perDeviceTrainBatchSize, a.seed, epoch));
+      for (let b = step % this.stepsPerEpoch; b < this.stepsPerEpoch && step < this.totalSteps; b++) {
+        if (this.stopped.every((s) => s !== null)) break;
+        const host = stackSlots(orders.map((order) => this.collate(train, order[b])), padId);
+        this.trainStep(host, step);
+        step++;
+        this.state.globalStep = step;
+        this.state.epoch = epoch + (b + 1) / this.stepsPerEpoch;
+        this.forEachSlot((slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
+        const a = this.args;
+        if (a.loggingStrategy === 'steps' && step % a.loggingSteps === 0) await this.log();
+        if (a.evalStrategy === 'steps' && step % (a.evalSteps ?? a.loggingSteps) === 0) await this.evaluateAndReport();
+        if (a.saveStrategy === 'steps' && step % a.saveSteps === 0) await this.saveCheckpoint();
+      }
+      if (step % this.stepsPerEpoch === 0 || step >= this.totalSteps) {
+        this.state.epoch = Math.min(epoch + 1, this.totalSteps / this.stepsPerEpoch);
+        if (this.args.loggingStrategy === 'epoch') await this.log();
+        if (this.args.evalStrategy === 'epoch') await this.evaluateAndReport();
+        if (this.args.saveStrategy === 'epoch') await this.saveCheckpoint();
+        this.forEachSlot((slot) => this.control(slot, (c) => c.onEpochEnd?.(this.event(slot))));
+      }
+      if (this.stopped.every((s) => s !== null)) break;
+    }
+    if (this.stepsSinceLog > 0) await this.log(false);
+    await device.sync();
+    const runtime = (performance.now() - started) / 1000;
+    const stepsRun = Math.max(1, step - startStep);
+    if (this.args.loadBestModelAtEnd) await this.loadBestModel();
+    const outputs = Array.from({ length: this.slots }, (_, slot): TrainOutput => {
+      const metrics = {
+        train_runtime: round(runtime, 4),
+        train_samples_per_second: round((stepsRun * this.args.perDeviceTrainBatchSize) / runtime, 3),
+        train_steps_per_second: round(stepsRun / runtime, 3),
+        total_flos: 0,
+        train_loss: this.totalLoss[slot] / Math.max(1, step),
+        epoch: this.state.epoch,
+      };
+      this.state.logHistory[slot].push({ ...metrics, step });
+      return { globalStep: step, trainingLoss: metrics.train_loss, metrics, stoppedEarly: this.stopped[slot] };
+    });
+    this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onTrainEnd?.(this.event(slot))));
+    return outputs;
+  }
+
+  /** One optimizer step: forward, loss, backward, clip + AdamW. Records GPU work only. */
+  private trainStep(host: HostBatch, step: number): void {
+    const { device, model, optimizer } = this.options;
+    const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
+    const context = new ForwardContext(this.slots, true, this.dropout, step);
+    tidy(() => {
+      const loss = model.loss(model.forward(input, context), input.labels!); // (T)
+      accumulateInto(this.lossSum!, loss);
+      backward(loss); // d(sum of slots' losses): each slot gets its own gradient.
+    });
+    const rates = Array.from({ length: this.slots }, (_, t) => (this.stopped[t] ? 0 : this.learningRate(t, step)));
+    optimizer.step(rates);
+    optimizer.zeroGrad();
+    releaseInput(input);
+    this.stepsSinceLog++;
+    device.flush();
+  }
+
+  private async log(report = true): Promise<void> {
+    if (this.stepsSinceLog === 0 || !this.lossSum) return;
+    const losses = await this.lossSum.toArray();
+    const norms = await this.options.optimizer.readGradNorms();
+    noGrad(() => {
+      this.lossSum!.release();
+      this.lossSum = keep(zeros(this.options.device, [this.slots]));
+    });
+    const steps = this.stepsSinceLog;
+    this.stepsSinceLog = 0;
+    this.forEachSlot((slot) => {
+      this.totalLoss[slot] += losses[slot];
+      const loss = losses[slot] / steps;
+      if (!Number.isFinite(loss)) this.stopSlot(slot, `loss is ${loss} at step ${this.state.globalStep}`);
+      if (!report) return;
+      const logs = {
+        loss: round(loss, 6),
+        grad_norm: norms[slot],
+        learning_rate: this.learningRate(slot, this.state.globalStep - 1),
+        epoch: round(this.state.epoch, 4),
+        step: this.state.globalStep,
+      };
+      this.state.logHistory[slot].push(logs);
+      this.control(slot, (c) => c.onLog?.(this.event(slot), logs));
+    }, true);
+  }
+
+  private async evaluateAndReport(): Promise<void> {
+    if (!this.options.evalExamples) return;
+    const all = await this.evaluate();
+    this.forEachSlot((slot) => {
+      const metrics = all[slot];
+      this.state.logHistory[slot].push({ ...metrics, step: this.state.globalStep });
+      this.control(slot, (c) => c.onEvaluate?.(this.event(slot), metrics));
+    });
+  }
+
+  /** Evaluation metrics per slot, HF keys: eval_loss, eval_<metric>, eval_runtime, eval_samples_per_second, … */
+  async evaluate(examples = this.options.evalExamples): Promise<Record<string, number>[]> {
+    if (!examples || examples.length === 0) throw new Error('evaluate(): no evaluation examples');
+    const started = performance.now();
+    const results = await this.predict(examples);
+    const runtime = (performance.now() - started) / 1000;
+    const steps = Math.ceil(examples.length / this.args.perDeviceEvalBatchSize);
+    return results.map((result) => {
+      const metrics: Record<string, number> = { eval_loss: result.loss };
+      for (const [k, v] of Object.entries(result.metrics)) metrics[k.startsWith('eval_') ? k : `eval_${k}`] = v;
+      metrics.eval_runtime = round(runtime, 4);
+      metrics.eval_samples_per_second = round(examples.length / runtime, 3);
+      metrics.eval_steps_per_second = round(steps / runtime, 3);
+      metrics.epoch = round(this.state.epoch, 4);
+      return metrics;
+    });
+  }
+
+  /** Logits, predicted classes, mean loss and metrics of every slot on `examples` (all slots see the same data). */
+  async predict(examples: readonly EncodedExample[]): Promise<{ logits: Float32Array; predictions: Int32Array; loss: number; metrics: Record<string, number> }[]> {
+    const { device, model } = this.options;
+    const numLabels = model.config.numLabels;
+    const n = examples.length;
+    const logits = Array.from({ length: this.slots }, () => new Float32Array(n * numLabels));
+    const lossSums = new Float64Array(this.slots);
+    const padId = this.options.padId ?? 0;
+    const context = new ForwardContext(this.slots, false, null, 0);
+    model.eval();
+    let offset = 0;
+    for (const indices of evaluationBatches(n, this.args.perDeviceEvalBatchSize)) {
+      const batch = this.collate(examples, indices);
+      const input = uploadBatch(device, stackSlots(new Array(this.slots).fill(batch), padId), model.config.maxPositionEmbeddings);
+      const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
+        const out = model.forward(input, context); // (T, B, C)
+        return [out, model.loss(out, input.labels!)] as const;
+      }));
+      const values = (await slotLogits.toArray()) as Float32Array;
+      const losses = await slotLoss.toArray();
+      for (let t = 0; t < this.slots; t++) {
+        logits[t].set(values.subarray(t * indices.length * numLabels, (t + 1) * indices.length * numLabels), offset * numLabels);
+        lossSums[t] += losses[t] * indices.length; // HF: per-sample mean over the whole set
+      }
+      offset += indices.length;
+      slotLogits.release();
+      slotLoss.release();
+      releaseInput(input);
+    }
+    model.train();
+    const labelIds = Int32Array.from(examples, (e) => e.label);
+    return logits.map((slotLogits, t) => {
+      const predictions = argmaxRows(slotLogits, numLabels);
+      const metrics = this.options.computeMetrics?.({ predictions, labelIds, logits: slotLogits, numLabels }) ?? {};
+      return { logits: slotLogits, predictions, loss: lossSums[t] / n, metrics };
+    });
+  }
+
+  private collate(examples: readonly EncodedExample[], indices: readonly number[]): Batch {
+    const chosen = indices.map((i) => examples[i]);
+    return this.options.dataCollator?.(chosen) ?? collateEncoded(chosen, this.options.padId ?? 0);
+  }
+
+  private event(slot: number) {
+    return { slot, globalStep: this.state.globalStep, epoch: this.state.epoch };
+  }
+
+  private control(slot: number, call: (callback: TrainerCallback) => TrainerControl | void): void {
+    for (const callback of this.options.callbacks ?? []) {
+      if (call(callback)?.shouldTrainingStop) this.stopSlot(slot, 'stopped by a callback');
+    }
+  }
+
+  private forEachSlot(fn: (slot: number) => void, includeStopped = false): void {
+    for (let slot = 0; slot < this.slots; slot++) if (includeStopped || !this.stopped[slot]) fn(slot);
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------------------------
+
+  /**
+   * Writes `outputDir/checkpoint-<step>/`: model.safetensors + config.json, optimizer.safetensors and
+   * trainer_state.json, each written atomically, then removes the oldest checkpoints beyond saveTotalLimit
+   * (never the best one).
+   */
+  async saveCheckpoint(): Promise<string> {
+    const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+    await mkdir(dir, { recursive: true });
+    const { model, optimizer } = this.options;
+    await writeSafetensors(join(dir, 'model.safetensors'), await readTensors(model.namedParameters()), {
+      format: 'webtrainer',
+      slots: String(this.slots),
+    });
+    await writeSafetensors(join(dir, 'optimizer.safetensors'), await readTensors([...optimizer.stateTensors()]), {
+      step: String(optimizer.stepCount),
+    });
+    await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
+    await this.updateBestCheckpoint(dir);
+    await writeFile(join(dir, 'trainer_state.json'), JSON.stringify({ ...this.state, totalLoss: this.totalLoss }, null, 2));
+    this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir)));
+    await this.rotateCheckpoints();
+    return dir;
+  }
+
+  private async updateBestCheckpoint(dir: string): Promise<void> {
+    const { metric, greaterIsBetter } = bestModelMetric(this.args);
+    this.forEachSlot((slot) => {
+      const history = this.state.logHistory[slot];
+      const last = [...history].reverse().find((entry) => entry[metric] !== undefined);
+      if (!last || last.step !== this.state.globalStep) return;
+      const best = this.state.bestMetric[slot];
+      const value = last[metric];
+      if (best === null || (greaterIsBetter ? value > best : value < best)) {
+        this.state.bestMetric[slot] = value;
+        this.state.bestCheckpoint[slot] = dir;
+      }
+    }, true);
+  }
+
+  private async rotateCheckpoints(): Promise<void> {
+    const limit = this.args.saveTotalLimit;
+    if (limit === null) return;
+    const steps = (await readdir(this.args.outputDir))
+      .filter((name) => name.startsWith(CHECKPOINT_PREFIX))
+      .map((name) => Number(name.slice(CHECKPOINT_PREFIX.length)))
+      .filter(Number.isInteger)
+      .sort((a, b) => a - b);
+    const keepDirs = new Set(this.state.bestCheckpoint.filter((d): d is string => d !== null));
+    let excess = steps.length - limit;
+    for (const step of steps) {
+      if (excess <= 0) break;
+      const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${step}`);
+      if (keepDirs.has(dir)) continue;
+      await rm(dir, { recursive: true, force: true });
+      excess--;
+    }
+  }
+
+  /** Restores model, optimizer and trainer state; training then continues the same loss curve. */
+  async loadCheckpoint(dir: string): Promise<void> {
+    const { model, optimizer, device } = this.options;
+    await loadModelWeights(model, join(dir, 'model.safetensors'), device);
+    const saved = await readSafetensors(join(dir, 'optimizer.safetensors'));
+    const stepCount = Number(saved.metadata.get('step'));
+    if (!Number.isInteger(stepCount)) throw new Error(`${dir}/optimizer.safetensors: metadata 'step' is missing or not an integer`);
+    optimizer.loadState(new Map([...saved.tensors].map(([name, t]) => [name, t.data as Float32Array])), stepCount);
+    const state = JSON.parse(await readFile(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState & { totalLoss: number[] };
+    if (!Number.isInteger(state.globalStep) || state.logHistory?.length !== this.slots) {
+      throw new Error(`${dir}/trainer_state.json: not a checkpoint of this ${this.slots}-slot group`);
+    }
+    this.state = { globalStep: state.globalStep, epoch: state.epoch, logHistory: state.logHistory, bestMetric: state.bestMetric, bestCheckpoint: state.bestCheckpoint };
+    state.totalLoss.forEach((v, i) => (this.totalLoss[i] = v));
+  }
+
+  private async loadBestModel(): Promise<void> {
+    const best = this.state.bestCheckpoint[0];
+    if (this.slots === 1 && best) await loadModelWeights(this.options.model, join(best, 'model.safetensors'), this.options.device);
+  }
+
+  release(): void {
+    this.lossSum?.release();
+    for (const t of [this.dropout.seeds, this.dropout.hidden, this.dropout.attention]) t.release();
+  }
+}
+
+async function readTensors(named: [string, Tensor][]): Promise<Map<string, TensorData>> {
+  const out = new Map<string, TensorData>();
+  for (const [name, t] of named) {
+    out.set(name, { dtype: t.dtype === 'f32' ? 'F32' : 'I32', shape: [...t.shape], data: await t.toArray() });
+  }
+  return out;
+}
+
+/** Loads weights into a model, checking every name and shape against it first. */
+export async function loadModelWeights(model: SequenceClassifier, path: string, device: Device): Promise<void> {
+  const { validateAgainst } = await import('./checkpoint/safetensors.js');
+  const content = await readSafetensors(path);
+  const named = model.namedParameters();
+  validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, [...t.shape]])), path);
+  for (const [name, t] of named) device.write(t.buffer, content.tensors.get(name)!.data);
+}
+
+export function argmaxRows(values: Float32Array, columns: number): Int32Array {
+  const rows = values.length / columns;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < columns; c++) if (values[r * columns + c] > values[r * columns + best]) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export type { ModelConfig };
