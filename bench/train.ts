@@ -240,8 +240,10 @@ export async function benchTrain(options: BenchTrainOptions = {}): Promise<Train
   const loaders: [TrainImpl, () => Promise<TrainRunner | string>][] = [
     ['webtrainer', () => loadWebtrainerTrainer(device, spec)],
     ['tfjs-webgpu', async () => (await import('./peers/tfjs-train.js')).loadTfjsTrainer(spec)],
-    ['jax-webgpu', async () => (await import('./peers/jax-train.js')).loadJaxTrainer('webgpu', spec)],
+    // jax-js on wasm before webgpu: after a webgpu run, the wasm run failed reading some array of jax-js's back from
+    // WebGPU synchronously ("OffscreenCanvas is not available…"); the other order moves data the other way only.
     ['jax-wasm', async () => (await import('./peers/jax-train.js')).loadJaxTrainer('wasm', spec, { threads: 2 })],
+    ['jax-webgpu', async () => (await import('./peers/jax-train.js')).loadJaxTrainer('webgpu', spec)],
   ];
   try {
     for (const [impl, load] of loaders) {

@@ -47,7 +47,7 @@ export async function loadTfjsTrainer(spec: TrainModelSpec = trainModelSpec): Pr
   const backend = tf.backend();
   const flush = async () => {
     backend.endComputePassEncoder(); // Skipping this leaves invalid command buffers (PEERS.md).
-    backend.submitQueue();
+    if (backend.commandEncoder) backend.submitQueue(); // Nothing recorded since the last flush: nothing to submit.
     await waitQuietly(backend.device.queue.onSubmittedWorkDone() as Promise<void>);
   };
 

@@ -54,8 +54,7 @@ for (const [slots, perSlot, hidden] of shapes) {
       );
       if (sample < 0) continue;
       note(`${variant} forward`, forward, (2 * count * 4) / (forward * 1e6) / copyGbps);
-      if (variant === 'subgroup4') continue; // Same dx kernel as v2.
-      note(`${variant} backward dx`, backwardDx, (3 * count * 4) / (backwardDx * 1e6) / copyGbps);
+      if (variant !== 'subgroup4') note(`${variant} backward dx`, backwardDx, (3 * count * 4) / (backwardDx * 1e6) / copyGbps);
       note(`${variant} dx+dw+db`, backwardAll, (3 * count * 4) / (backwardAll * 1e6) / copyGbps);
     }
     if (sample >= 0) note('copy', copyMs, 1);

@@ -8,11 +8,13 @@ import { assertCount, gridFor } from '../common.js';
 import { launchReduce } from '../reduce/reduce.js';
 import {
   LAYERNORM_WORKGROUP,
+  layerNormBackwardFusedWgsl,
   layerNormBackwardSubgroupWgsl,
   layerNormBackwardWgsl,
   layerNormForwardSubgroupWgsl,
   layerNormForwardWgsl,
   layerNormParamGradWgsl,
+  PARAM_GRAD_COLUMNS,
   type LayerNormVariant,
   V3_ROWS,
 } from './layernorm.wgsl.js';
@@ -27,13 +29,12 @@ function subgroupLanes(device: Device): number | null {
 }
 
 /**
- * On lavapipe, once a row fills every lane with a vec4 or more: v3 (4 rows per subgroup) when the slots split
- * into whole groups of 4 rows, else v2 (a subgroup per row); v1 (an invocation per row) otherwise (README.md).
+ * v1 (an invocation per row) everywhere for now: on lavapipe v2 and v3 measured no better (README.md), and a
+ * workgroup-per-row variant for real GPUs is not written yet. `hidden` and `rowsPerSlot` are the inputs a
+ * future per-adapter choice needs.
  */
-export function defaultLayerNormVariant(device: Device, hidden: number, rowsPerSlot = 1): LayerNormVariant {
-  const lanes = subgroupLanes(device);
-  if (!device.info.isSoftware || lanes === null || hidden < 4 * lanes) return 'row';
-  return rowsPerSlot % V3_ROWS === 0 ? 'subgroup4' : 'subgroup';
+export function defaultLayerNormVariant(_device: Device, _hidden: number, _rowsPerSlot = 1): LayerNormVariant {
+  return 'row';
 }
 
 /** WGSL and grid for the forward or dx kernel of `variant`. */
@@ -46,7 +47,7 @@ function rowKernel(device: Device, kernel: string, variant: LayerNormVariant, ve
   }
   const lanes = subgroupLanes(device);
   if (lanes === null) throw new ShapeError(`${kernel}: variant '${variant}' needs the subgroups feature with a fixed subgroup size`);
-  // The dx kernel has no 4-row form yet: it shares only the weight load, 1 of its 6 loads per element.
+  // v3's dx alone is v2's: the 4-row form pays off when it also yields dweight/dbias (launchFusedBackward).
   if (variant === 'subgroup4' && forward) {
     return { wgsl: layerNormForwardSubgroupWgsl(vec4, lanes, V3_ROWS), workgroups: gridFor(Math.ceil(rows / V3_ROWS), 1) };
   }
@@ -124,6 +125,14 @@ export function launchLayerNormBackward(
   const vec4 = hidden % 4 === 0;
   const width = vec4 ? hidden / 4 : hidden;
   const shapes = `rows=${rows} hidden=${hidden} slots=${slots}`;
+  if (variant === 'subgroup4' && rowsPerSlot % V3_ROWS !== 0) {
+    throw new ShapeError(`${kernel}: needs rowsPerSlot % ${V3_ROWS} == 0, got rowsPerSlot=${rowsPerSlot}`);
+  }
+  // v3 fuses all three; asked for dx or the parameter gradients alone it uses v2's dx and the partial-sum kernel.
+  if (variant === 'subgroup4' && dx && dweight && dbias && rows > 0) {
+    launchFusedBackward(device, kernel, [x, weight, mean, rstd, dy, dx], dweight, dbias, rows, hidden, slots, vec4, shapes);
+    return;
+  }
   if (dx && rows > 0) {
     device.dispatch({
       kernel,
@@ -143,12 +152,46 @@ export function launchLayerNormBackward(
     wgsl: layerNormParamGradWgsl(vec4),
     buffers: [x, mean, rstd, dy, partialWeight, partialBias],
     params: packParams([slots, rowsPerSlot, width, ROWS_PER_CHUNK, chunks]),
-    workgroups: gridFor(slots * chunks * width, LAYERNORM_WORKGROUP),
+    workgroups: gridFor(slots * chunks * Math.ceil(width / PARAM_GRAD_COLUMNS), LAYERNORM_WORKGROUP),
     shapes,
   });
   if (chunks === 1) return;
   launchReduce(device, 'sum', partialWeight, dweight, slots, chunks, hidden);
   launchReduce(device, 'sum', partialBias, dbias, slots, chunks, hidden);
+  device.release(partialWeight);
+  device.release(partialBias);
+}
+
+/** v3 backward: dx plus per-row-group partials of dweight/dbias in one dispatch, then kernels/reduce over groups. */
+function launchFusedBackward(
+  device: Device,
+  kernel: string,
+  inputs: GPUBuffer[], // x, weight, mean, rstd, dy, dx
+  dweight: GPUBuffer, // (slots, hidden)
+  dbias: GPUBuffer, // (slots, hidden)
+  rows: number,
+  hidden: number,
+  slots: number,
+  vec4: boolean,
+  shapes: string,
+): void {
+  const lanes = subgroupLanes(device);
+  if (lanes === null) throw new ShapeError(`${kernel}: needs the subgroups feature with a fixed subgroup size`);
+  const groupsPerSlot = rows / slots / V3_ROWS;
+  // One group per slot: the partials are the result.
+  const partialWeight = groupsPerSlot === 1 ? dweight : device.allocate(rows / V3_ROWS * hidden * 4, `${kernel} dweight partials`);
+  const partialBias = groupsPerSlot === 1 ? dbias : device.allocate(rows / V3_ROWS * hidden * 4, `${kernel} dbias partials`);
+  device.dispatch({
+    kernel,
+    wgsl: layerNormBackwardFusedWgsl(vec4, lanes, V3_ROWS),
+    buffers: [...inputs, partialWeight, partialBias],
+    params: packParams([rows, vec4 ? hidden / 4 : hidden, rows / slots, hidden]),
+    workgroups: gridFor(rows / V3_ROWS, 1),
+    shapes,
+  });
+  if (groupsPerSlot === 1) return;
+  launchReduce(device, 'sum', partialWeight, dweight, slots, groupsPerSlot, hidden);
+  launchReduce(device, 'sum', partialBias, dbias, slots, groupsPerSlot, hidden);
   device.release(partialWeight);
   device.release(partialBias);
 }

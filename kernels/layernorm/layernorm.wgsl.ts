@@ -1,18 +1,19 @@
 /**
  * Layer normalisation over the last axis (Ba, Kiros & Hinton 2016) with weight and bias per trial slot:
  * y = (x − mean) · rstd · weight + bias, rstd = 1 / sqrt(var + eps). Three kernels:
- * - forward (v1, ships): one invocation per row; a pass of shifted sums (Σ(x−x₀), Σ(x−x₀)², which keeps the
+ * - forward: one invocation per row (v1); a pass of shifted sums (Σ(x−x₀), Σ(x−x₀)², which keeps the
  *   variance accurate when |mean| ≫ std) and a write pass. Saves mean and rstd (rows) for the backward.
  * - backward dx: one invocation per row; a pass for Σ g and Σ g·x̂ (g = dy·weight), then the write pass
  *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)).
  * - backward weight/bias partials: one invocation per (slot, chunk of rows, column) sums dy·x̂ and dy over its
  *   chunk in row order; a second pass (kernels/reduce) adds the chunks in order. No atomics: bit-identical repeats.
  * Rows are read as vec4 when hidden % 4 == 0. Forward and dx come in two variants (README.md has the figures):
- * - v1 `row`: one invocation per row. Ships where subgroups are missing or their size is not fixed.
- * - v2 `subgroup` (ships on lavapipe for hidden >= 4 × lanes): a workgroup of exactly one subgroup per row, lanes
+ * - v1 `row` (ships): one invocation per row; measured best or level with v2/v3 on lavapipe.
+ * - v2 `subgroup`: a workgroup of exactly one subgroup per row (needs a fixed subgroup size), lanes
  *   read neighbouring elements and the row sums are subgroupAdd: no workgroup memory, no barrier (PEERS.md).
- * - v3 `subgroup4` (ships on lavapipe when rowsPerSlot % 4 == 0): v2 with 4 rows per subgroup, so each weight and
- *   bias load serves 4 rows: 2.5 loads per element in the forward instead of 4 (loads are what costs, PEERS.md).
+ * - v3 `subgroup4` (needs rowsPerSlot % 4 == 0): v2 with 4 rows per subgroup, so each weight and bias load serves
+ *   4 rows: 2.5 loads per element instead of 4 in the forward; its backward makes dx and the dweight/dbias
+ *   partials from the same reads (layerNormBackwardFusedWgsl).
  * A workgroup-per-row variant for real GPUs is future work (README.md).
  */
 import { linearIndexWgsl } from '../common.js';
@@ -123,9 +124,16 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }`;
 }
 
-/** Partial sums over chunks of `chunk` rows: (slots, chunks, hidden) for dweight = Σ dy·x̂ and dbias = Σ dy. */
+/** Columns (lanes of Lane) per invocation of the weight/bias partials: the row's mean and rstd loads serve them all. */
+export const PARAM_GRAD_COLUMNS = 4;
+
+/**
+ * Partial sums over chunks of `chunk` rows: (slots, chunks, hidden) for dweight = Σ dy·x̂ and dbias = Σ dy.
+ * Each invocation owns PARAM_GRAD_COLUMNS neighbouring lanes of columns (clamped at the row's end).
+ */
 export function layerNormParamGradWgsl(vec4: boolean): string {
   return /* wgsl */ `
+const COLUMNS = ${PARAM_GRAD_COLUMNS}u;
 struct Params { slots: u32, rowsPerSlot: u32, width: u32, chunk: u32, chunks: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
@@ -141,25 +149,33 @@ ${linearIndexWgsl(LAYERNORM_WORKGROUP)}
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
   let index = linearIndex(group, local, groups);
-  let total = params.slots * params.chunks * params.width;
+  let columnGroups = (params.width + COLUMNS - 1u) / COLUMNS;
+  let total = params.slots * params.chunks * columnGroups;
   let i = min(index, total - 1u);
-  let column = i % params.width;
-  let c = (i / params.width) % params.chunks;
-  let slot = i / (params.width * params.chunks);
+  let firstColumn = (i % columnGroups) * COLUMNS;
+  let c = (i / columnGroups) % params.chunks;
+  let slot = i / (columnGroups * params.chunks);
   let first = slot * params.rowsPerSlot + c * params.chunk;
   let count = min(params.chunk, params.rowsPerSlot - c * params.chunk);
-  var dw = Lane(0.0);
-  var db = Lane(0.0);
+  var dw: array<Lane, COLUMNS>;
+  var db: array<Lane, COLUMNS>;
   for (var k = 0u; k < count; k++) {
     let row = first + k;
-    let at = row * params.width + column;
-    let g = dy[at];
-    dw += g * (x[at] - mean[row]) * rstd[row];
-    db += g;
+    let mu = mean[row];
+    let r = rstd[row];
+    for (var j = 0u; j < COLUMNS; j++) {
+      let at = row * params.width + min(firstColumn + j, params.width - 1u);
+      let g = dy[at];
+      dw[j] += g * (x[at] - mu) * r;
+      db[j] += g;
+    }
   }
-  if (index < total) {
-    dweight[i] = dw;
-    dbias[i] = db;
+  let out = (slot * params.chunks + c) * params.width;
+  for (var j = 0u; j < COLUMNS; j++) {
+    if (index < total && firstColumn + j < params.width) {
+      dweight[out + firstColumn + j] = dw[j];
+      dbias[out + firstColumn + j] = db[j];
+    }
   }
 }`;
 }
@@ -277,6 +293,86 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: ve
     let g = dy[start + at] * weight[weightStart + at];
     let value = r * (g - meanG - (x[start + at] - mu) * r * meanGX);
     if (i < params.width && index < params.rows) { dx[start + i] = value; }
+  }
+}`;
+}
+
+/**
+ * v3 backward: dx, and dweight/dbias partials from the same reads. A subgroup takes ROWS rows of one slot; lanes
+ * own columns, so in the write pass each lane has dy and x̂ of its column for all ROWS rows at hand and sums them
+ * into that row group's partial (slots, rowsPerSlot / ROWS, hidden), which kernels/reduce then adds in order.
+ * Per element: 4 loads + 2 / ROWS (v1 dx alone: 6, plus 2.5 for the separate partial-sum pass).
+ */
+export function layerNormBackwardFusedWgsl(vec4: boolean, lanes: number, rowsPerGroup: number): string {
+  return /* wgsl */ `
+enable subgroups;
+const ROWS = ${rowsPerGroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
+struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;                // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> weight: array<Lane>;           // (slots, hidden)
+@group(0) @binding(3) var<storage, read> mean: array<f32>;              // (slots, rowsPerSlot)
+@group(0) @binding(4) var<storage, read> rstd: array<f32>;              // (slots, rowsPerSlot)
+@group(0) @binding(5) var<storage, read> dy: array<Lane>;               // (slots, rowsPerSlot, hidden)
+@group(0) @binding(6) var<storage, read_write> dx: array<Lane>;         // (slots, rowsPerSlot, hidden)
+@group(0) @binding(7) var<storage, read_write> dweight: array<Lane>;    // (slots, rowsPerSlot / ROWS, hidden)
+@group(0) @binding(8) var<storage, read_write> dbias: array<Lane>;      // (slots, rowsPerSlot / ROWS, hidden)
+${laneHelpers(vec4)}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let rowGroup = group.y * groups.x + group.x;
+  let inRange = rowGroup * ROWS < params.rows; // The 2D grid may overshoot.
+  let firstRow = min(rowGroup * ROWS, params.rows - ROWS);
+  let weightStart = (firstRow / params.rowsPerSlot) * params.width;
+  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
+  var mu: array<f32, ROWS>;
+  var r: array<f32, ROWS>;
+  var a: array<Lane, ROWS>;
+  var b: array<Lane, ROWS>;
+  for (var j = 0u; j < ROWS; j++) {
+    mu[j] = mean[firstRow + j];
+    r[j] = rstd[firstRow + j];
+  }
+  for (var k = 0u; k < steps; k++) {
+    let i = k * ${lanes}u + lane;
+    let at = min(i, params.width - 1u);
+    let w = select(Lane(0.0), weight[weightStart + at], i < params.width);
+    for (var j = 0u; j < ROWS; j++) {
+      let start = (firstRow + j) * params.width;
+      let g = dy[start + at] * w;
+      a[j] += g;
+      b[j] += g * (x[start + at] - mu[j]) * r[j];
+    }
+  }
+  let n = f32(params.hidden);
+  var meanG: array<f32, ROWS>;
+  var meanGX: array<f32, ROWS>;
+  for (var j = 0u; j < ROWS; j++) {
+    meanG[j] = subgroupAdd(laneSum(a[j])) / n;
+    meanGX[j] = subgroupAdd(laneSum(b[j])) / n;
+  }
+  for (var k = 0u; k < steps; k++) {
+    let i = k * ${lanes}u + lane;
+    let at = min(i, params.width - 1u);
+    let store = i < params.width && inRange;
+    let w = weight[weightStart + at];
+    var dw = Lane(0.0);
+    var db = Lane(0.0);
+    for (var j = 0u; j < ROWS; j++) {
+      let start = (firstRow + j) * params.width;
+      let d = dy[start + at];
+      let xhat = (x[start + at] - mu[j]) * r[j];
+      let value = r[j] * (d * w - meanG[j] - xhat * meanGX[j]);
+      if (store) { dx[start + i] = value; }
+      dw += d * xhat;
+      db += d;
+    }
+    if (store) {
+      dweight[rowGroup * params.width + i] = dw;
+      dbias[rowGroup * params.width + i] = db;
+    }
   }
 }`;
 }

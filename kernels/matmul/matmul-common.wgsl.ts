@@ -78,12 +78,15 @@ fn storeOutput(batchIndex: u32, row: u32, col: u32, acc: f32) {
 `;
 }
 
-/** Scalar element accessors aAt(base, row, kk) and bAt(base, kk, col) for the spec's layouts. */
-export function accessorsWgsl(spec: MatmulSpec): string {
+/**
+ * Scalar element accessors aAt(base, row, kk) and bAt(base, kk, col) for the spec's layouts (each only when its
+ * operand is bound as scalars).
+ */
+export function accessorsWgsl(spec: MatmulSpec, scalarA = true, scalarB = true): string {
   const aIndex = spec.transposeA ? 'kk * params.m + row' : 'row * params.k + kk';
   const bIndex = spec.transposeB ? 'col * params.k + kk' : 'kk * params.n + col';
-  return /* wgsl */ `
-fn aAt(base: u32, row: u32, kk: u32) -> f32 { return a[base + ${aIndex}]; }
-fn bAt(base: u32, kk: u32, col: u32) -> f32 { return b[base + ${bIndex}]; }
-`;
+  return [
+    scalarA ? `fn aAt(base: u32, row: u32, kk: u32) -> f32 { return a[base + ${aIndex}]; }` : '',
+    scalarB ? `fn bAt(base: u32, kk: u32, col: u32) -> f32 { return b[base + ${bIndex}]; }` : '',
+  ].join('\n');
 }

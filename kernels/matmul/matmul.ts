@@ -104,6 +104,11 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
   const buffers = [args.a, args.b, args.out];
   if (args.bias) buffers.push(args.bias);
   if (args.preActivation) buffers.push(args.preActivation);
+  // v2 and v3 load 4 values at once along an operand's contiguous axis when it is a multiple of 4.
+  const vec4 = {
+    aVec4: m * k > 0 && (spec.transposeA ? m : k) % 4 === 0,
+    bVec4: k * n > 0 && (spec.transposeB ? k : n) % 4 === 0,
+  };
   let wgsl: string;
   let tile: { rows: number; cols: number };
   switch (variant) {
@@ -112,17 +117,11 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
       tile = V1_TILE;
       break;
     case 'v2':
-      wgsl = matmulV2Wgsl(spec);
+      wgsl = matmulV2Wgsl({ ...spec, ...vec4 });
       tile = V2_TILE;
       break;
     case 'v3':
-      wgsl = matmulV3Wgsl({
-        ...spec,
-        // vec4 loads along the operand's contiguous axis when it is a multiple of 4.
-        aVec4: m * k > 0 && (spec.transposeA ? m : k) % 4 === 0,
-        bVec4: k * n > 0 && (spec.transposeB ? k : n) % 4 === 0,
-        kTail: k % 4 !== 0,
-      });
+      wgsl = matmulV3Wgsl({ ...spec, ...vec4, kTail: k % 4 !== 0 });
       tile = V3_TILE;
       break;
   }

@@ -3,14 +3,16 @@
  * taken relative to the row's running maximum, so ±1e4 logits and rows of -1e9 (masked attention) stay finite.
  *
  * Numbered variants (see README.md for measured GB/s):
- * - v1 `workgroup`: one 256-invocation workgroup per row; each invocation keeps an online (max, sum) over a strided
- *   slice, the pairs are merged by a shared-memory tree, then a write pass. The usual shape on real GPUs.
+ * - v1 `workgroup` (ships on hardware adapters; unmeasured there): one 256-invocation workgroup per row; each
+ *   invocation keeps an online (max, sum) over a strided slice, the pairs are merged by a shared-memory tree, then
+ *   a write pass. The usual shape on real GPUs; 5–20× slower than v2 on lavapipe.
  * - v2 `row` (ships on software adapters): one invocation per row; one online max+sum pass over the row
  *   (vec4 loads when cols % 4 == 0) and one write pass. On lavapipe loads cost far more than arithmetic and
  *   workgroup memory/barriers run lane by lane (PEERS.md), so two streaming passes with no barrier win.
- * - v3 `subgroup`: one subgroup per row (a workgroup of exactly one subgroup of `lanes` lanes, so it is chosen
- *   only where the adapter's subgroup size is fixed); lanes read neighbouring elements (vec4 when cols % 4 == 0),
- *   the online (max, sum) pairs are merged by subgroupMax/subgroupAdd, no workgroup memory, no barrier.
+ * - v3 `subgroup`: one subgroup per row (a workgroup of exactly one subgroup of `lanes` lanes, so it needs a
+ *   fixed subgroup size); lanes read neighbouring elements (vec4 when cols % 4 == 0), the online (max, sum) pairs
+ *   are merged by subgroupMax/subgroupAdd, no workgroup memory, no barrier. Level with v2 on lavapipe for long
+ *   rows, slower for short ones (README.md); kept for real GPUs with short rows, where it is the natural shape.
  * Backward (dx = y ⊙ (dy − Σ dy⊙y)) has the same three variants.
  */
 import { linearIndexWgsl } from '../common.js';

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatDoctor, runDoctor } from './doctor.js';
+import { runSweep } from './sweep.js';
 import { runTrain } from './train.js';
 
 const USAGE = `usage: webtrainer <command> [options]
@@ -13,6 +14,8 @@ commands:
   train [--train FILE] [--eval FILE] [--text-column C] [--label-column C] [--json]
         [--<training argument> V] [--model-<config key> V]
                                    train a text classifier (default: the bundled SST-2 sample)
+  sweep [--config FILE.json|.yaml] [--storage sqlite:PATH] [--study-name N] [--n-trials N] [--slots N] [--json]
+                                   hyperparameter search (default: a small sweep on the bundled SST-2 sample)
   bench kernels [--quick] [--json] kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
   help                             this text
 `;
@@ -31,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
         return await bench(rest);
       case 'train':
         return await runTrain(rest);
+      case 'sweep':
+        return await runSweep(rest);
       case undefined:
       case 'help':
       case '--help':

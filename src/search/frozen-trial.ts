@@ -20,6 +20,8 @@ export interface FrozenTrial {
   readonly state: TrialState;
   /** Objective values (one per direction), or null unless COMPLETE. */
   readonly values: number[] | null;
+  /** values[0] for a single-objective trial, else null. */
+  readonly value: number | null;
   readonly params: Record<string, ParamValue>;
   readonly distributions: Record<string, Distribution>;
   /** step → value, reported through `trial.report`. */

@@ -78,3 +78,11 @@ export class Rng {
     return xs;
   }
 }
+
+/** A seed for a helper generator (e.g. a sampler's startup RandomSampler) that differs from `seed` itself. */
+export function deriveSeed(seed: number | undefined, salt: string): number | undefined {
+  if (seed === undefined) return undefined;
+  let h = 0x811c9dc5; // FNV-1a over the salt
+  for (let i = 0; i < salt.length; i++) h = Math.imul(h ^ salt.charCodeAt(i), 0x01000193);
+  return (seed ^ h) | 0;
+}

@@ -79,6 +79,30 @@ export class Trainer {
     return this.model!;
   }
 
+  /**
+   * Hugging Face's hyperparameter_search: runs `nTrials` trainings from `modelInit`, sampled from `hpSpace`, and
+   * returns the best run. Fused trials share one set of kernels (`slots`). Lives in src/search (loaded on demand,
+   * so the training layer does not depend on the search layer).
+   */
+  async hyperparameterSearch(options: import('../search/hyperparameter-search.js').HyperparameterSearchOptions = {}) {
+    const { hyperparameterSearch } = await import('../search/hyperparameter-search.js');
+    return hyperparameterSearch(this, options);
+  }
+
+  /** The device, created on first use. */
+  async getDevice(): Promise<Device> {
+    this.device ??= await createDevice();
+    return this.device;
+  }
+
+  /** Tokenized datasets (tokenized once, cached). */
+  encodedDatasets(): { train?: EncodedExample[]; eval?: EncodedExample[] } {
+    return {
+      train: this.options.trainDataset ? this.encode(this.options.trainDataset, 'trainDataset') : undefined,
+      eval: this.options.evalDataset ? this.encode(this.options.evalDataset, 'evalDataset') : undefined,
+    };
+  }
+
   get state() {
     return this.group?.state ?? null;
   }

@@ -171,6 +171,22 @@ describe('HyperbandPruner', () => {
     expect(b1a.shouldPrune()).toBe(false);
   });
 
+  it("maxResource 'auto' = last step + 1 of the longest completed trial; no pruning before one exists", () => {
+    const h = new HyperbandPruner({ minResource: 1, reductionFactor: 3 });
+    const empty = studyWith(h, []);
+    const t = empty.ask();
+    t.report(1e9, 5);
+    expect(t.shouldPrune()).toBe(false);
+    expect(h.nBrackets).toBe(0);
+    // A completed trial reported steps 0..8 → maxResource 9 → floor(log_3 9) + 1 = 3 brackets.
+    const s = studyWith(h, [Array.from({ length: 9 }, () => 1)]);
+    const u = s.ask();
+    u.report(1, 0);
+    u.shouldPrune();
+    expect(h.nBrackets).toBe(3);
+    expect(h.trialAllocationBudgets).toEqual([9, 5, 3]);
+  });
+
   it('crc32 check value', () => {
     expect(crc32('123456789')).toBe(0xcbf43926);
   });

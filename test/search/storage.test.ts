@@ -65,6 +65,7 @@ describe.each(backends)('%s', (_name, make) => {
     expect(f.systemAttrs).toEqual({ sys: 'x' });
     expect(f.state).toBe('COMPLETE');
     expect(f.values).toEqual([0.25]);
+    expect(f.value).toBe(0.25);
     expect(f.datetimeStart).toBeInstanceOf(Date);
     expect(f.datetimeComplete!.getTime()).toBeGreaterThanOrEqual(f.datetimeStart!.getTime());
     s.close();

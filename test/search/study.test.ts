@@ -212,6 +212,22 @@ describe('interruption and resumption', () => {
     expect(sawAbort).toBe(3);
   });
 
+  it('heartbeats keep a running trial alive for failStaleTrials; a dead one is failed', async () => {
+    const url = `sqlite:${join(dir, 'beat.db')}`;
+    const study = createStudy({ storage: url, studyName: 'b', sampler: new RandomSampler({ seed: 1 }) });
+    // A trial left RUNNING by a "dead process": never beats.
+    study.ask();
+    let staleDuringRun: number[] = [];
+    await study.optimize(async () => {
+      await new Promise((r) => setTimeout(r, 250));
+      // Another process would call this; the beating trial (#1) must survive, the dead one (#0) not.
+      staleDuringRun = loadStudy({ studyName: 'b', storage: url }).failStaleTrials(0.15);
+      return 1;
+    }, { nTrials: 1, heartbeatSeconds: 0.05 });
+    expect(staleDuringRun).toEqual([0]);
+    expect(study.trials.map((t) => [t.state, t.userAttrs.fail_reason])).toEqual([['FAIL', 'stale heartbeat'], ['COMPLETE', undefined]]);
+  });
+
   it('a taken study name is an error unless loadIfExists, and directions must match', () => {
     const url = `sqlite:${join(dir, 'names.db')}`;
     createStudy({ storage: url, studyName: 'n' });

@@ -133,6 +133,33 @@ describe('Parzen estimator vs hand computation of Optuna rules', () => {
     expect(p0 + p1 + p2).toBeCloseTo(1, 12);
   });
 
+  it('multivariate bandwidth: σ = 0.2 · n^(−1/(d+4)) · (high − low + step) for every kernel', () => {
+    // d = 2 params, n = 3 observations: σ_x = 0.2 · 3^(−1/6) · 10 = 1.6652…, then clipped to ≥ 10 / min(100, 1 + 4) = 2.
+    // σ_n (int 0..4, step 1): 0.2 · 3^(−1/6) · 5 = 0.8326…, clipped to ≥ 5 / 5 = 1.
+    const pe = buildParzenEstimator({ x: [1, 2, 3], n: [0, 1, 2] }, { x: new FloatDistribution(0, 10), n: new IntDistribution(0, 4) }, { ...P, multivariate: true });
+    const kx = pe.kernels.x;
+    const kn = pe.kernels.n;
+    expect(kx.kind === 'numerical' && kx.sigmas).toEqual([2, 2, 2, 10]);
+    expect(kn.kind === 'numerical' && kn.sigmas).toEqual([1, 1, 1, 5]);
+    // With 40 observations the formula wins over the clip: 0.2 · 40^(−1/6) · 10 = 1.0823… > 10 / 42.
+    const many = Array.from({ length: 40 }, (_, i) => i / 4);
+    const k40 = buildParzenEstimator({ x: many, n: many.map(() => 1) }, { x: new FloatDistribution(0, 10), n: new IntDistribution(0, 4) }, { ...P, multivariate: true }).kernels.x;
+    expect(k40.kind === 'numerical' && k40.sigmas[0]).toBeCloseTo(0.2 * 40 ** (-1 / 6) * 10, 12);
+    // The joint density is a mixture of products: check one point by hand for the first small estimator.
+    const x = 2.5;
+    const v = 1;
+    const sx = [2, 2, 2, 10];
+    const sn = [1, 1, 1, 5];
+    const mx = [1, 2, 3, 5];
+    const mn = [0, 1, 2, 2];
+    const hand = mx.reduce((acc, m, i) => {
+      const px = phi((x - m) / sx[i]) / sx[i] / mass(-m / sx[i], (10 - m) / sx[i]);
+      const pn = mass((v - 0.5 - mn[i]) / sn[i], (v + 0.5 - mn[i]) / sn[i]) / mass((-0.5 - mn[i]) / sn[i], (4.5 - mn[i]) / sn[i]);
+      return acc + 0.25 * px * pn;
+    }, 0);
+    expect(parzenLogPdf(pe, { x: [x], n: [v] })[0]).toBeCloseTo(Math.log(hand), 10);
+  });
+
   it('samples respect bounds, step and integrality', () => {
     const space = { f: new FloatDistribution(0, 1, { step: 0.25 }), i: new IntDistribution(1, 100, { log: true }), l: new FloatDistribution(1e-4, 1e-2, { log: true }) };
     const pe = buildParzenEstimator({ f: [0.25, 0.5], i: [3, 90], l: [1e-3, 5e-3] }, space, P);
@@ -152,7 +179,7 @@ describe('Parzen estimator vs hand computation of Optuna rules', () => {
 });
 
 function ft(number: number, state: FrozenTrial['state'], value: number | null, iv: Array<[number, number]> = []): FrozenTrial {
-  return { trialId: number, number, state, values: value === null ? null : [value], params: {}, distributions: {}, intermediateValues: new Map(iv), userAttrs: {}, systemAttrs: {}, datetimeStart: null, datetimeComplete: null };
+  return { trialId: number, number, state, values: value === null ? null : [value], value, params: {}, distributions: {}, intermediateValues: new Map(iv), userAttrs: {}, systemAttrs: {}, datetimeStart: null, datetimeComplete: null };
 }
 
 describe('splitTrials', () => {

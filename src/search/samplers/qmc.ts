@@ -10,6 +10,7 @@ import type { Distribution, ParamValue } from '../distributions.js';
 import type { FrozenTrial } from '../frozen-trial.js';
 import type { Study } from '../study.js';
 import { RandomSampler } from './random.js';
+import { deriveSeed } from '../rng.js';
 import type { Sampler, SearchSpace } from './sampler.js';
 import { SearchSpaceTransform } from './search-space-transform.js';
 import { Sobol } from './sobol.js';
@@ -21,7 +22,7 @@ export class QMCSampler implements Sampler {
   private readonly key: string;
 
   constructor(private readonly opts: { seed?: number; scramble?: boolean } = {}) {
-    this.random = new RandomSampler({ seed: opts.seed === undefined ? undefined : opts.seed + 1 });
+    this.random = new RandomSampler({ seed: deriveSeed(opts.seed, 'independent') });
     this.key = `qmc:sobol:${opts.scramble ?? true}:${opts.seed ?? 'none'}:sample_id`;
   }
 

@@ -22,6 +22,12 @@ export interface TrialRecordParts {
   datetimeComplete: Date | null;
 }
 
+/** Attrs are copied so callers cannot mutate storage; empty ones skip the (comparatively slow) structuredClone. */
+function cloneAttrs(a: Record<string, unknown>): Record<string, unknown> {
+  for (const _ in a) return structuredClone(a);
+  return {};
+}
+
 export function toFrozenTrial(r: TrialRecordParts): FrozenTrial {
   const params: FrozenTrial['params'] = {};
   const distributions: FrozenTrial['distributions'] = {};
@@ -34,11 +40,12 @@ export function toFrozenTrial(r: TrialRecordParts): FrozenTrial {
     number: r.number,
     state: r.state,
     values: r.values ? [...r.values] : null,
+    value: r.values && r.values.length === 1 ? r.values[0] : null,
     params,
     distributions,
     intermediateValues: new Map(r.intermediateValues),
-    userAttrs: structuredClone(r.userAttrs),
-    systemAttrs: structuredClone(r.systemAttrs),
+    userAttrs: cloneAttrs(r.userAttrs),
+    systemAttrs: cloneAttrs(r.systemAttrs),
     datetimeStart: r.datetimeStart ? new Date(r.datetimeStart) : null,
     datetimeComplete: r.datetimeComplete ? new Date(r.datetimeComplete) : null,
   };

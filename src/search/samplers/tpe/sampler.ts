@@ -12,7 +12,7 @@
 import type { Distribution, ParamValue } from '../../distributions.js';
 import { StudyError } from '../../errors.js';
 import { lastStep, type FrozenTrial } from '../../frozen-trial.js';
-import { Rng } from '../../rng.js';
+import { deriveSeed, Rng } from '../../rng.js';
 import type { Study } from '../../study.js';
 import { intersectionSearchSpace } from '../intersection-search-space.js';
 import { RandomSampler } from '../random.js';
@@ -98,7 +98,7 @@ export class TPESampler implements Sampler {
       multivariate: this.multivariate,
     };
     this.rng = new Rng(opts.seed);
-    this.random = new RandomSampler({ seed: opts.seed === undefined ? undefined : opts.seed + 1 });
+    this.random = new RandomSampler({ seed: deriveSeed(opts.seed, 'independent') });
   }
 
   private checkSingleObjective(study: Study): void {

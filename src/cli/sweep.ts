@@ -1,0 +1,245 @@
+/**
+ * `webtrainer sweep`: a hyperparameter search from a config file (JSON or YAML), or with none, a small default
+ * sweep on the bundled SST-2 sample. The config is
+ *   { data: {train, eval, textColumn, labelColumn}, model: {...}, trainingArguments: {snake_case HF names},
+ *     sweep: <a W&B sweep config> }  or  search: {backend: 'ray' | 'optuna', space, direction, metric, sampler, pruner},
+ *     slots: trials fused per group, nTrials }.
+ * For 'optuna' in a file, `space` maps names to {type: float|int|categorical, low, high, log, step, choices}.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { defaultModelConfig, type ModelConfig } from '../nn/config.js';
+import { SequenceClassifier } from '../nn/sequence-classifier.js';
+import type { ParamValue } from '../search/distributions.js';
+import type { FrozenTrial } from '../search/frozen-trial.js';
+import { resolveSpace, type HyperparameterSearchOptions } from '../search/hyperparameter-search.js';
+import { MedianPruner } from '../search/pruners/median.js';
+import { SuccessiveHalvingPruner } from '../search/pruners/successive-halving.js';
+import type { Pruner } from '../search/pruners/pruner.js';
+import { GridSampler } from '../search/samplers/grid.js';
+import { QMCSampler } from '../search/samplers/qmc.js';
+import { RandomSampler } from '../search/samplers/random.js';
+import type { Sampler } from '../search/samplers/sampler.js';
+import { TPESampler } from '../search/samplers/tpe/sampler.js';
+import { tune, type RayConfig } from '../search/spaces/ray.js';
+import type { WandbSweepConfig } from '../search/spaces/wandb.js';
+import type { Trial } from '../search/trial.js';
+import { readDataset } from '../train/data/read-dataset.js';
+import { classificationMetrics } from '../train/metrics.js';
+import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
+import { Trainer } from '../train/trainer.js';
+import { camelCase } from '../train/training-arguments.js';
+import { parseOptions } from './args.js';
+import { bundled } from './package-files.js';
+import { FROM_SCRATCH_DEFAULTS } from './train.js';
+
+export interface SweepConfig {
+  data?: { train?: string; eval?: string; textColumn?: string; labelColumn?: string };
+  model?: Partial<ModelConfig> & Record<string, number>;
+  trainingArguments?: Record<string, unknown>;
+  sweep?: WandbSweepConfig;
+  search?: { backend: 'ray' | 'optuna'; space: Record<string, unknown>; direction?: 'minimize' | 'maximize'; metric?: string; sampler?: string; pruner?: string };
+  slots?: number;
+  nTrials?: number;
+  seed?: number;
+}
+
+/** The sweep that runs with no config: a small W&B-style Bayesian sweep, 4 trials fused per group. */
+export const DEFAULT_SWEEP: SweepConfig = {
+  trainingArguments: { max_steps: 60, logging_steps: 20, eval_strategy: 'steps', eval_steps: 30 },
+  sweep: {
+    method: 'bayes',
+    metric: { name: 'eval_accuracy', goal: 'maximize' },
+    parameters: {
+      learning_rate: { distribution: 'log_uniform_values', min: 1e-4, max: 3e-3 },
+      weight_decay: { distribution: 'uniform', min: 0, max: 0.1 },
+      warmup_ratio: { distribution: 'uniform', min: 0, max: 0.2 },
+      hidden_dropout_prob: { distribution: 'uniform', min: 0, max: 0.3 },
+    },
+  },
+  slots: 4,
+  nTrials: 8,
+  seed: 0,
+};
+
+export async function loadSweepConfig(path: string): Promise<SweepConfig> {
+  const text = await readFile(path, 'utf8');
+  let parsed: unknown;
+  try {
+    parsed = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${path}: the config must be an object`);
+  const config = parsed as SweepConfig;
+  const known = ['data', 'model', 'trainingArguments', 'training_arguments', 'sweep', 'search', 'slots', 'nTrials', 'n_trials', 'seed'];
+  for (const key of Object.keys(config)) if (!known.includes(key)) throw new Error(`${path}: unknown key '${key}' (known: ${known.join(', ')})`);
+  const raw = config as Record<string, unknown>;
+  config.trainingArguments ??= raw.training_arguments as Record<string, unknown> | undefined;
+  config.nTrials ??= raw.n_trials as number | undefined;
+  if (config.sweep && config.search) throw new Error(`${path}: give either 'sweep' (W&B) or 'search', not both`);
+  return config;
+}
+
+/** An Optuna space written as data: {name: {type, low, high, log, step, choices}}. */
+function optunaSpaceFromData(space: Record<string, unknown>) {
+  return (trial: Trial): Record<string, ParamValue> => {
+    const out: Record<string, ParamValue> = {};
+    for (const [name, raw] of Object.entries(space)) {
+      const spec = raw as { type: string; low: number; high: number; log?: boolean; step?: number; choices?: ParamValue[] };
+      if (spec.type === 'float') out[name] = trial.suggestFloat(name, spec.low, spec.high, { log: spec.log, step: spec.step });
+      else if (spec.type === 'int') out[name] = trial.suggestInt(name, spec.low, spec.high, { log: spec.log, step: spec.step });
+      else if (spec.type === 'categorical') out[name] = trial.suggestCategorical(name, spec.choices ?? []);
+      else throw new Error(`search.space.${name}: type '${spec.type}' must be float, int or categorical`);
+    }
+    return out;
+  };
+}
+
+/** A Ray config written as data: {name: {uniform: [a, b]} | {loguniform: [a, b]} | {choice: [...]} | {grid_search: [...]} …}. */
+function rayConfigFromData(space: Record<string, unknown>): RayConfig {
+  const out: RayConfig = {};
+  for (const [name, raw] of Object.entries(space)) {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      out[name] = raw as ParamValue;
+      continue;
+    }
+    const [kind, args] = Object.entries(raw as Record<string, unknown>)[0] ?? [];
+    const make = (tune as unknown as Record<string, (...a: unknown[]) => unknown>)[kind ?? ''];
+    if (!make) throw new Error(`search.space.${name}: unknown Ray domain '${kind}' (known: ${Object.keys(tune).join(', ')})`);
+    out[name] = (kind === 'choice' || kind === 'grid_search' ? make(args) : make(...(args as unknown[]))) as RayConfig[string];
+  }
+  return out;
+}
+
+function namedSampler(name: string | undefined, seed: number | undefined): Sampler | undefined {
+  switch (name) {
+    case undefined:
+      return undefined;
+    case 'tpe':
+      return new TPESampler({ seed });
+    case 'random':
+      return new RandomSampler({ seed });
+    case 'qmc':
+      return new QMCSampler({ seed });
+    default:
+      throw new Error(`search.sampler '${name}' must be tpe, random or qmc`);
+  }
+}
+
+function namedPruner(name: string | undefined): Pruner | undefined {
+  switch (name) {
+    case undefined:
+      return undefined;
+    case 'median':
+      return new MedianPruner();
+    case 'asha':
+      return new SuccessiveHalvingPruner();
+    default:
+      throw new Error(`search.pruner '${name}' must be median or asha`);
+  }
+}
+
+export function searchOptionsFrom(config: SweepConfig): HyperparameterSearchOptions & { metric: string | null } {
+  if (config.search) {
+    const s = config.search;
+    const seed = config.seed;
+    return {
+      backend: s.backend,
+      hpSpace: s.backend === 'ray' ? rayConfigFromData(s.space) : optunaSpaceFromData(s.space),
+      direction: s.direction,
+      sampler: namedSampler(s.sampler, seed),
+      pruner: namedPruner(s.pruner),
+      seed,
+      metric: s.metric ?? null,
+    };
+  }
+  const sweep = config.sweep ?? DEFAULT_SWEEP.sweep!;
+  return { backend: 'wandb', hpSpace: sweep, seed: config.seed, metric: sweep.metric?.name ?? null };
+}
+
+export async function runSweep(argv: string[]): Promise<number> {
+  const { flags, values } = parseOptions(argv, ['json']);
+  for (const key of values.keys()) {
+    if (!['config', 'storage', 'study-name', 'n-trials', 'slots'].includes(key)) throw new Error(`unknown option --${key}`);
+  }
+  const json = flags.has('json');
+  const config = values.has('config') ? await loadSweepConfig(values.get('config')!) : DEFAULT_SWEEP;
+  const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
+  const data = config.data ?? {};
+  const columns = { textColumn: data.textColumn, labelColumn: data.labelColumn };
+  const train = await readDataset(data.train ?? bundled.sst2Train(), columns);
+  const evalSet = await readDataset(data.eval ?? (data.train ? failNoEval() : bundled.sst2Dev()), { ...columns, labels: train.labelMap });
+  const tokenizer = await BertTokenizer.fromVocabFile(bundled.vocab());
+  const model: ModelConfig = { ...defaultModelConfig, vocabSize: tokenizer.vocab.size, numLabels: train.labelMap.size };
+  for (const [key, value] of Object.entries(config.model ?? {})) {
+    const name = camelCase(key) as keyof ModelConfig;
+    if (!(name in defaultModelConfig)) throw new Error(`model.${key}: unknown model setting`);
+    (model as unknown as Record<string, number>)[name] = Number(value);
+  }
+  const trainer = new Trainer({
+    modelInit: (device, seeds) => new SequenceClassifier(device, model, seeds),
+    args: { ...FROM_SCRATCH_DEFAULTS, save_strategy: 'no', ...(config.trainingArguments ?? {}) },
+    trainDataset: train,
+    evalDataset: evalSet,
+    tokenizer,
+    computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
+  });
+  const { metric, ...search } = searchOptionsFrom(config);
+  const space = resolveSpace(search);
+  const nTrials = values.has('n-trials') ? Number(values.get('n-trials')) : (config.nTrials ?? 20);
+  if (!Number.isInteger(nTrials) || nTrials < 1) throw new Error(`--n-trials must be a positive integer, got ${values.get('n-trials')}`);
+  const slots = values.has('slots') ? Number(values.get('slots')) : (config.slots ?? 1);
+  say(`sweep: ${nTrials} trials on ${train.path} (${train.examples.length} examples), ${slots} fused per group, ` +
+    `${space.direction} ${metric ?? 'the default objective'}\n`);
+  const started = performance.now();
+  const table = new TrialTable(say);
+  const best = await trainer.hyperparameterSearch({
+    ...search,
+    direction: space.direction,
+    nTrials,
+    slots,
+    storage: values.get('storage'),
+    studyName: values.get('study-name'),
+    loadIfExists: values.has('study-name'),
+    computeObjective: metric ? (m) => objectiveMetric(m, metric) : undefined,
+    onTrialEnd: (_study, trial) => table.row(trial),
+  });
+  trainer.release();
+  const bestRun = Array.isArray(best) ? best[0] : best;
+  const summary = {
+    best_run: { run_id: bestRun.runId, objective: bestRun.objective, hyperparameters: bestRun.hyperparameters },
+    trials: table.trials.map((t) => ({ number: t.number, state: t.state, params: t.params, value: t.values?.[0] ?? null })),
+    runtime_seconds: Math.round((performance.now() - started) / 100) / 10,
+  };
+  if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+  else say(`best run: trial ${bestRun.runId}, objective ${String(bestRun.objective)}\n  ${JSON.stringify(bestRun.hyperparameters)}\n`);
+  return 0;
+}
+
+function failNoEval(): never {
+  throw new Error('data.eval: a sweep needs an evaluation file (the objective comes from evaluation)');
+}
+
+function objectiveMetric(metrics: Record<string, number>, name: string): number {
+  const value = metrics[name] ?? metrics[`eval_${name}`];
+  if (value === undefined) throw new Error(`metric '${name}' is not among ${Object.keys(metrics).join(', ')}`);
+  return value;
+}
+
+/** Prints a row per finished trial: number, state, value, parameters. */
+class TrialTable {
+  readonly trials: FrozenTrial[] = [];
+  private headerShown = false;
+  constructor(private readonly say: (text: string) => void) {}
+  row(trial: FrozenTrial): void {
+    this.trials.push(trial);
+    if (!this.headerShown) {
+      this.say(`${'trial'.padStart(5)}  ${'state'.padEnd(8)}  ${'value'.padStart(10)}  params\n`);
+      this.headerShown = true;
+    }
+    const value = trial.values?.[0];
+    const params = Object.entries(trial.params).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(3)) : v}`).join(' ');
+    this.say(`${String(trial.number).padStart(5)}  ${trial.state.padEnd(8)}  ${value === undefined ? '—'.padStart(10) : value.toFixed(4).padStart(10)}  ${params}\n`);
+  }
+}

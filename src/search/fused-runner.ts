@@ -1,0 +1,158 @@
+/**
+ * Runs several trials fused into one TrainingGroup: each trial's objective call joins a batch, and a batch of
+ * compatible trials (the same shape-setting arguments: batch size, length of training, sequence length) trains as
+ * one group of T slots, one set of kernels, on one GPU. Each slot reports its evaluations to its own trial and is
+ * stopped alone when its pruner says so; each trial's promise settles with its own slot's result.
+ *
+ * The search layer decides only which trials share a group (ARCHITECTURE.md): the training loop is the same one
+ * plain training uses.
+ */
+import type { SequenceClassifier } from '../nn/sequence-classifier.js';
+import { AdamW } from '../nn/adamw.js';
+import type { Device } from '../tensor/device.js';
+import type { EncodedExample } from '../train/data/collator.js';
+import type { ModelInit } from '../train/trainer.js';
+import type { TrainerCallback } from '../train/trainer-callback.js';
+import type { TrainingArguments } from '../train/training-arguments.js';
+import { TrainingGroup, type ComputeMetrics } from '../train/training-group.js';
+import { TrialPruned } from './errors.js';
+import type { Trial } from './trial.js';
+
+export interface SlotRequest {
+  trial: Trial;
+  args: TrainingArguments;
+  hiddenDropout?: number;
+  attentionDropout?: number;
+}
+
+export interface SlotResult {
+  metrics: Record<string, number>;
+  objective: number | number[];
+}
+
+interface Pending extends SlotRequest {
+  resolve: (result: SlotResult) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface FusedRunnerOptions {
+  device: Device;
+  modelInit: ModelInit;
+  train: readonly EncodedExample[];
+  eval: readonly EncodedExample[];
+  padId: number;
+  slots: number;
+  computeMetrics?: ComputeMetrics;
+  computeObjective: (metrics: Record<string, number>) => number | number[];
+  callbacks?: TrainerCallback[];
+}
+
+/** Arguments that set shapes or the length of training: trials fused together must agree on these. */
+const SHAPE_KEYS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps'] as const;
+
+export function fusionKey(args: TrainingArguments): string {
+  return JSON.stringify(SHAPE_KEYS.map((k) => args[k]));
+}
+
+export class FusedRunner {
+  private readonly waiting: Pending[] = [];
+  private scheduled = false;
+  private queue: Promise<void> = Promise.resolve();
+  groupsRun = 0;
+
+  constructor(private readonly options: FusedRunnerOptions) {}
+
+  /** Trains the trial's configuration in the next group; resolves with its metrics and objective. */
+  run(request: SlotRequest): Promise<SlotResult> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ...request, resolve, reject });
+      // Trials asked together arrive within the same turn of the event loop: gather them, then run.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.drain();
+        });
+      }
+    });
+  }
+
+  private drain(): void {
+    const batches = new Map<string, Pending[]>();
+    for (const pending of this.waiting.splice(0)) {
+      const key = fusionKey(pending.args);
+      batches.set(key, [...(batches.get(key) ?? []), pending]);
+    }
+    for (const group of batches.values()) {
+      for (let i = 0; i < group.length; i += this.options.slots) {
+        const members = group.slice(i, i + this.options.slots);
+        // One GPU: groups run one after another.
+        this.queue = this.queue.then(() => this.runGroup(members));
+      }
+    }
+  }
+
+  private async runGroup(members: Pending[]): Promise<void> {
+    const o = this.options;
+    let model: SequenceClassifier | null = null;
+    let optimizer: AdamW | null = null;
+    let group: TrainingGroup | null = null;
+    const pruned = new Set<number>();
+    try {
+      this.groupsRun++;
+      model = o.modelInit(o.device, members.map((m) => m.args.seed));
+      const config = model.config;
+      optimizer = new AdamW(
+        o.device,
+        model.namedParameters(),
+        members.map(({ args: a }) => ({ learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm })),
+      );
+      const reporter: TrainerCallback = {
+        onEvaluate: ({ slot, globalStep }, metrics) => {
+          const objective = o.computeObjective(metrics);
+          const trial = members[slot].trial;
+          if (typeof objective !== 'number') return {}; // Multi-objective trials are not pruned (as Optuna).
+          trial.report(objective, globalStep);
+          if (trial.shouldPrune()) {
+            pruned.add(slot);
+            return { shouldTrainingStop: true };
+          }
+          return {};
+        },
+      };
+      const trainingGroup = new TrainingGroup({
+        device: o.device,
+        model,
+        optimizer,
+        slotArgs: members.map((m) => m.args),
+        trainExamples: o.train,
+        evalExamples: o.eval,
+        padId: o.padId,
+        computeMetrics: o.computeMetrics,
+        callbacks: [reporter, ...(o.callbacks ?? [])],
+        hiddenDropout: members.map((m) => m.hiddenDropout ?? config.hiddenDropoutProb),
+        attentionDropout: members.map((m) => m.attentionDropout ?? config.attentionDropoutProb),
+      });
+      group = trainingGroup;
+      const outputs = await trainingGroup.train();
+      // HF evaluates once more after training and computes the objective from that.
+      const finals = await trainingGroup.evaluate();
+      members.forEach((member, slot) => {
+        if (pruned.has(slot)) return member.reject(new TrialPruned(`pruned at step ${trainingGroup.state.globalStep}`));
+        const stopped = outputs[slot].stoppedEarly;
+        if (stopped && stopped.startsWith('loss is')) return member.reject(new Error(`training diverged: ${stopped}`));
+        const metrics = { ...finals[slot], train_loss: outputs[slot].trainingLoss };
+        const objective = o.computeObjective(finals[slot]);
+        const values = Array.isArray(objective) ? objective : [objective];
+        if (values.some((v) => !Number.isFinite(v))) return member.reject(new Error(`objective is ${values.join(', ')}`));
+        member.resolve({ metrics, objective });
+      });
+    } catch (error) {
+      for (const member of members) member.reject(error);
+    } finally {
+      group?.release();
+      optimizer?.release();
+      model?.release();
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * `trainer.hyperparameterSearch(...)` with Hugging Face's semantics (transformers Trainer.hyperparameter_search):
+ * requires `modelInit`; default 20 trials; the default objective is eval_loss alone when it is the only metric,
+ * else the sum of the other evaluation metrics; default spaces per backend as HF's. The space may be written in
+ * Optuna's define-by-run style, as a Ray Tune config or as a W&B sweep config; `slots` trials are fused into one
+ * set of kernels at a time (FusedRunner).
+ */
+import { camelCase, trainingArgumentsFrom, type TrainingArguments } from '../train/training-arguments.js';
+import type { Trainer } from '../train/trainer.js';
+import type { ParamValue } from './distributions.js';
+import type { Direction, FrozenTrial } from './frozen-trial.js';
+import { FusedRunner } from './fused-runner.js';
+import type { Pruner } from './pruners/pruner.js';
+import { NopPruner } from './pruners/nop.js';
+import { RandomSampler } from './samplers/random.js';
+import type { Sampler } from './samplers/sampler.js';
+import { TPESampler } from './samplers/tpe/sampler.js';
+import { defaultComputeObjective, defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb } from './spaces/hf-defaults.js';
+import type { HpSpace } from './spaces/optuna.js';
+import { raySpace, type RayConfig } from './spaces/ray.js';
+import { wandbSweep, type WandbSweepConfig } from './spaces/wandb.js';
+import type { StudyStorage } from './storage/storage.js';
+import { createStudy, type Study } from './study.js';
+import type { Trial } from './trial.js';
+
+export type SearchBackend = 'optuna' | 'ray' | 'wandb';
+
+export interface HyperparameterSearchOptions {
+  direction?: Direction;
+  directions?: Direction[];
+  backend?: SearchBackend;
+  /** optuna: (trial) => params; ray: a tune config (or a function returning one); wandb: a sweep config (or one). */
+  hpSpace?: HpSpace | RayConfig | WandbSweepConfig | (() => RayConfig | WandbSweepConfig);
+  nTrials?: number;
+  /** Seconds after which no new trial starts. */
+  timeout?: number;
+  computeObjective?: (metrics: Record<string, number>) => number | number[];
+  sampler?: Sampler;
+  pruner?: Pruner;
+  storage?: string | StudyStorage;
+  studyName?: string;
+  loadIfExists?: boolean;
+  /** Trials trained together in one fused group (one set of kernels). Default 1. */
+  slots?: number;
+  seed?: number;
+  signal?: AbortSignal;
+  /** Called after each trial ends (any state). */
+  onTrialEnd?: (study: Study, trial: FrozenTrial) => void;
+}
+
+/** HF's BestRun: run_id, objective, hyperparameters, run_summary. */
+export interface BestRun {
+  runId: string;
+  objective: number | number[];
+  hyperparameters: Record<string, ParamValue>;
+  runSummary?: Record<string, unknown>;
+}
+
+/** Keys of a sampled configuration that are model settings, trained per slot. */
+const DROPOUT_KEYS: Record<string, 'hiddenDropout' | 'attentionDropout'> = {
+  hidden_dropout_prob: 'hiddenDropout',
+  hiddenDropoutProb: 'hiddenDropout',
+  attention_probs_dropout_prob: 'attentionDropout',
+  attention_dropout_prob: 'attentionDropout',
+  attentionDropoutProb: 'attentionDropout',
+};
+
+export interface ResolvedSpace {
+  hpSpace: (trial: Trial) => Record<string, ParamValue>;
+  sampler: Sampler;
+  pruner: Pruner;
+  direction: Direction;
+}
+
+/** The space, sampler, pruner and direction a backend's space implies (explicit options win). */
+export function resolveSpace(options: HyperparameterSearchOptions): ResolvedSpace {
+  const backend = options.backend ?? 'optuna';
+  const seed = options.seed;
+  const given = options.hpSpace;
+  switch (backend) {
+    case 'optuna': {
+      const hpSpace = (given as HpSpace | undefined) ?? defaultHpSpaceOptuna;
+      if (typeof hpSpace !== 'function') throw new Error("hpSpace for backend 'optuna' must be a function (trial) => params");
+      return {
+        hpSpace,
+        sampler: options.sampler ?? new TPESampler({ seed }),
+        pruner: options.pruner ?? new NopPruner(),
+        direction: options.direction ?? 'minimize',
+      };
+    }
+    case 'ray': {
+      const config = (typeof given === 'function' ? (given as () => RayConfig)() : (given as RayConfig | undefined)) ?? defaultHpSpaceRay();
+      const space = raySpace(config);
+      return {
+        hpSpace: space.hpSpace,
+        sampler: options.sampler ?? space.sampler({ seed, fallback: new RandomSampler({ seed }) }),
+        pruner: options.pruner ?? new NopPruner(),
+        direction: options.direction ?? 'minimize',
+      };
+    }
+    case 'wandb': {
+      const config = (typeof given === 'function' ? (given as () => WandbSweepConfig)() : (given as WandbSweepConfig | undefined)) ?? defaultHpSpaceWandb();
+      const sweep = wandbSweep(config);
+      return {
+        hpSpace: sweep.hpSpace,
+        sampler: options.sampler ?? sweep.sampler({ seed }),
+        pruner: options.pruner ?? sweep.pruner,
+        direction: options.direction ?? sweep.direction,
+      };
+    }
+    default:
+      throw new Error(`hyperparameterSearch: backend '${String(backend)}' must be optuna, ray or wandb`);
+  }
+}
+
+/** Splits a sampled configuration into training arguments and per-slot dropout rates. */
+export function trialConfiguration(base: TrainingArguments, params: Record<string, ParamValue>) {
+  const overrides: Record<string, unknown> = {};
+  const dropout: { hiddenDropout?: number; attentionDropout?: number } = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (key in DROPOUT_KEYS) dropout[DROPOUT_KEYS[key]] = Number(value);
+    else if (camelCase(key) in base) overrides[key] = value;
+    else throw new Error(`hyperparameter '${key}' is neither a training argument nor a dropout rate`);
+  }
+  // Integer-valued arguments sampled as floats (Ray's uniform seed) are rounded, as HF's setattr casting does.
+  const args = trainingArgumentsFrom({ ...base, ...overrides });
+  for (const key of ['seed', 'perDeviceTrainBatchSize', 'warmupSteps', 'maxSteps'] as const) args[key] = Math.round(args[key]);
+  return { args, ...dropout };
+}
+
+export async function hyperparameterSearch(trainer: Trainer, options: HyperparameterSearchOptions = {}): Promise<BestRun | BestRun[]> {
+  const modelInit = trainer.options.modelInit;
+  if (!modelInit) throw new Error('hyperparameterSearch: the Trainer needs a modelInit (as in Hugging Face) so each trial starts fresh');
+  const { train, eval: evalSet } = trainer.encodedDatasets();
+  if (!train) throw new Error('hyperparameterSearch: the Trainer has no trainDataset');
+  if (!evalSet) throw new Error('hyperparameterSearch: the Trainer has no evalDataset (the objective comes from evaluation)');
+  const space = resolveSpace(options);
+  const directions = options.directions ?? [space.direction];
+  const study = createStudy({
+    storage: options.storage,
+    sampler: space.sampler,
+    pruner: space.pruner,
+    directions,
+    studyName: options.studyName,
+    loadIfExists: options.loadIfExists,
+  });
+  const computeObjective = options.computeObjective ?? ((m: Record<string, number>) => defaultComputeObjective(m));
+  const slots = options.slots ?? 1;
+  if (!Number.isInteger(slots) || slots < 1) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer`);
+  const runner = new FusedRunner({
+    device: await trainer.getDevice(),
+    modelInit,
+    train,
+    eval: evalSet,
+    padId: trainer.options.tokenizer?.padId ?? 0,
+    slots,
+    computeMetrics: trainer.options.computeMetrics,
+    computeObjective,
+  });
+  await study.optimize(
+    async (trial) => {
+      const params = space.hpSpace(trial);
+      const { args, hiddenDropout, attentionDropout } = trialConfiguration(trainer.args, params);
+      const result = await runner.run({ trial, args, hiddenDropout, attentionDropout });
+      trial.setUserAttr('metrics', result.metrics);
+      return result.objective;
+    },
+    {
+      nTrials: options.nTrials ?? 20,
+      timeout: options.timeout,
+      concurrency: slots,
+      signal: options.signal,
+      callbacks: options.onTrialEnd ? [options.onTrialEnd] : [],
+    },
+  );
+  const toBestRun = (t: FrozenTrial): BestRun => ({
+    runId: String(t.number),
+    objective: directions.length === 1 ? t.values![0] : t.values!,
+    hyperparameters: t.params,
+    runSummary: t.userAttrs,
+  });
+  return directions.length === 1 ? toBestRun(study.bestTrial) : study.bestTrials.map(toBestRun);
+}

@@ -1,0 +1,108 @@
+/**
+ * trainer.hyperparameterSearch end to end on a tiny model: HF's default objective, fused trials equal to the same
+ * trials run alone, failure as data (a diverging trial is FAIL and the search goes on), and the three dialects.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ModelConfig } from '../../src/nn/config.js';
+import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
+import { GridSampler } from '../../src/search/samplers/grid.js';
+import { tune } from '../../src/search/spaces/ray.js';
+import { createStudy } from '../../src/search/study.js';
+import type { EncodedExample } from '../../src/train/data/collator.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { useDevice } from '../helpers/gpu.js';
+import { randomInts } from '../helpers/random.js';
+
+const device = useDevice();
+
+const config: ModelConfig = {
+  vocabSize: 30, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8,
+  numLabels: 2, hiddenDropoutProb: 0, attentionDropoutProb: 0, layerNormEps: 1e-12,
+};
+
+function examples(count: number, seed: number): EncodedExample[] {
+  const ids = randomInts(count * 6, seed, 5, 30);
+  return Array.from({ length: count }, (_, i) => ({ inputIds: Array.from(ids.subarray(i * 6, i * 6 + 3 + (i % 4))), attentionMask: new Array(3 + (i % 4)).fill(1), label: i % 2 }));
+}
+
+function trainer(extra: Record<string, unknown> = {}) {
+  return new Trainer({
+    device: device(),
+    modelInit: (d, seeds) => new SequenceClassifier(d, config, seeds),
+    args: { per_device_train_batch_size: 4, max_steps: 4, logging_steps: 2, save_strategy: 'no', seed: 3, ...extra },
+    trainDataset: examples(12, 1),
+    evalDataset: examples(8, 2),
+  });
+}
+
+describe('hyperparameterSearch', () => {
+  it("HF's default objective: eval_loss when it is the only metric", async () => {
+    const t = trainer();
+    const best = await t.hyperparameterSearch({
+      nTrials: 2,
+      hpSpace: (trial) => ({ learning_rate: trial.suggestCategorical('learning_rate', [1e-3, 3e-3]) }),
+      sampler: new GridSampler({ learning_rate: [1e-3, 3e-3] }),
+    });
+    expect(Array.isArray(best)).toBe(false);
+    const run = best as { objective: number; runSummary?: Record<string, unknown>; hyperparameters: Record<string, unknown> };
+    const metrics = run.runSummary!.metrics as Record<string, number>;
+    expect(run.objective).toBe(metrics.eval_loss);
+    expect([1e-3, 3e-3]).toContain(run.hyperparameters.learning_rate);
+  });
+
+  it('trials fused two per group reach the same objectives as trials run alone', async () => {
+    const objectives = async (slots: number) => {
+      const study = createStudy({ sampler: new GridSampler({ learning_rate: [1e-3, 3e-3, 1e-2, 2e-2] }) });
+      const values = new Map<number, number>();
+      await trainer().hyperparameterSearch({
+        nTrials: 4,
+        slots,
+        hpSpace: (trial) => ({ learning_rate: trial.suggestCategorical('learning_rate', [1e-3, 3e-3, 1e-2, 2e-2]) }),
+        sampler: new GridSampler({ learning_rate: [1e-3, 3e-3, 1e-2, 2e-2] }, { seed: 1 }),
+        onTrialEnd: (_s, trial) => values.set(trial.params.learning_rate as number, trial.values![0]),
+      });
+      void study;
+      return values;
+    };
+    const fused = await objectives(2);
+    const alone = await objectives(1);
+    expect(fused.size).toBe(4);
+    for (const [lr, value] of alone) expect(fused.get(lr)).toBeCloseTo(value, 5);
+  });
+
+  it('a diverging trial is recorded FAIL with its reason and the search goes on', async () => {
+    const states: { state: string; reason?: unknown; lr: unknown }[] = [];
+    await trainer({ max_grad_norm: 0 }).hyperparameterSearch({
+      nTrials: 2,
+      hpSpace: (trial) => ({ learning_rate: trial.suggestCategorical('learning_rate', [1e-3, 1e30]) }),
+      sampler: new GridSampler({ learning_rate: [1e-3, 1e30] }),
+      onTrialEnd: (_s, trial) => states.push({ state: trial.state, reason: trial.userAttrs.fail_reason, lr: trial.params.learning_rate }),
+    });
+    const byLr = new Map(states.map((s) => [s.lr, s]));
+    expect(byLr.get(1e-3)!.state).toBe('COMPLETE');
+    expect(byLr.get(1e30)!.state).toBe('FAIL');
+    expect(String(byLr.get(1e30)!.reason)).toMatch(/diverged|NaN|Infinity|objective/);
+  });
+
+  it('needs a modelInit, as Hugging Face does', async () => {
+    const t = new Trainer({ model: new SequenceClassifier(device(), config, [1]), trainDataset: examples(4, 1), evalDataset: examples(4, 2) });
+    await expect(t.hyperparameterSearch({ nTrials: 1 })).rejects.toThrow(/needs a modelInit/);
+  });
+
+  it('ray and wandb spaces drive the same search', async () => {
+    const ray = await trainer().hyperparameterSearch({
+      backend: 'ray',
+      nTrials: 2,
+      hpSpace: { learning_rate: tune.grid_search([1e-3, 2e-3]), weight_decay: tune.uniform(0, 0.1) },
+    });
+    expect([1e-3, 2e-3]).toContain((ray as { hyperparameters: Record<string, unknown> }).hyperparameters.learning_rate);
+    const wandb = await trainer().hyperparameterSearch({
+      backend: 'wandb',
+      nTrials: 2,
+      hpSpace: { method: 'random', metric: { name: 'objective', goal: 'minimize' }, parameters: { learning_rate: { distribution: 'log_uniform_values', min: 1e-4, max: 1e-2 }, hidden_dropout_prob: { values: [0, 0.1] } } },
+    });
+    const lr = (wandb as { hyperparameters: Record<string, number> }).hyperparameters.learning_rate;
+    expect(lr).toBeGreaterThanOrEqual(1e-4);
+    expect(lr).toBeLessThanOrEqual(1e-2);
+  });
+});
