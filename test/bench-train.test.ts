@@ -140,7 +140,7 @@ describe('formatTrainReport', () => {
     const lines = formatTrainReport(report).split('\n');
     expect(lines.find((l) => l.startsWith('tfjs-webgpu'))).toMatch(/10\.00\s+3200\s+0\.6900\s+0\.6000\s+yes\s+4\.00×$/);
     expect(lines.find((l) => l.startsWith('jax-wasm'))).toMatch(/NO\s+2\.00×$/);
-    expect(lines.find((l) => l.startsWith('webtrainer '))).toMatch(/40\.00\s+800/);
+    expect(lines.find((l) => /^webtrainer\s+\d/.test(l))).toMatch(/40\.00\s+800\s+0\.6900\s+0\.5000\s+yes$/);
     expect(lines).toContain('  tfjs-webgpu: waits each step');
     expect(lines).toContain('  jax-webgpu: not installed');
   });

@@ -5,10 +5,10 @@
  *   variance accurate when |mean| ≫ std) and a write pass. Saves mean and rstd (rows) for the backward.
  * - backward dx: one invocation per row; a pass for Σ g and Σ g·x̂ (g = dy·weight), then the write pass
  *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)).
- * - backward weight/bias partials: one invocation per (slot, chunk of rows, column) sums dy·x̂ and dy over its
- *   chunk in row order; a second pass (kernels/reduce) adds the chunks in order. No atomics: bit-identical repeats.
- * Rows are read as vec4 when hidden % 4 == 0. Forward and dx come in two variants (README.md has the figures):
- * - v1 `row` (ships): one invocation per row; measured best or level with v2/v3 on lavapipe.
+ * - backward weight/bias partials: one invocation per (slot, chunk of 64 rows, 4 columns) sums dy·x̂ and dy over
+ *   its chunk in row order; a second pass (kernels/reduce) adds the chunks in order. No atomics: bit-identical repeats.
+ * Rows are read as vec4 when hidden % 4 == 0. Forward and backward come in three variants (figures in README.md):
+ * - v1 `row` (ships): the kernels above; measured best or level with v2/v3 on lavapipe.
  * - v2 `subgroup`: a workgroup of exactly one subgroup per row (needs a fixed subgroup size), lanes
  *   read neighbouring elements and the row sums are subgroupAdd: no workgroup memory, no barrier (PEERS.md).
  * - v3 `subgroup4` (needs rowsPerSlot % 4 == 0): v2 with 4 rows per subgroup, so each weight and bias load serves

@@ -167,7 +167,7 @@ export async function runSweep(argv: string[]): Promise<number> {
   const config = values.has('config') ? await loadSweepConfig(values.get('config')!) : DEFAULT_SWEEP;
   const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
   const data = config.data ?? {};
-  const columns = { textColumn: data.textColumn, labelColumn: data.labelColumn };
+  const columns = { textColumn: data.textColumn, labelColumn: data.labelColumn, labels: 'auto' as const };
   const train = await readDataset(data.train ?? bundled.sst2Train(), columns);
   const evalSet = await readDataset(data.eval ?? (data.train ? failNoEval() : bundled.sst2Dev()), { ...columns, labels: train.labelMap });
   const tokenizer = await BertTokenizer.fromVocabFile(bundled.vocab());

@@ -61,7 +61,7 @@ export async function trainJobFrom(values: Map<string, string>): Promise<TrainJo
     }
   }
   const args = trainingArgumentsFrom(trainingValues);
-  const columns = { textColumn: values.get('text-column'), labelColumn: values.get('label-column') };
+  const columns = { textColumn: values.get('text-column'), labelColumn: values.get('label-column'), labels: 'auto' as const };
   const trainPath = values.get('train') ?? bundled.sst2Train();
   const evalPath = values.get('eval') ?? (values.has('train') ? undefined : bundled.sst2Dev());
   const train = await readDataset(trainPath, columns);

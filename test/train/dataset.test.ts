@@ -278,3 +278,15 @@ describe('length buckets', () => {
     expect(() => lengthBucketedBatches([3, -1], { batchSize: 1, seed: 0 })).toThrow('length 1 is -1');
   });
 });
+
+describe("labels: 'auto'", () => {
+  it('reads ints as class ids and anything else as sorted string labels', async () => {
+    const { parseDataset } = await import('../../src/train/data/read-dataset.js');
+    const ints = parseDataset('sentence\tlabel\na\t2\nb\t0\n', 'ints.tsv', { labels: 'auto' });
+    expect(ints.examples.map((e) => e.label)).toEqual([2, 0]);
+    expect(ints.labelMap.kind).toBe('int');
+    const strings = parseDataset('sentence\tlabel\na\tpos\nb\tneg\nc\t1\n', 'strings.tsv', { labels: 'auto' });
+    expect(strings.labelMap.names).toEqual(['1', 'neg', 'pos']);
+    expect(strings.examples.map((e) => e.label)).toEqual([2, 1, 0]);
+  });
+});

@@ -34,10 +34,11 @@ export interface ReadDatasetOptions {
   labelColumn?: string;
   /**
    * How to read labels. 'int' (the default): non-negative integers, kept as the class ids.
-   * 'string': any string, mapped to ids in sorted order. A LabelMap: labels must be among its names
+   * 'string': any string, mapped to ids in sorted order. 'auto': 'int' when every label is a non-negative
+   * integer, else 'string' (the command line uses it). A LabelMap: labels must be among its names
    * (use the map saved with a model, so that a dev set gets the ids the model was trained with).
    */
-  labels?: 'int' | 'string' | LabelMap;
+  labels?: 'int' | 'string' | 'auto' | LabelMap;
 }
 
 export interface TextExample {
@@ -248,7 +249,8 @@ function checkedRow(text: string, textName: string, label: string, where: string
   return { line, text: trimmed, label };
 }
 
-function assignLabelIds(rows: RawRow[], path: string, labels: 'int' | 'string' | LabelMap) {
+function assignLabelIds(rows: RawRow[], path: string, requested: 'int' | 'string' | 'auto' | LabelMap) {
+  const labels = requested === 'auto' ? (rows.every((row) => INT_LABEL.test(row.label)) ? 'int' : 'string') : requested;
   if (labels instanceof LabelMap) {
     const examples = rows.map((row) => {
       const id = labels.idOf(row.label);
