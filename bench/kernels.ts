@@ -16,7 +16,7 @@ import { createDevice, type Device } from '../src/tensor/device.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { loadJaxWebgpu } from './peers/jax-webgpu.js';
 import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
-import { measureCopyCeiling, measureFixedCost, measureFmaCeiling, median } from './probes/probes.js';
+import { measureCopyCeiling, measureFixedCost, measureFmaCeiling, measureWaitStrategies, median, type WaitComparison } from './probes/probes.js';
 
 export type ImplName = 'webtrainer' | 'tfjs-webgpu' | 'jax-webgpu';
 export type OpName = 'matmul' | 'softmax' | 'layernorm' | 'adamw';
@@ -44,6 +44,8 @@ export interface KernelReport {
   /** The FMA probe's GFLOP/s and the copy probe's GB/s on this device. */
   peak: { gflops: number; gbps: number };
   fixedCost: { dispatchUs: number; submitWaitUs: number };
+  /** The same long dispatch waited for with a plain await (Dawn busy-polls) and with the quiet wait. */
+  wait?: WaitComparison;
   results: KernelResult[];
   skipped: SkippedEntry[];
 }
@@ -362,6 +364,8 @@ export async function benchKernels(options: BenchKernelsOptions = {}): Promise<K
     const fixed = await measureFixedCost(device, tiny ? { dispatches: 50, repeats: 5, roundTrips: 5 } : {});
     if (!fixed.counted) throw new Error('fixed-cost probe: not every dispatch ran');
     log(`fixed cost: ${fixed.dispatchUs.toFixed(1)} µs/dispatch, ${fixed.submitWaitUs.toFixed(0)} µs/submit+wait`);
+    const wait = tiny ? undefined : await measureWaitStrategies(device, quick ? { invocations: 32768, loops: 256 } : undefined);
+    if (wait) log(`waiting: await ${wait.awaitGflops.toFixed(1)} GFLOP/s, quiet wait ${wait.quietGflops.toFixed(1)} GFLOP/s (${wait.speedup.toFixed(2)}x)`);
 
     const impls: BenchImpl[] = [await loadWebtrainer(device, skipped)];
     if (peers) {
@@ -409,6 +413,7 @@ export async function benchKernels(options: BenchKernelsOptions = {}): Promise<K
       device: { description, vendor, architecture, backend },
       peak: { gflops: fma.gflops, gbps: copy.gbps },
       fixedCost: { dispatchUs: fixed.dispatchUs, submitWaitUs: fixed.submitWaitUs },
+      wait,
       results,
       skipped,
     };
@@ -449,6 +454,9 @@ export function formatKernelReport(report: KernelReport): string {
     `webtrainer bench kernels: ${device.description || 'unknown adapter'} (${device.vendor || '?'}, ${device.architecture || '?'}, ${device.backend})`,
     `ceilings (probes): FMA ${peak.gflops.toFixed(1)} GFLOP/s, copy ${peak.gbps.toFixed(2)} GB/s`,
     `fixed cost: ${fixedCost.dispatchUs.toFixed(1)} µs per dispatch, ${fixedCost.submitWaitUs.toFixed(0)} µs per submit + wait`,
+    ...(report.wait
+      ? [`waiting for the GPU: plain await ${report.wait.awaitGflops.toFixed(1)} GFLOP/s, quiet wait ${report.wait.quietGflops.toFixed(1)} GFLOP/s (${report.wait.speedup.toFixed(2)}x)`]
+      : []),
     'times: median ms of ≥5 runs, each waited for; wt/peer = peer time / webtrainer time (>1: webtrainer is faster)',
   ];
   const ops = [...new Set(report.results.map((r) => r.op))];

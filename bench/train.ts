@@ -67,6 +67,11 @@ export interface BenchTrainOptions {
   warmupSteps?: number;
   /** Which implementations to run (default: all four); the others are reported as skipped. */
   impls?: readonly TrainImpl[];
+  /**
+   * Wait for the device after every timed step in every implementation (the peers always do): webtrainer then
+   * pays a submit + wait per step as they do, instead of one at the end as its TrainingGroup does.
+   */
+  syncEachStep?: boolean;
 }
 
 export const TRAIN_IMPLS: readonly TrainImpl[] = ['webtrainer', 'tfjs-webgpu', 'jax-webgpu', 'jax-wasm'];
@@ -196,13 +201,14 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
 // ---------------------------------------------------------------------------------------------------------------
 // The run
 
-async function timeTraining(runner: TrainRunner, warmupSteps: number, steps: number, batch: number): Promise<TrainResult> {
+async function timeTraining(runner: TrainRunner, warmupSteps: number, steps: number, batch: number, syncEachStep: boolean): Promise<TrainResult> {
   for (let i = 0; i < warmupSteps; i++) await runner.step();
   await runner.sync();
   const start = performance.now();
   for (let i = 0; i < steps; i++) {
     if (i === 0 || i === steps - 1) runner.keepNextLoss();
     await runner.step();
+    if (syncEachStep) await runner.sync();
   }
   await runner.sync();
   const seconds = (performance.now() - start) / 1000;
@@ -215,7 +221,7 @@ async function timeTraining(runner: TrainRunner, warmupSteps: number, steps: num
     firstLoss,
     finalLoss,
     lossDecreased: losses.length >= 2 ? finalLoss < firstLoss : undefined,
-    notes: runner.notes,
+    notes: syncEachStep && runner.impl === 'webtrainer' ? [...runner.notes, 'syncEachStep: also `await device.sync()` after every step'] : runner.notes,
   };
 }
 
@@ -267,7 +273,7 @@ export async function benchTrain(options: BenchTrainOptions = {}): Promise<Train
         const built = runner.parameterCount();
         if (built !== parameterCount(spec)) throw new Error(`built ${built} parameters, the spec has ${parameterCount(spec)}`);
         log(`${impl}: ${warmupSteps} warm-up + ${steps} timed steps…`);
-        const result = await timeTraining(runner, warmupSteps, steps, spec.batchSize);
+        const result = await timeTraining(runner, warmupSteps, steps, spec.batchSize, options.syncEachStep ?? false);
         results.push(result);
         log(
           `${impl}: ${result.samplesPerSecond.toFixed(2)} samples/s, ${result.msPerStep.toFixed(0)} ms/step, ` +

@@ -112,7 +112,10 @@ async function loadJax(backend: JaxBackend, threads: number): Promise<Jax | stri
 }
 
 export interface JaxTrainerOptions {
-  /** Wasm worker threads (default 2, the machine's cores). */
+  /**
+   * Wasm worker threads (default 2, the dev machine's cores). 1 installs no Worker shim: kernels then run on the
+   * main thread. Decided at the first wasm `init` in the process; later runners share that pool.
+   */
   threads?: number;
 }
 
@@ -273,7 +276,7 @@ export async function loadJaxTrainer(
   return {
     impl: backend === 'webgpu' ? 'jax-webgpu' : 'jax-wasm',
     notes: [
-      `jax-js 0.1.25 on ${backend}${backend === 'wasm' ? ` (${threads} worker threads through a node:worker_threads Web Worker shim)` : ''}: every spec op, dropout included (random.bernoulli)`,
+      `jax-js 0.1.25 on ${backend}${backend === 'wasm' ? (threads > 1 ? ` (${threads} worker threads through a node:worker_threads Web Worker shim)` : ' (main thread only)') : ''}: every spec op, dropout included (random.bernoulli)`,
       `two jits per step (valueAndGrad; clipping + AdamW) with the word-embedding gather and its scatter-add gradient eager between them (jax-js jit cannot compile scatter); each step waited for (blockUntilReady on parameters and moments; ${backend === 'webgpu' ? 'quiet wait' : 'plain await'})`,
     ],
     step,

@@ -274,3 +274,50 @@ export async function measureFixedCost(
     device.release(counter);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// How the CPU waits for the GPU
+
+export interface WaitComparison {
+  /** FMA probe GFLOP/s when the main thread awaits Dawn's promise (Dawn busy-polls with setImmediate). */
+  awaitGflops: number;
+  /** The same work waited for with waitQuietly (Atomics.wait between polls): what device.sync() does. */
+  quietGflops: number;
+  /** quiet / await. On lavapipe the busy-poll takes one of the device's cores; on a real GPU this is ~1. */
+  speedup: number;
+}
+
+/** The FMA probe, alternately waited for with a plain `await` and with the quiet wait, in the same process. */
+export async function measureWaitStrategies(
+  device: Device,
+  size: FmaProbeSize = { invocations: 65536, loops: 256 },
+  repeats = 5,
+): Promise<WaitComparison> {
+  const output = device.allocate(size.invocations * 4, 'probe_fma output');
+  try {
+    const run = async (quiet: boolean) => {
+      launchFmaProbe(device, output, size);
+      if (quiet) await device.sync();
+      else {
+        device.flush();
+        await device.gpuDevice.queue.onSubmittedWorkDone();
+      }
+    };
+    await run(true);
+    const awaitMs: number[] = [];
+    const quietMs: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      for (const [quiet, into] of [[false, awaitMs], [true, quietMs]] as const) {
+        const started = performance.now();
+        await run(quiet);
+        into.push(performance.now() - started);
+      }
+    }
+    const flops = fmaProbeFlops(size);
+    const awaitGflops = flops / (median(awaitMs) * 1e6);
+    const quietGflops = flops / (median(quietMs) * 1e6);
+    return { awaitGflops, quietGflops, speedup: quietGflops / awaitGflops };
+  } finally {
+    device.release(output);
+  }
+}

@@ -7,7 +7,7 @@
  * | any                                       | m*n < 4096 (less than one v2 tile) | v1      |
  * | any                                       | otherwise                          | v2      |
  *
- * Why: on lavapipe v3 was 1.7-5.9x faster than v2 and 5.7-22x faster than v1 at every measured shape, 8x256x64x64
+ * Why: on lavapipe v3 was 1.7-7.5x faster than v2 and 5.7-22x faster than v1 at every measured shape, 8x256x64x64
  * included (README.md), so it takes small shapes too. On a hardware GPU v2's 64x64 tiles are the known-good
  * recipe, but an output smaller than one tile would leave most of a workgroup idle, so tiny products go to v1.
  * The hardware rows are not measured yet (no GPU on the dev machine).

@@ -179,5 +179,9 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     hyperparameters: t.params,
     runSummary: t.userAttrs,
   });
+  if (!study.trials.some((t) => t.state === 'COMPLETE')) {
+    const reasons = [...new Set(study.trials.map((t) => String(t.userAttrs.fail_reason ?? t.state)))].slice(0, 3);
+    throw new Error(`hyperparameterSearch: no trial completed (${study.trials.length} ran: ${reasons.join('; ')})`);
+  }
   return directions.length === 1 ? toBestRun(study.bestTrial) : study.bestTrials.map(toBestRun);
 }

@@ -1,7 +1,8 @@
 /**
  * Grid search (Optuna's `optuna/samplers/_grid.py`): every point of the Cartesian product of the given
- * values is run once, in a seeded random order, and the study stops (gracefully) when all are COMPLETE or
- * PRUNED. A FAIL point is run again. Several processes may run a point twice (as in Optuna).
+ * values is run once, in a seeded random order, and the study stops (gracefully) when every point has finished
+ * (COMPLETE, PRUNED or FAIL: as Optuna's _get_unvisited_grid_ids, which counts every finished trial as visited, a
+ * failed point is not run again). Several processes may run a point twice (as in Optuna).
  * Suggesting a parameter that is not in the grid, or a grid value outside the suggested distribution, is an error.
  */
 import type { Distribution, ParamValue } from '../distributions.js';
@@ -13,6 +14,8 @@ import type { Sampler, SearchSpace } from './sampler.js';
 
 const GRID_ID = 'grid_id';
 
+
+const FINISHED: TrialState[] = ['COMPLETE', 'PRUNED', 'FAIL'];
 export class GridSampler implements Sampler {
   readonly paramNames: string[];
   readonly grid: ParamValue[][];
@@ -42,7 +45,7 @@ export class GridSampler implements Sampler {
 
   beforeTrial(study: Study, trial: FrozenTrial): void {
     if (GRID_ID in trial.systemAttrs) return;
-    const visited = this.gridIds(study, ['COMPLETE', 'PRUNED']);
+    const visited = this.gridIds(study, FINISHED);
     const running = this.gridIds(study, ['RUNNING']);
     const all = this.grid.map((_, i) => i);
     let candidates = all.filter((i) => !visited.has(i) && !running.has(i));
@@ -71,8 +74,8 @@ export class GridSampler implements Sampler {
   }
 
   afterTrial(study: Study, trial: FrozenTrial, state: TrialState): void {
-    const visited = this.gridIds(study, ['COMPLETE', 'PRUNED']);
-    if ((state === 'COMPLETE' || state === 'PRUNED') && typeof trial.systemAttrs[GRID_ID] === 'number') visited.add(trial.systemAttrs[GRID_ID] as number);
+    const visited = this.gridIds(study, FINISHED);
+    if (FINISHED.includes(state) && typeof trial.systemAttrs[GRID_ID] === 'number') visited.add(trial.systemAttrs[GRID_ID] as number);
     if (visited.size >= this.grid.length) study.stop({ graceful: true });
   }
 }
