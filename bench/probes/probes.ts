@@ -8,6 +8,7 @@
  * A probe run that is short next to the timer's resolution and the wait's latency is repeated within one submit
  * until it lasts `targetMs`, so a fast GPU is measured as fairly as lavapipe.
  */
+import { Bench } from 'tinybench';
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { gridFor } from '../../kernels/common.js';
 import { COPY_WORKGROUP, copyProbeWgsl } from './copy.wgsl.js';
@@ -15,14 +16,14 @@ import { FMA_CHAINS, FMA_UNROLL, FMA_WORKGROUP, fmaProbeWgsl } from './fma.wgsl.
 
 /** Median of `repeats` timed calls of `run` (each must include waiting for the GPU), after `warmup` untimed ones. */
 export async function medianMs(run: () => Promise<void>, repeats: number, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) await run();
-  const samples: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await run();
-    samples.push(performance.now() - start);
-  }
-  return median(samples);
+  // tinybench runs the iterations (each one awaits the GPU) and gives the median latency.
+  const bench = new Bench({ iterations: repeats, warmupIterations: warmup, time: 0, warmupTime: 0, throws: true });
+  bench.add('run', run);
+  await bench.run();
+  const result = bench.tasks[0].result as { latency?: { p50?: number } } | undefined;
+  const p50 = result?.latency?.p50;
+  if (p50 === undefined || !Number.isFinite(p50)) throw new Error('tinybench gave no median latency');
+  return p50;
 }
 
 export function median(values: readonly number[]): number {

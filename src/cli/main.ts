@@ -17,6 +17,8 @@ commands:
   sweep [--config FILE.json|.yaml] [--storage sqlite:PATH] [--study-name N] [--n-trials N] [--slots N] [--json]
                                    hyperparameter search (default: a small sweep on the bundled SST-2 sample)
   bench kernels [--quick] [--json] kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
+  bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
+  bench samplers [--quick] [--json] Random, QMC and TPE on standard test functions over 30 seeds
   help                             this text
 `;
 
@@ -76,7 +78,19 @@ async function bench(args: string[]): Promise<number> {
       process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatKernelReport(report));
       return 0;
     }
+    case 'train': {
+      const { benchTrain, formatTrainReport } = await import('../../bench/train.js');
+      const report = await benchTrain({ quick: values.quick, json: values.json });
+      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatTrainReport(report));
+      return 0;
+    }
+    case 'samplers': {
+      const { benchSamplers, formatReport } = await import('../../bench/samplers.js');
+      const report = await benchSamplers({ quick: values.quick, json: values.json, silent: values.json });
+      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+      return 0;
+    }
     default:
-      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels)`);
+      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels, train or samplers)`);
   }
 }

@@ -194,7 +194,15 @@ export async function runSweep(argv: string[]): Promise<number> {
     `${space.direction} ${metric ?? 'the default objective'}\n`);
   const started = performance.now();
   const table = new TrialTable(say);
+  // Ctrl-C: running trials are marked FAIL ('interrupted') and the study stays consistent and resumable.
+  const controller = new AbortController();
+  const interrupt = () => {
+    say('\ninterrupted: stopping the running trials; the study can be resumed with --study-name\n');
+    controller.abort();
+  };
+  process.once('SIGINT', interrupt);
   const best = await trainer.hyperparameterSearch({
+    signal: controller.signal,
     ...search,
     direction: space.direction,
     nTrials,
@@ -204,7 +212,7 @@ export async function runSweep(argv: string[]): Promise<number> {
     loadIfExists: values.has('study-name'),
     computeObjective: metric ? (m) => objectiveMetric(m, metric) : undefined,
     onTrialEnd: (_study, trial) => table.row(trial),
-  });
+  }).finally(() => process.off('SIGINT', interrupt));
   trainer.release();
   const bestRun = Array.isArray(best) ? best[0] : best;
   const summary = {
@@ -235,11 +243,13 @@ class TrialTable {
   row(trial: FrozenTrial): void {
     this.trials.push(trial);
     if (!this.headerShown) {
-      this.say(`${'trial'.padStart(5)}  ${'state'.padEnd(8)}  ${'value'.padStart(10)}  params\n`);
+      this.say(`${'trial'.padStart(5)}  ${'state'.padEnd(8)}  ${'value'.padStart(10)}  ${'step'.padStart(5)}  params\n`);
       this.headerShown = true;
     }
     const value = trial.values?.[0];
     const params = Object.entries(trial.params).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(3)) : v}`).join(' ');
-    this.say(`${String(trial.number).padStart(5)}  ${trial.state.padEnd(8)}  ${value === undefined ? '—'.padStart(10) : value.toFixed(4).padStart(10)}  ${params}\n`);
+    const steps = [...trial.intermediateValues.keys()];
+    const step = steps.length ? String(Math.max(...steps)) : '—';
+    this.say(`${String(trial.number).padStart(5)}  ${trial.state.padEnd(8)}  ${value === undefined ? '—'.padStart(10) : value.toFixed(4).padStart(10)}  ${step.padStart(5)}  ${params}\n`);
   }
 }

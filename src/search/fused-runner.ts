@@ -45,6 +45,8 @@ export interface FusedRunnerOptions {
   computeMetrics?: ComputeMetrics;
   computeObjective: (metrics: Record<string, number>) => number | number[];
   callbacks?: TrainerCallback[];
+  /** Aborting stops the running group at its next step; its trials reject with an 'interrupted' error. */
+  signal?: AbortSignal;
 }
 
 /** Arguments that set shapes or the length of training: trials fused together must agree on these. */
@@ -108,6 +110,7 @@ export class FusedRunner {
         members.map(({ args: a }) => ({ learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm })),
       );
       const reporter: TrainerCallback = {
+        onStepEnd: () => (o.signal?.aborted ? { shouldTrainingStop: true } : {}),
         onEvaluate: ({ slot, globalStep }, metrics) => {
           const objective = o.computeObjective(metrics);
           const trial = members[slot].trial;
@@ -135,6 +138,7 @@ export class FusedRunner {
       });
       group = trainingGroup;
       const outputs = await trainingGroup.train();
+      if (o.signal?.aborted) throw new Error('interrupted');
       // HF evaluates once more after training and computes the objective from that.
       const finals = await trainingGroup.evaluate();
       members.forEach((member, slot) => {

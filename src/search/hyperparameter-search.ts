@@ -156,6 +156,7 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     slots,
     computeMetrics: trainer.options.computeMetrics,
     computeObjective,
+    signal: options.signal,
   });
   await study.optimize(
     async (trial) => {
@@ -179,6 +180,7 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     hyperparameters: t.params,
     runSummary: t.userAttrs,
   });
+  if (options.signal?.aborted) throw new Error(`hyperparameterSearch: interrupted; study '${study.studyName}' keeps ${study.trials.length} trials and can be resumed`);
   if (!study.trials.some((t) => t.state === 'COMPLETE')) {
     const reasons = [...new Set(study.trials.map((t) => String(t.userAttrs.fail_reason ?? t.state)))].slice(0, 3);
     throw new Error(`hyperparameterSearch: no trial completed (${study.trials.length} ran: ${reasons.join('; ')})`);

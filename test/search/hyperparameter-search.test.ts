@@ -7,7 +7,10 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
 import { GridSampler } from '../../src/search/samplers/grid.js';
 import { tune } from '../../src/search/spaces/ray.js';
-import { createStudy } from '../../src/search/study.js';
+import { createStudy, loadStudy } from '../../src/search/study.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EncodedExample } from '../../src/train/data/collator.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { useDevice } from '../helpers/gpu.js';
@@ -82,6 +85,39 @@ describe('hyperparameterSearch', () => {
     expect(byLr.get(1e-3)!.state).toBe('COMPLETE');
     expect(byLr.get(1e30)!.state).toBe('FAIL');
     expect(String(byLr.get(1e30)!.reason)).toMatch(/diverged|NaN|Infinity|objective/);
+  });
+
+  it('an interrupt marks the running trials FAIL and leaves a SQLite study that resumes with the next number', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webtrainer-interrupt-'));
+    const storage = `sqlite:${join(dir, 'study.db')}`;
+    const controller = new AbortController();
+    const search = trainer().hyperparameterSearch({
+      nTrials: 6,
+      slots: 2,
+      storage,
+      studyName: 'interrupted',
+      signal: controller.signal,
+      // Interrupt while the second group (trials 2 and 3) is running, as a Ctrl-C would.
+      hpSpace: (trial) => {
+        if (trial.number === 2) controller.abort();
+        return { learning_rate: trial.suggestFloat('learning_rate', 1e-4, 1e-2, { log: true }) };
+      },
+    });
+    await expect(search).rejects.toThrow(/interrupted/);
+    const study = loadStudy({ studyName: 'interrupted', storage });
+    expect(study.trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'FAIL', 'FAIL']);
+    expect(study.trials[2].userAttrs.fail_reason).toMatch(/interrupted/);
+    const before = study.trials.length;
+    await trainer().hyperparameterSearch({
+      nTrials: 1,
+      storage,
+      studyName: 'interrupted',
+      loadIfExists: true,
+      hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 1e-2, { log: true }) }),
+    });
+    const after = loadStudy({ studyName: 'interrupted', storage }).trials;
+    expect(after.map((t) => t.number)).toEqual([...Array(before + 1).keys()]);
+    expect(after[before].state).toBe('COMPLETE');
   });
 
   it('needs a modelInit, as Hugging Face does', async () => {
