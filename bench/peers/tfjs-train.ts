@@ -9,7 +9,7 @@
  * quiet wait (PEERS.md), so the loss is never read inside the timed loop.
  */
 import { waitQuietly } from '../../src/tensor/quiet-wait.js';
-import { installNodeNavigator, isMissingPackage } from './tfjs-webgpu.js';
+import { loadTf } from './tfjs-webgpu.js';
 import {
   initialParameters,
   parameterSpecs,
@@ -22,23 +22,6 @@ import {
 type Tf = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 type T = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function loadTf(): Promise<Tf | string> {
-  const tfName = '@tensorflow/tfjs';
-  const backendName = '@tensorflow/tfjs-backend-webgpu';
-  let tf: Tf;
-  try {
-    installNodeNavigator();
-    tf = await import(tfName);
-    tf = tf.default ?? tf; // CommonJS bundle seen through ESM.
-    await import(backendName);
-  } catch (error) {
-    if (isMissingPackage(error, tfName) || isMissingPackage(error, backendName)) return 'not installed';
-    return `failed to load: ${(error as Error).message}`;
-  }
-  if (!(await tf.setBackend('webgpu'))) return 'the webgpu backend did not initialise';
-  await tf.ready();
-  return tf;
-}
 
 /** A tfjs training runner for `spec`, or the reason there is none. */
 export async function loadTfjsTrainer(spec: TrainModelSpec = trainModelSpec): Promise<TrainRunner | string> {

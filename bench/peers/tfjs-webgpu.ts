@@ -44,7 +44,8 @@ interface TfTensor {
 }
 type Tf = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export async function loadTfjsWebgpu(): Promise<BenchImpl | string> {
+/** tfjs with its webgpu backend ready on Dawn, or why not ('not installed' where the dev dependency is absent). */
+export async function loadTf(): Promise<Tf | string> {
   const tfName = '@tensorflow/tfjs';
   const backendName = '@tensorflow/tfjs-backend-webgpu';
   let tf: Tf;
@@ -59,6 +60,12 @@ export async function loadTfjsWebgpu(): Promise<BenchImpl | string> {
   }
   if (!(await tf.setBackend('webgpu'))) return 'the webgpu backend did not initialise';
   await tf.ready();
+  return tf;
+}
+
+export async function loadTfjsWebgpu(): Promise<BenchImpl | string> {
+  const tf = await loadTf();
+  if (typeof tf === 'string') return tf;
   const backend = tf.backend();
 
   const finish = async () => {

@@ -50,7 +50,7 @@ export interface FusedRunnerOptions {
 }
 
 /** Arguments that set shapes or the length of training: trials fused together must agree on these. */
-const SHAPE_KEYS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps'] as const;
+const SHAPE_KEYS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
 
 export function fusionKey(args: TrainingArguments): string {
   return JSON.stringify(SHAPE_KEYS.map((k) => args[k]));

@@ -5,30 +5,45 @@
  */
 import type { HostBatch } from '../nn/model-input.js';
 import { sequentialBatches, shuffledBatches } from './data/batches.js';
+import { lengthBucketedBatches } from './data/length-buckets.js';
 import type { Batch } from './data/collator.js';
 
 /** The epoch's batches of example indices for one slot. Seeds differ per epoch so each epoch reshuffles. */
 export function epochBatches(count: number, batchSize: number, seed: number, epoch: number): number[][] {
-  return shuffledBatches(count, { batchSize, seed: (seed * 1_000_003 + epoch) >>> 0 });
+  return shuffledBatches(count, { batchSize, seed: epochSeed(seed, epoch) });
+}
+
+/** Like epochBatches, but each batch holds examples of similar length (HF's group_by_length). */
+export function lengthGroupedEpochBatches(lengths: readonly number[], batchSize: number, seed: number, epoch: number): number[][] {
+  return lengthBucketedBatches(lengths, { batchSize, seed: epochSeed(seed, epoch) });
+}
+
+function epochSeed(seed: number, epoch: number): number {
+  return (seed * 1_000_003 + epoch) >>> 0;
 }
 
 export function evaluationBatches(count: number, batchSize: number): number[][] {
   return sequentialBatches(count, { batchSize });
 }
 
-/** Stacks one batch per slot into (T, B, S), padding every slot to the longest sequence of all. */
+/** Label of filler rows: the cross-entropy's ignore index, so they count in no slot's loss. */
+export const IGNORED_LABEL = -100;
+
+/**
+ * Stacks one batch per slot into (T, B, S), padding every slot to the longest sequence of all. A slot whose batch
+ * is smaller (the short last batch of an epoch, which length grouping can put anywhere) gets filler rows with an
+ * ignored label.
+ */
 export function stackSlots(batches: Batch[], padId = 0): HostBatch {
   const slots = batches.length;
-  const batch = batches[0].batchSize;
-  if (batches.some((b) => b.batchSize !== batch)) {
-    throw new Error(`stackSlots: slots have different batch sizes (${batches.map((b) => b.batchSize).join(', ')})`);
-  }
+  const batch = Math.max(...batches.map((b) => b.batchSize));
   const seq = Math.max(...batches.map((b) => b.seqLength));
   const inputIds = new Int32Array(slots * batch * seq).fill(padId);
   const attentionMask = new Int32Array(slots * batch * seq);
-  const labels = new Int32Array(slots * batch);
+  const labels = new Int32Array(slots * batch).fill(IGNORED_LABEL);
+  for (let row = 0; row < slots * batch; row++) attentionMask[row * seq] = 1; // Filler rows attend to one token.
   batches.forEach((b, t) => {
-    for (let row = 0; row < batch; row++) {
+    for (let row = 0; row < b.batchSize; row++) {
       const from = row * b.seqLength;
       const to = (t * batch + row) * seq;
       inputIds.set(b.inputIds.subarray(from, from + b.seqLength), to);

@@ -35,6 +35,8 @@ export interface TrainingArguments {
   loadBestModelAtEnd: boolean;
   metricForBestModel: string | null;
   greaterIsBetter: boolean | null;
+  /** Batch examples of similar length together (less padding), as HF's group_by_length. */
+  groupByLength: boolean;
   /** Longest tokenized sequence (not an HF training argument: HF sets it on the tokenizer). */
   maxSeqLength: number;
 }
@@ -65,6 +67,7 @@ export const defaultTrainingArguments: TrainingArguments = {
   loadBestModelAtEnd: false,
   metricForBestModel: null,
   greaterIsBetter: null,
+  groupByLength: false,
   maxSeqLength: 64,
 };
 

@@ -21,7 +21,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { accumulateInto } from '../tensor/tensor-fill.js';
 import { readSafetensors, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
 import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
-import { epochBatches, evaluationBatches, stackSlots } from './slot-batches.js';
+import { epochBatches, evaluationBatches, lengthGroupedEpochBatches, stackSlots } from './slot-batches.js';
 import type { TrainerCallback, TrainerControl } from './trainer-callback.js';
 import { bestModelMetric, type TrainingArguments } from './training-arguments.js';
 
@@ -90,7 +90,7 @@ export class TrainingGroup {
     this.slots = model.slots;
     if (slotArgs.length !== this.slots) throw new Error(`TrainingGroup: ${slotArgs.length} slot arguments for a model of ${this.slots} slots`);
     this.args = slotArgs[0];
-    for (const key of ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps'] as const) {
+    for (const key of ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const) {
       const values = new Set(slotArgs.map((a) => a[key]));
       if (values.size > 1) throw new Error(`TrainingGroup: fused slots must share ${key}, got ${[...values].join(', ')}`);
     }
@@ -144,7 +144,11 @@ export class TrainingGroup {
     const padId = this.options.padId ?? 0;
     let step = this.state.globalStep;
     for (let epoch = Math.floor(step / this.stepsPerEpoch); epoch < this.epochs && step < this.totalSteps; epoch++) {
-      const orders = this.options.slotArgs.map((a) => epochBatches(train.length, this.args.perDeviceTrainBatchSize, a.seed, epoch));
+      const batchSize = this.args.perDeviceTrainBatchSize;
+      const lengths = this.args.groupByLength ? train.map((e) => e.inputIds.length) : null;
+      const orders = this.options.slotArgs.map((a) =>
+        lengths ? lengthGroupedEpochBatches(lengths, batchSize, a.seed, epoch) : epochBatches(train.length, batchSize, a.seed, epoch),
+      );
       for (let b = step % this.stepsPerEpoch; b < this.stepsPerEpoch && step < this.totalSteps; b++) {
         if (this.stopped.every((s) => s !== null)) break;
         const host = stackSlots(orders.map((order) => this.collate(train, order[b])), padId);

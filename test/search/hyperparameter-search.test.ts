@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
 import { GridSampler } from '../../src/search/samplers/grid.js';
+import { ThresholdPruner } from '../../src/search/pruners/threshold.js';
 import { tune } from '../../src/search/spaces/ray.js';
 import { createStudy, loadStudy } from '../../src/search/study.js';
 import { mkdtemp } from 'node:fs/promises';
@@ -118,6 +119,26 @@ describe('hyperparameterSearch', () => {
     const after = loadStudy({ studyName: 'interrupted', storage }).trials;
     expect(after.map((t) => t.number)).toEqual([...Array(before + 1).keys()]);
     expect(after[before].state).toBe('COMPLETE');
+  });
+
+  it('reports each evaluation to its trial and stops a pruned one (alone and fused)', async () => {
+    for (const slots of [1, 2]) {
+      const trials: { state: string; steps: number[]; lr: number }[] = [];
+      // eval_loss starts near ln 2 ≈ 0.69: a threshold of 0.69 prunes the high-rate trial whose loss rises.
+      await trainer({ eval_strategy: 'steps', eval_steps: 1, max_steps: 4, max_grad_norm: 0 }).hyperparameterSearch({
+        nTrials: 2,
+        slots,
+        hpSpace: (trial) => ({ learning_rate: trial.suggestCategorical('learning_rate', [1e-4, 10]) }),
+        sampler: new GridSampler({ learning_rate: [1e-4, 10] }, { seed: 2 }),
+        pruner: new ThresholdPruner({ upper: 0.75 }),
+        onTrialEnd: (_s, trial) => trials.push({ state: trial.state, steps: [...trial.intermediateValues.keys()], lr: trial.params.learning_rate as number }),
+      });
+      const byLr = new Map(trials.map((t) => [t.lr, t]));
+      expect(byLr.get(1e-4)!.state).toBe('COMPLETE');
+      expect(byLr.get(1e-4)!.steps).toEqual([1, 2, 3, 4]);
+      expect(byLr.get(10)!.state).toBe('PRUNED');
+      expect(byLr.get(10)!.steps.length).toBeLessThan(4);
+    }
   });
 
   it('needs a modelInit, as Hugging Face does', async () => {
