@@ -46,7 +46,7 @@ export interface SweepConfig {
 
 /** The sweep that runs with no config: a small W&B-style Bayesian sweep, 4 trials fused per group. */
 export const DEFAULT_SWEEP: SweepConfig = {
-  trainingArguments: { max_steps: 60, logging_steps: 20, eval_strategy: 'steps', eval_steps: 30 },
+  trainingArguments: { max_steps: 150, logging_steps: 25, eval_strategy: 'steps', eval_steps: 50 },
   sweep: {
     method: 'bayes',
     metric: { name: 'eval_accuracy', goal: 'maximize' },
