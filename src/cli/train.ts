@@ -7,11 +7,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultModelConfig, validateModelConfig, type ModelConfig } from '../nn/config.js';
 import { SequenceClassifier } from '../nn/sequence-classifier.js';
-import { writeSafetensors } from '../train/checkpoint/safetensors.js';
 import { readDataset, type TextDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
 import { Trainer } from '../train/trainer.js';
+import { saveModelWeights } from '../train/training-group.js';
 import { camelCase, trainingArgumentsFrom, type TrainingArguments } from '../train/training-arguments.js';
 import { parseOptions } from './args.js';
 import { bundled } from './package-files.js';
@@ -121,9 +121,7 @@ export async function runTrain(argv: string[]): Promise<number> {
 /** model.safetensors + config.json + labels.json (the label mapping the model was trained with). */
 export async function saveModel(dir: string, model: SequenceClassifier, train: TextDataset): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const tensors = new Map();
-  for (const [name, t] of model.namedParameters()) tensors.set(name, { dtype: 'F32', shape: [...t.shape], data: await t.toArray() });
-  await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'webtrainer', slots: String(model.slots) });
+  await saveModelWeights(model, join(dir, 'model.safetensors'));
   await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
   await writeFile(join(dir, 'labels.json'), JSON.stringify(train.labelMap.toJSON(), null, 2) + '\n');
 }

@@ -13,8 +13,8 @@ import type { Device } from '../tensor/device.js';
 import type { EncodedExample } from '../train/data/collator.js';
 import type { ModelInit } from '../train/trainer.js';
 import type { TrainerCallback } from '../train/trainer-callback.js';
-import type { TrainingArguments } from '../train/training-arguments.js';
-import { TrainingGroup, type ComputeMetrics } from '../train/training-group.js';
+import { optimizerSettings, type TrainingArguments } from '../train/training-arguments.js';
+import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics } from '../train/training-group.js';
 import { TrialPruned } from './errors.js';
 import type { Trial } from './trial.js';
 
@@ -49,11 +49,9 @@ export interface FusedRunnerOptions {
   signal?: AbortSignal;
 }
 
-/** Arguments that set shapes or the length of training: trials fused together must agree on these. */
-const SHAPE_KEYS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
 
 export function fusionKey(args: TrainingArguments): string {
-  return JSON.stringify(SHAPE_KEYS.map((k) => args[k]));
+  return JSON.stringify(SLOT_SHARED_ARGUMENTS.map((k) => args[k]));
 }
 
 export class FusedRunner {
@@ -107,7 +105,7 @@ export class FusedRunner {
       optimizer = new AdamW(
         o.device,
         model.namedParameters(),
-        members.map(({ args: a }) => ({ learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm })),
+        members.map((m) => optimizerSettings(m.args)),
       );
       const reporter: TrainerCallback = {
         onStepEnd: () => (o.signal?.aborted ? { shouldTrainingStop: true } : {}),

@@ -18,7 +18,6 @@ export function keep<T extends Tensor>(tensor: T): T {
 }
 
 export function tidy<T>(fn: () => T): T {
-  if (typeof (fn as unknown as { then?: unknown }).then === 'function') throw new Error('tidy() takes a sync function');
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -27,6 +26,8 @@ export function tidy<T>(fn: () => T): T {
   } finally {
     scopes.pop();
   }
+  // An async fn would return before its tensors exist, and they would escape the scope.
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new Error('tidy() takes a sync function, not one returning a promise');
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors);
   for (const tensor of scope) {

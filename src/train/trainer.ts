@@ -10,7 +10,7 @@ import type { Batch, EncodedExample } from './data/collator.js';
 import type { TextDataset } from './data/read-dataset.js';
 import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';
 import type { TrainerCallback } from './trainer-callback.js';
-import { trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments } from './training-arguments.js';
+import { optimizerSettings, trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments } from './training-arguments.js';
 import { TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
 
 export type DatasetInput = TextDataset | readonly EncodedExample[];
@@ -120,9 +120,7 @@ export class Trainer {
     this.device ??= await createDevice();
     this.model ??= this.options.modelInit!(this.device, [this.args.seed]);
     const a = this.args;
-    this.optimizer = new AdamW(this.device, this.model.namedParameters(), [
-      { learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm },
-    ]);
+    this.optimizer = new AdamW(this.device, this.model.namedParameters(), [optimizerSettings(a)]);
     this.group = new TrainingGroup({
       device: this.device,
       model: this.model,

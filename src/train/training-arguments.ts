@@ -3,6 +3,7 @@
  * apply. camelCase in TypeScript; `trainingArgumentsFrom` also takes HF's snake_case (config files, CLI) and
  * refuses unknown keys and bad values with a message naming them.
  */
+import type { SlotOptimizerSettings } from '../nn/optimizer.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../nn/schedules.js';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
@@ -138,6 +139,11 @@ export function validateTrainingArguments(args: TrainingArguments): TrainingArgu
     }
   }
   return args;
+}
+
+/** The AdamW settings of one slot, from HF's argument names. */
+export function optimizerSettings(a: TrainingArguments): SlotOptimizerSettings {
+  return { learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm };
 }
 
 /** HF: metric_for_best_model defaults to "loss" when loading the best model; greater_is_better follows the name. */

@@ -7,7 +7,6 @@
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelConfig } from '../nn/config.js';
 import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
 import type { Optimizer } from '../nn/optimizer.js';
@@ -19,7 +18,7 @@ import type { Device } from '../tensor/device.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { accumulateInto } from '../tensor/tensor-fill.js';
-import { readSafetensors, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
+import { readSafetensors, validateAgainst, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
 import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
 import { epochBatches, evaluationBatches, lengthGroupedEpochBatches, stackSlots } from './slot-batches.js';
 import type { TrainerCallback, TrainerControl } from './trainer-callback.js';
@@ -72,6 +71,9 @@ export interface TrainerState {
 
 const CHECKPOINT_PREFIX = 'checkpoint-';
 
+/** Arguments that set shapes or the length of training: every slot of a group must agree on these. */
+export const SLOT_SHARED_ARGUMENTS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
+
 export class TrainingGroup {
   readonly slots: number;
   readonly stepsPerEpoch: number;
@@ -90,7 +92,7 @@ export class TrainingGroup {
     this.slots = model.slots;
     if (slotArgs.length !== this.slots) throw new Error(`TrainingGroup: ${slotArgs.length} slot arguments for a model of ${this.slots} slots`);
     this.args = slotArgs[0];
-    for (const key of ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const) {
+    for (const key of SLOT_SHARED_ARGUMENTS) {
       const values = new Set(slotArgs.map((a) => a[key]));
       if (values.size > 1) throw new Error(`TrainingGroup: fused slots must share ${key}, got ${[...values].join(', ')}`);
     }
@@ -333,10 +335,7 @@ export class TrainingGroup {
     const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
     await mkdir(dir, { recursive: true });
     const { model, optimizer } = this.options;
-    await writeSafetensors(join(dir, 'model.safetensors'), await readTensors(model.namedParameters()), {
-      format: 'webtrainer',
-      slots: String(this.slots),
-    });
+    await saveModelWeights(model, join(dir, 'model.safetensors'));
     await writeSafetensors(join(dir, 'optimizer.safetensors'), await readTensors([...optimizer.stateTensors()]), {
       step: String(optimizer.stepCount),
     });
@@ -417,9 +416,13 @@ async function readTensors(named: [string, Tensor][]): Promise<Map<string, Tenso
   return out;
 }
 
+/** Writes a model's parameters (every slot) as safetensors, atomically. */
+export async function saveModelWeights(model: SequenceClassifier, path: string): Promise<void> {
+  await writeSafetensors(path, await readTensors(model.namedParameters()), { format: 'webtrainer', slots: String(model.slots) });
+}
+
 /** Loads weights into a model, checking every name and shape against it first. */
 export async function loadModelWeights(model: SequenceClassifier, path: string, device: Device): Promise<void> {
-  const { validateAgainst } = await import('./checkpoint/safetensors.js');
   const content = await readSafetensors(path);
   const named = model.namedParameters();
   validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, [...t.shape]])), path);
@@ -442,4 +445,3 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
-export type { ModelConfig };

@@ -79,6 +79,10 @@ describe('memory', () => {
     expect(() => inner!.buffer).toThrow(/used after release/);
   });
 
+  it('tidy refuses a function that returns a promise (its tensors would escape the scope)', () => {
+    expect(() => tidy(async () => scale(tensor(device(), [1]), 2))).toThrow(/takes a sync function/);
+  });
+
   it('a steady-state training step allocates no new GPU buffer', async () => {
     const w = tensor(device(), [0.1, 0.2, 0.3, 0.4], [2, 2], { requiresGrad: true });
     const x = tensor(device(), [1, 2, 3, 4], [2, 2]);

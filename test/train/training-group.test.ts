@@ -12,7 +12,7 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
 import type { Device } from '../../src/tensor/device.js';
 import type { EncodedExample } from '../../src/train/data/collator.js';
-import { trainingArgumentsFrom, type TrainingArguments } from '../../src/train/training-arguments.js';
+import { optimizerSettings, trainingArgumentsFrom, type TrainingArguments } from '../../src/train/training-arguments.js';
 import { TrainingGroup } from '../../src/train/training-group.js';
 import { expectClose } from '../helpers/compare.js';
 import { useDevice } from '../helpers/gpu.js';
@@ -39,7 +39,7 @@ function group(d: Device, slotArgs: TrainingArguments[], train: EncodedExample[]
   const optimizer = new AdamW(
     d,
     model.namedParameters(),
-    slotArgs.map((a) => ({ learningRate: a.learningRate, beta1: a.adamBeta1, beta2: a.adamBeta2, epsilon: a.adamEpsilon, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm })),
+    slotArgs.map(optimizerSettings),
   );
   const g = new TrainingGroup({
     device: d, model, optimizer, slotArgs, trainExamples: train,
