@@ -19,6 +19,7 @@ import type { HostBatch, ModelInput } from '../src/nn/model-input.js';
 import type { SequenceClassifier } from '../src/nn/sequence-classifier.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { createDevice, type Device } from '../src/tensor/device.js';
+import { warmUpGpu } from './probes/probes.js';
 import {
   parameterCount,
   syntheticBatch,
@@ -201,9 +202,17 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
 // ---------------------------------------------------------------------------------------------------------------
 // The run
 
-async function timeTraining(runner: TrainRunner, warmupSteps: number, steps: number, batch: number, syncEachStep: boolean): Promise<TrainResult> {
+async function timeTraining(
+  runner: TrainRunner,
+  warmupSteps: number,
+  steps: number,
+  batch: number,
+  syncEachStep: boolean,
+  warmUpClocks: () => Promise<void>,
+): Promise<TrainResult> {
   for (let i = 0; i < warmupSteps; i++) await runner.step();
   await runner.sync();
+  await warmUpClocks();
   const start = performance.now();
   for (let i = 0; i < steps; i++) {
     if (i === 0 || i === steps - 1) runner.keepNextLoss();
@@ -273,7 +282,7 @@ export async function benchTrain(options: BenchTrainOptions = {}): Promise<Train
         const built = runner.parameterCount();
         if (built !== parameterCount(spec)) throw new Error(`built ${built} parameters, the spec has ${parameterCount(spec)}`);
         log(`${impl}: ${warmupSteps} warm-up + ${steps} timed steps…`);
-        const result = await timeTraining(runner, warmupSteps, steps, spec.batchSize, options.syncEachStep ?? false);
+        const result = await timeTraining(runner, warmupSteps, steps, spec.batchSize, options.syncEachStep ?? false, () => warmUpGpu(device));
         results.push(result);
         log(
           `${impl}: ${result.samplesPerSecond.toFixed(2)} samples/s, ${result.msPerStep.toFixed(0)} ms/step, ` +

@@ -15,7 +15,7 @@
  * (no global `Worker`), so it would run on one thread. `installWebWorkerShim` supplies a small `Worker` on top of
  * `node:worker_threads` so it gets `navigator.hardwareConcurrency` (2) workers over its shared wasm memory.
  */
-import { waitQuietly } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/tensor/quiet-wait.js';
 import { installNodeNavigator, isMissingPackage } from './tfjs-webgpu.js';
 import {
   initialParameters,
@@ -270,7 +270,7 @@ export async function loadJaxTrainer(
 
   const sync = async () => {
     const ready = jax.blockUntilReady([params, m, v]) as Promise<unknown>;
-    await (backend === 'webgpu' ? waitQuietly(ready) : ready);
+    await (backend === 'webgpu' ? waitForGpu(ready) : ready);
   };
 
   return {

@@ -6,7 +6,7 @@
  * `x.ref`, and a timed run ends with `blockUntilReady` on the outputs, waited for quietly like webtrainer's
  * `device.sync()`. Layernorm and AdamW are `jit`-compiled so jax-js can fuse them, as a user would write them.
  */
-import { waitQuietly } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/tensor/quiet-wait.js';
 import type { OpCase, BenchImpl, PreparedRun } from '../kernels.js';
 import { installNodeNavigator, isMissingPackage } from './tfjs-webgpu.js';
 
@@ -77,9 +77,10 @@ export async function loadJaxWebgpu(): Promise<BenchImpl | string> {
       }
     }
     return {
-      run: async () => {
-        const outputs = step();
-        await waitQuietly(jax.blockUntilReady(outputs) as Promise<unknown>);
+      run: async (times = 1) => {
+        // Every output is waited for (jax-js may compute lazily); AdamW's state chains the runs already.
+        const outputs = c.op === 'adamw' ? Array.from({ length: times }, () => step()).at(-1)! : Array.from({ length: times }, () => step()).flat();
+        await waitForGpu(jax.blockUntilReady(outputs) as Promise<unknown>);
         if (c.op !== 'adamw') for (const out of outputs) out.dispose();
       },
       release: () => {

@@ -8,7 +8,7 @@
  * Waiting: each step ends the tfjs compute pass, submits, and waits for `onSubmittedWorkDone` with webtrainer's
  * quiet wait (PEERS.md), so the loss is never read inside the timed loop.
  */
-import { waitQuietly } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/tensor/quiet-wait.js';
 import { loadTf } from './tfjs-webgpu.js';
 import {
   initialParameters,
@@ -31,7 +31,7 @@ export async function loadTfjsTrainer(spec: TrainModelSpec = trainModelSpec): Pr
   const flush = async () => {
     backend.endComputePassEncoder(); // Skipping this leaves invalid command buffers (PEERS.md).
     if (backend.commandEncoder) backend.submitQueue(); // Nothing recorded since the last flush: nothing to submit.
-    await waitQuietly(backend.device.queue.onSubmittedWorkDone() as Promise<void>);
+    await waitForGpu(backend.device.queue.onSubmittedWorkDone() as Promise<void>);
   };
 
   const specs = parameterSpecs(spec);

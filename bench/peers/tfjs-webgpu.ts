@@ -9,7 +9,7 @@
  * and waits, with the same quiet wait webtrainer uses so both leave the CPU cores to lavapipe alike.
  */
 import { create, globals } from 'webgpu';
-import { waitQuietly } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/tensor/quiet-wait.js';
 import type { OpCase, BenchImpl, PreparedRun } from '../kernels.js';
 
 // Kept for the life of the process: when Dawn's instance was garbage-collected, later waits crashed (PEERS.md).
@@ -71,7 +71,7 @@ export async function loadTfjsWebgpu(): Promise<BenchImpl | string> {
   const finish = async () => {
     backend.endComputePassEncoder(); // Skipping this leaves invalid command buffers (PEERS.md).
     backend.submitQueue();
-    await waitQuietly(backend.device.queue.onSubmittedWorkDone() as Promise<void>);
+    await waitForGpu(backend.device.queue.onSubmittedWorkDone() as Promise<void>);
   };
 
   const prepare = async (c: OpCase, inputs: Float32Array[]): Promise<PreparedRun | string> => {
@@ -126,8 +126,8 @@ export async function loadTfjsWebgpu(): Promise<BenchImpl | string> {
       }
     }
     return {
-      run: async () => {
-        const outputs = step();
+      run: async (times = 1) => {
+        const outputs = Array.from({ length: times }, () => step()).flat();
         await finish();
         for (const out of outputs) out.dispose();
       },

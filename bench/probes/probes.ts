@@ -10,6 +10,7 @@
  */
 import { Bench } from 'tinybench';
 import { packParams, type Device } from '../../src/tensor/device.js';
+import { waitQuietly } from '../../src/tensor/quiet-wait.js';
 import { gridFor } from '../../kernels/common.js';
 import { COPY_WORKGROUP, copyProbeWgsl } from './copy.wgsl.js';
 import { FMA_CHAINS, FMA_UNROLL, FMA_WORKGROUP, fmaProbeWgsl } from './fma.wgsl.js';
@@ -74,6 +75,27 @@ export function launchFmaProbe(
     workgroups: gridFor(invocations, FMA_WORKGROUP),
     shapes: `invocations=${invocations} loops=${loops}`,
   });
+}
+
+/**
+ * Keeps a hardware GPU busy with FMA probe dispatches for `ms` milliseconds, so the next measurement starts at full
+ * clocks. An idle H100 sits at 345 MHz and took a sizeable fraction of a second of load to reach its 1980 MHz boost:
+ * a 4096³ matmul timed straight after a pause ran at a quarter of its speed (bench/RESULTS.md). No-op on lavapipe,
+ * whose "clock" is the CPU's.
+ */
+export async function warmUpGpu(device: Device, ms = 200): Promise<void> {
+  if (device.info.isSoftware) return;
+  const size = { invocations: 1 << 18, loops: 256 };
+  const output = device.allocate(size.invocations * 4, 'probe_fma warm-up');
+  try {
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      for (let i = 0; i < 16; i++) launchFmaProbe(device, output, size);
+      await device.sync();
+    }
+  } finally {
+    device.release(output);
+  }
 }
 
 /**
@@ -282,7 +304,7 @@ export async function measureFixedCost(
 export interface WaitComparison {
   /** FMA probe GFLOP/s when the main thread awaits Dawn's promise (Dawn busy-polls with setImmediate). */
   awaitGflops: number;
-  /** The same work waited for with waitQuietly (Atomics.wait between polls): what device.sync() does. */
+  /** The same work waited for with waitQuietly (Atomics.wait between polls): what device.sync() does on software adapters. */
   quietGflops: number;
   /** quiet / await. On lavapipe the busy-poll takes one of the device's cores; on a real GPU this is ~1. */
   speedup: number;
@@ -298,11 +320,9 @@ export async function measureWaitStrategies(
   try {
     const run = async (quiet: boolean) => {
       launchFmaProbe(device, output, size);
-      if (quiet) await device.sync();
-      else {
-        device.flush();
-        await device.gpuDevice.queue.onSubmittedWorkDone();
-      }
+      device.flush();
+      const done = device.gpuDevice.queue.onSubmittedWorkDone();
+      await (quiet ? waitQuietly(done) : done);
     };
     await run(true);
     const awaitMs: number[] = [];

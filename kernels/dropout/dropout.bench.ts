@@ -17,7 +17,7 @@ for (const [slots, perSlot] of [[1, 1 << 22], [8, 1 << 19]]) {
   device.write(seeds, Uint32Array.from({ length: slots }, (_, t) => 1000 + t));
   device.write(probabilities, new Float32Array(slots).fill(0.1));
   const ms = await medianMs(async () => {
-    launchDropout(device, { input, output, seeds, probabilities, slots, elementsPerSlot: perSlot, callIndex: 3 });
+    launchDropout(device, { input, output, seeds, probabilities, slots, slotShape: [perSlot / 256, 256], callIndex: 3 });
     await device.sync();
   }, 5);
   const gbps = (2 * count * 4) / (ms * 1e6);

@@ -75,11 +75,45 @@ describe('dropout', () => {
     const data = randomArray(3 * 1029, 5, 0.5, 1.5); // never 0, so out == 0 exactly where dropped
     const x = tensor(device(), data, shape);
     const out = await run(x, seeds, probabilities, call).toArray();
-    const keep = dropoutMaskReference(seeds, probabilities, 1029, call);
+    const keep = dropoutMaskReference(seeds, probabilities, [7, 147], call);
     const gpuKeep = Uint8Array.from(out, (v) => (v !== 0 ? 1 : 0));
     expect(Buffer.from(gpuKeep).equals(Buffer.from(keep))).toBe(true);
-    expectClose(out, dropoutReference(data, seeds, probabilities, call), 1e-6, 'dropout values');
+    expectClose(out, dropoutReference(data, seeds, probabilities, call, [7, 147]), 1e-6, 'dropout values');
     x.release();
+  });
+
+  it('padding does not move a value\'s mask: (B, S, H) and (B, heads, S, S) padded to longer S', async () => {
+    // A fused group pads every slot to the longest sequence among the slots; a trial alone pads to its own.
+    for (const [short, long] of [
+      [[2, 3, 6], [2, 5, 6]], // (B, S, H): S 3 → 5
+      [[2, 2, 3, 3], [2, 2, 5, 5]], // (B, heads, S, S): both S axes 3 → 5
+    ]) {
+      const masks = [short, long].map((shape) => dropoutMaskReference([7], [0.5], shape, 11));
+      const gpu = await Promise.all(
+        [short, long].map(async (shape) => {
+          const count = shape.reduce((a, b) => a * b, 1);
+          const x = tensor(device(), new Float32Array(count).fill(1), [1, ...shape]);
+          const out = await run(x, [7], [0.5], 11).toArray();
+          x.release();
+          return Uint8Array.from(out, (v) => (v !== 0 ? 1 : 0));
+        }),
+      );
+      // Element (…, i, j) of the short shape against the same coordinates in the long one.
+      const [rows, cols] = short.slice(-2);
+      const [longRows, longCols] = long.slice(-2);
+      const blocks = short.slice(0, -2).reduce((a, b) => a * b, 1);
+      for (let b = 0; b < blocks; b++) {
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < cols; j++) {
+            const at = (b * rows + i) * cols + j;
+            const atLong = (b * longRows + i) * longCols + j;
+            expect(masks[1][atLong], `reference ${short} → ${long} at ${b},${i},${j}`).toBe(masks[0][at]);
+            expect(gpu[1][atLong], `gpu ${short} → ${long} at ${b},${i},${j}`).toBe(masks[0][at]);
+            expect(gpu[0][at]).toBe(masks[0][at]);
+          }
+        }
+      }
+    }
   });
 
   it('forward and gradient against the reference (mask regenerated in backward)', async () => {
@@ -90,7 +124,7 @@ describe('dropout', () => {
       what: 'dropout',
       inputs: [{ shape: [2, 5, 7] }],
       gpu: ([x]) => dropout(x, { seeds: s, probabilities: p, callIndex: 9, slots: 2, training: true }),
-      reference: ([x]) => dropoutReference(x, [3, 4], [0.25, 0.6], 9),
+      reference: ([x]) => dropoutReference(x, [3, 4], [0.25, 0.6], 9, [5, 7]),
     });
     s.release();
     p.release();
@@ -135,9 +169,12 @@ describe('dropout', () => {
     const e = await run(x, [1, 1, 1], [0.5, 0.5, 0.5], 7).toArray();
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
     expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(false);
-    // Same seed in every slot still gives each slot its own stream (the slot is part of the key).
-    const keptIn = (slot: number) => Array.from(e.subarray(slot * 257, (slot + 1) * 257), (v) => (v ? 1 : 0));
-    expect(keptIn(0)).not.toEqual(keptIn(1));
+    // The same seed in every slot draws the same mask in every slot: a trial's masks depend on its seed, not on
+    // which slot of a fused group it got (so it matches its own single run), and another seed draws another mask.
+    const keptIn = (values: ArrayLike<number>, slot: number) => Array.from({ length: 257 }, (_, i) => (values[slot * 257 + i] ? 1 : 0));
+    expect(keptIn(e, 1)).toEqual(keptIn(e, 0));
+    expect(keptIn(e, 2)).toEqual(keptIn(e, 0));
+    expect(keptIn(a, 1)).not.toEqual(keptIn(e, 1));
     x.release();
   });
 

@@ -13,20 +13,33 @@ export interface DropoutLaunch {
   seeds: GPUBuffer; // (T) i32/u32
   probabilities: GPUBuffer; // (T) f32
   slots: number;
-  elementsPerSlot: number;
+  /** One slot's shape (x without its leading T): sets the (blocks, rows, rowLength) view of dropout.wgsl.ts. */
+  slotShape: readonly number[];
   /** Distinct per dropout site and step: selects the counter stream (an integer in [0, 2^53)). */
   callIndex: number;
 }
 
+/** (blocks, rowsPerBlock, rowLength) of one slot: last axis, the one before it, the product of the rest. */
+export function dropoutLayout(slotShape: readonly number[]): { blocks: number; rowsPerBlock: number; rowLength: number } {
+  const rowLength = slotShape.length > 0 ? slotShape[slotShape.length - 1] : 1;
+  const rowsPerBlock = slotShape.length > 1 ? slotShape[slotShape.length - 2] : 1;
+  const blocks = slotShape.slice(0, -2).reduce((a, b) => a * b, 1);
+  return { blocks, rowsPerBlock, rowLength };
+}
+
 export function launchDropout(device: Device, a: DropoutLaunch): void {
   if (!Number.isInteger(a.slots) || a.slots < 1) throw new ShapeError(`dropout: slots ${a.slots} must be an integer ≥ 1`);
-  if (!Number.isInteger(a.elementsPerSlot) || a.elementsPerSlot < 0) {
-    throw new ShapeError(`dropout: elementsPerSlot ${a.elementsPerSlot} must be an integer ≥ 0`);
+  if (!a.slotShape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new ShapeError(`dropout: slot shape [${a.slotShape.join(', ')}] must be non-negative integers`);
   }
+  const { blocks, rowsPerBlock, rowLength } = dropoutLayout(a.slotShape);
+  // Coordinates are Philox counter words: each must fit 32 bits.
+  if (Math.max(blocks, rowsPerBlock, rowLength) >= 2 ** 32) throw new ShapeError(`dropout: slot shape [${a.slotShape.join(', ')}] too large`);
+  const elementsPerSlot = blocks * rowsPerBlock * rowLength;
   if (!Number.isSafeInteger(a.callIndex) || a.callIndex < 0) {
     throw new ShapeError(`dropout: callIndex ${a.callIndex} must be an integer in [0, 2^53)`);
   }
-  const count = a.slots * a.elementsPerSlot;
+  const count = a.slots * elementsPerSlot;
   assertCount('dropout', count);
   for (const [what, buffer, n] of [
     ['input', a.input, count],
@@ -37,13 +50,15 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
     if (buffer.size < n * 4) throw new ShapeError(`dropout: ${what} holds ${buffer.size / 4} values, needs ${n}`);
   }
   if (a.input === a.output) throw new ShapeError('dropout: input and output must be distinct buffers');
-  const quadsPerSlot = Math.ceil(a.elementsPerSlot / 4);
+  if (count === 0) return;
+  const quadsPerRow = Math.ceil(rowLength / 4);
+  const rowsPerSlot = blocks * rowsPerBlock;
   device.dispatch({
     kernel: 'dropout',
     wgsl: dropoutWgsl(),
     buffers: [a.input, a.seeds, a.probabilities, a.output],
-    params: packParams([quadsPerSlot, a.elementsPerSlot, a.slots, a.callIndex % 2 ** 32, Math.floor(a.callIndex / 2 ** 32)]),
-    workgroups: gridFor(quadsPerSlot * a.slots),
-    shapes: `slots=${a.slots} elementsPerSlot=${a.elementsPerSlot} call=${a.callIndex}`,
+    params: packParams([quadsPerRow, rowLength, rowsPerBlock, rowsPerSlot, a.slots, a.callIndex % 2 ** 32, Math.floor(a.callIndex / 2 ** 32)]),
+    workgroups: gridFor(quadsPerRow * rowsPerSlot * a.slots),
+    shapes: `slots=${a.slots} slotShape=[${a.slotShape.join(', ')}] call=${a.callIndex}`,
   });
 }

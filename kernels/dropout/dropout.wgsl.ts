@@ -2,13 +2,18 @@
  * Inverted dropout WGSL with a counter-based mask (Philox-4x32-10, see philox.ts): no mask is stored, and the
  * backward runs this same kernel on the incoming gradient, regenerating the same mask.
  *
- * Stream layout: key = (seed[slot], slot), counter = (quad, call mod 2^32, call / 2^32, 0), where quad =
- * element-in-slot / 4 (the call index grows with the step, so it may pass 2^32). One invocation makes one Philox
- * call and uses its four words for four consecutive elements of its slot: element e of slot s in call c is kept iff
- * uniform(word[e % 4] of philox((e / 4, c mod 2^32, c / 2^32, 0), (seed[s], s))) ≥ p[s], with
+ * Stream layout. Each slot's values are viewed as (blocks, rows, rowLength): the last axis, the one before it, and
+ * everything before those (per slot), so (B, S, H) activations are B blocks of S rows of H and (B, heads, S, S)
+ * attention weights are B·heads blocks of S rows of S. Element (block, row, j) of slot s in call c is kept iff
+ *   uniform(word[j % 4] of philox(counter (j / 4, row, block, c / 2^32), key (seed[s], c mod 2^32))) ≥ p[s],
  * uniform(w) = (w >> 8) / 2^24: exact in f32, so the CPU twin decides identically. p ≤ 0 keeps everything
  * (identity), p ≥ 1 drops everything (zeros). Kept values are scaled by 1 / (1 − p).
- * Ships v1: 10 Philox rounds (~40 integer multiplies) per 4 elements is cheap next to the loads on every adapter.
+ * Why coordinates and not the flat index: a value's mask must not depend on padding. A fused group pads every slot's
+ * batch to the longest sequence among the slots, a trial training alone pads to its own: with flat indices the same
+ * token got another mask, and a sweep's fused trials diverged from their sequential runs (seen on an H100: 3 of 8
+ * objectives moved). For the same reason the slot index is not in the key: a trial's masks depend on its seed alone,
+ * whichever slot it gets (plain training is a fused group of one).
+ * One invocation makes one Philox call and serves four consecutive values of a row.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
@@ -16,12 +21,14 @@ import { philoxWgsl } from './philox.js';
 
 export function dropoutWgsl(): string {
   return wgsl`
-struct Params { quadsPerSlot: u32, elementsPerSlot: u32, slots: u32, callLow: u32, callHigh: u32 }
+struct Params {
+  quadsPerRow: u32, rowLength: u32, rowsPerBlock: u32, rowsPerSlot: u32, slots: u32, callLow: u32, callHigh: u32,
+}
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;          // (T, ...elementsPerSlot)
+@group(0) @binding(1) var<storage, read> input: array<f32>;          // (T, blocks, rowsPerBlock, rowLength)
 @group(0) @binding(2) var<storage, read> seeds: array<u32>;          // (T) seed per slot (i32 bits)
 @group(0) @binding(3) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
-@group(0) @binding(4) var<storage, read_write> output: array<f32>;   // (T, ...elementsPerSlot)
+@group(0) @binding(4) var<storage, read_write> output: array<f32>;   // like input
 ${linearIndexWgsl()}
 ${philoxWgsl}
 
@@ -29,16 +36,21 @@ ${philoxWgsl}
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
   let q = linearIndex(group, local, groups);
-  if (q >= params.quadsPerSlot * params.slots) { return; }
-  let slot = q / params.quadsPerSlot;
-  let quad = q % params.quadsPerSlot;
+  let quadsPerSlot = params.rowsPerSlot * params.quadsPerRow;
+  if (q >= quadsPerSlot * params.slots) { return; }
+  let slot = q / quadsPerSlot;
+  let rowInSlot = (q % quadsPerSlot) / params.quadsPerRow;
+  let quad = q % params.quadsPerRow;
+  let block = rowInSlot / params.rowsPerBlock;
+  let row = rowInSlot % params.rowsPerBlock;
   let p = clamp(probabilities[slot], 0.0, 1.0); // outside [0, 1] means never / always
-  let words = philox4x32_10(vec4u(quad, params.callLow, params.callHigh, 0u), vec2u(seeds[slot], slot));
+  let words = philox4x32_10(vec4u(quad, row, block, params.callHigh), vec2u(seeds[slot], params.callLow));
   let scale = select(1.0 / (1.0 - p), 0.0, p >= 1.0);
+  let first = (slot * params.rowsPerSlot + rowInSlot) * params.rowLength;
   for (var lane = 0u; lane < 4u; lane++) {
-    let e = quad * 4u + lane;
-    if (e < params.elementsPerSlot) {
-      let i = slot * params.elementsPerSlot + e;
+    let j = quad * 4u + lane;
+    if (j < params.rowLength) {
+      let i = first + j;
       let uniform = f32(words[lane] >> 8u) * (1.0 / 16777216.0);
       output[i] = select(0.0, input[i] * scale, uniform >= p);
     }

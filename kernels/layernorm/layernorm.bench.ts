@@ -44,7 +44,7 @@ for (const [slots, perSlot, hidden] of shapes) {
   for (let sample = -1; sample < SAMPLES; sample++) {
     const copyMs = await time(() => launchCopyProbe(device, x, copyTarget, Math.floor((count * 4) / 16) * 16));
     const copyGbps = (2 * count * 4) / (copyMs * 1e6);
-    for (const variant of ['row', 'subgroup', 'subgroup4'] as LayerNormVariant[]) {
+    for (const variant of ['row', 'subgroup', 'subgroup4', 'registers'] as LayerNormVariant[]) {
       const forward = await time(() => launchLayerNorm(device, x, w, b, y, mean, rstd, rows, hidden, slots, 1e-12, variant));
       const backwardDx = await time(() =>
         launchLayerNormBackward(device, x, w, mean, rstd, dy, dx, null, null, rows, hidden, slots, variant),

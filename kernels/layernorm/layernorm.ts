@@ -11,6 +11,7 @@ import {
   layerNormBackwardFusedWgsl,
   layerNormBackwardSubgroupWgsl,
   layerNormBackwardWgsl,
+  layerNormForwardRegistersWgsl,
   layerNormForwardSubgroupWgsl,
   layerNormForwardWgsl,
   layerNormParamGradWgsl,
@@ -28,13 +29,25 @@ function subgroupLanes(device: Device): number | null {
   return device.hasSubgroups && subgroupMinSize > 0 && subgroupMinSize === subgroupMaxSize ? subgroupMinSize : null;
 }
 
+/** v4 holds at most this many Lane values of x, weight and bias per invocation (measured up to 24: hidden 768). */
+export const MAX_HELD = 24;
+
+/** v4's rows per subgroup: the most of 16, 8, 4, 2, 1 that divides rowsPerSlot (its rows share one slot's weights). */
+export function registersRowsPerSubgroup(rowsPerSlot: number): number {
+  return [16, 8, 4, 2, 1].find((r) => rowsPerSlot % r === 0)!;
+}
+
 /**
- * v1 (an invocation per row) everywhere for now: on lavapipe v2 and v3 measured no better (README.md), and a
- * workgroup-per-row variant for real GPUs is not written yet. `hidden` and `rowsPerSlot` are the inputs a
- * future per-adapter choice needs.
+ * The forward variant that measured fastest (README.md). On software adapters (lavapipe) with a fixed subgroup
+ * size: v4 (x read once, weight/bias loads shared by ≥ 8 rows) for hidden % 4 == 0, at most MAX_HELD vec4s per
+ * lane and rowsPerSlot % 8 == 0 (with fewer rows per subgroup the weight/bias loads come back: 1 row per subgroup
+ * measured slower than v1). Otherwise v1 (an invocation per row): v2 and v3 measured no better, and a
+ * workgroup-per-row variant for real GPUs is not written yet. The backward of v4 is v1's.
  */
-export function defaultLayerNormVariant(_device: Device, _hidden: number, _rowsPerSlot = 1): LayerNormVariant {
-  return 'row';
+export function defaultLayerNormVariant(device: Device, hidden: number, rowsPerSlot = 1): LayerNormVariant {
+  const lanes = subgroupLanes(device);
+  const fits = lanes !== null && hidden % 4 === 0 && hidden / 4 <= lanes * MAX_HELD;
+  return device.info.isSoftware && fits && rowsPerSlot % 8 === 0 ? 'registers' : 'row';
 }
 
 /** WGSL and grid for the forward or dx kernel of `variant`. */
@@ -54,6 +67,21 @@ function rowKernel(device: Device, kernel: string, variant: LayerNormVariant, ve
   return {
     wgsl: forward ? layerNormForwardSubgroupWgsl(vec4, lanes) : layerNormBackwardSubgroupWgsl(vec4, lanes),
     workgroups: gridFor(rows, 1),
+  };
+}
+
+/** Subgroups per workgroup for v4 (64 invocations with 8 lanes). */
+const REGISTERS_GROUPS = 8;
+
+/** WGSL and grid for the v4 forward. */
+function registersKernel(device: Device, kernel: string, vec4: boolean, hidden: number, rows: number, rowsPerSlot: number) {
+  const lanes = subgroupLanes(device);
+  if (lanes === null) throw new ShapeError(`${kernel}: needs the subgroups feature with a fixed subgroup size`);
+  const held = Math.ceil((vec4 ? hidden / 4 : hidden) / lanes);
+  const rowsPerSubgroup = registersRowsPerSubgroup(rowsPerSlot);
+  return {
+    wgsl: layerNormForwardRegistersWgsl(vec4, lanes, held, rowsPerSubgroup, REGISTERS_GROUPS),
+    workgroups: gridFor(rows / rowsPerSubgroup, REGISTERS_GROUPS),
   };
 }
 
@@ -91,9 +119,10 @@ export function launchLayerNorm(
   if (!(eps >= 0)) throw new ShapeError(`${kernel}: eps must be >= 0, got ${eps}`);
   if (rows === 0) return;
   const vec4 = hidden % 4 === 0;
+  const shader = variant === 'registers' ? registersKernel(device, kernel, vec4, hidden, rows, rowsPerSlot) : rowKernel(device, kernel, variant, vec4, rows, true);
   device.dispatch({
     kernel,
-    ...rowKernel(device, kernel, variant, vec4, rows, true),
+    ...shader,
     buffers: [x, weight, bias, y, mean, rstd],
     params: packParams([rows, vec4 ? hidden / 4 : hidden, rowsPerSlot, hidden], [eps]),
     shapes: `rows=${rows} hidden=${hidden} slots=${slots}`,
@@ -119,6 +148,7 @@ export function launchLayerNormBackward(
   slots: number,
   variant: LayerNormVariant = defaultLayerNormVariant(device, hidden, rows / slots),
 ): void {
+  if (variant === 'registers') variant = 'row'; // v4 is a forward; its backward is v1's (README.md).
   const kernel = `layernorm_backward_${variant}`;
   const rowsPerSlot = checkShape(kernel, rows, hidden, slots);
   if ((dweight === null) !== (dbias === null)) throw new ShapeError(`${kernel}: give both dweight and dbias, or neither`);

@@ -14,13 +14,17 @@
  * - v3 `subgroup4` (needs rowsPerSlot % 4 == 0): v2 with 4 rows per subgroup, so each weight and bias load serves
  *   4 rows: 2.5 loads per element instead of 4 in the forward; its backward makes dx and the dweight/dbias
  *   partials from the same reads (layerNormBackwardFusedWgsl).
+ * - v4 `registers` (ships on lavapipe: hidden % 4 == 0, hidden ≤ 768, rowsPerSlot % 8 == 0): forward only; a
+ *   subgroup per block of 16 or 8 rows of one slot with the weight, bias and each row in turn held in registers:
+ *   x read once and the weight/bias loads shared by the block (1 + 2 / rows loads per element, v1: 4). Its
+ *   backward is v1's.
  * A workgroup-per-row variant for real GPUs is future work (README.md).
  */
 import { linearIndexWgsl } from '../common.js';
 
 export const LAYERNORM_WORKGROUP = 64;
 
-export type LayerNormVariant = 'row' | 'subgroup' | 'subgroup4';
+export type LayerNormVariant = 'row' | 'subgroup' | 'subgroup4' | 'registers';
 
 /** Rows per subgroup in v3: the weight/bias loads of a column are shared by this many rows. */
 export const V3_ROWS = 4;
@@ -372,6 +376,72 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: ve
     if (store) {
       dweight[rowGroup * params.width + i] = dw;
       dbias[rowGroup * params.width + i] = db;
+    }
+  }
+}`;
+}
+
+/**
+ * v4 forward: one subgroup per block of ROWS rows of one slot, rows held in registers. Lane L holds elements L,
+ * L + lanes, … (HELD of them) of the weight and bias, loaded once for the block, and of each row in turn, so x is
+ * read from memory once and the weight/bias loads are shared by ROWS rows: (1 + 2 / ROWS) loads per element, not
+ * 4 (v1). The variance is the exact two-pass Σ(x − mean)² over the registers. GROUPS subgroups per workgroup;
+ * block = local index / lanes assumes each run of `lanes` consecutive invocations is one subgroup (true of
+ * lavapipe, where this variant ships).
+ */
+export function layerNormForwardRegistersWgsl(vec4: boolean, lanes: number, held: number, rowsPerSubgroup: number, subgroupsPerGroup: number): string {
+  return /* wgsl */ `
+enable subgroups;
+const HELD = ${held}u;
+const ROWS = ${rowsPerSubgroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
+const GROUPS = ${subgroupsPerGroup}u;
+struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
+@group(0) @binding(3) var<storage, read> bias: array<Lane>;         // (slots, hidden)
+@group(0) @binding(4) var<storage, read_write> y: array<Lane>;      // (slots, rowsPerSlot, hidden)
+@group(0) @binding(5) var<storage, read_write> mean: array<f32>;    // (slots, rowsPerSlot)
+@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;    // (slots, rowsPerSlot)
+${laneHelpers(vec4)}
+
+@compute @workgroup_size(${lanes * subgroupsPerGroup})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(local_invocation_index) local: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let firstRow = ((group.y * groups.x + group.x) * GROUPS + local / ${lanes}u) * ROWS;
+  let weightStart = (min(firstRow, params.rows - 1u) / params.rowsPerSlot) * params.width;
+  var w: array<Lane, HELD>;
+  var b: array<Lane, HELD>;
+  for (var k = 0u; k < HELD; k++) {
+    let at = weightStart + min(k * ${lanes}u + lane, params.width - 1u);
+    w[k] = weight[at];
+    b[k] = bias[at];
+  }
+  let n = f32(params.hidden);
+  for (var j = 0u; j < ROWS; j++) {
+    let index = firstRow + j;
+    let start = min(index, params.rows - 1u) * params.width;
+    var v: array<Lane, HELD>;
+    var s = Lane(0.0);
+    for (var k = 0u; k < HELD; k++) {
+      let i = k * ${lanes}u + lane;
+      v[k] = select(Lane(0.0), x[start + min(i, params.width - 1u)], i < params.width);
+      s += v[k];
+    }
+    let mu = subgroupAdd(laneSum(s)) / n;
+    var q = Lane(0.0);
+    for (var k = 0u; k < HELD; k++) {
+      let d = select(Lane(0.0), v[k] - mu, k * ${lanes}u + lane < params.width);
+      q += d * d;
+    }
+    let r = 1.0 / sqrt(subgroupAdd(laneSum(q)) / n + params.eps);
+    for (var k = 0u; k < HELD; k++) {
+      let i = k * ${lanes}u + lane;
+      if (i < params.width && index < params.rows) { y[start + i] = (v[k] - mu) * r * w[k] + b[k]; }
+    }
+    if (lane == 0u && index < params.rows) {
+      mean[index] = mu;
+      rstd[index] = r;
     }
   }
 }`;

@@ -9,7 +9,7 @@ import { linear, matmul } from '../../src/tensor/ops/matmul.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
-import { chooseMatmulVariant } from './choose-variant.js';
+import { chooseMatmulVariant, LARGE_V4_CONFIG } from './choose-variant.js';
 import { launchMatmul } from './matmul.js';
 import { matmulReference } from './reference.js';
 
@@ -101,11 +101,44 @@ describe('linear op', () => {
 });
 
 describe('matmul kernel', () => {
-  it('chooses v3 on lavapipe and v2/v1 elsewhere by size', () => {
+  it('chooses v3 on lavapipe, and v1/v2/v4 by output size elsewhere', () => {
     const d = device();
-    const variant = chooseMatmulVariant(d, { batch: 1, m: 256, k: 256, n: 256 });
-    if (d.info.isSoftware && d.hasSubgroups && d.info.subgroupMinSize === 8) expect(variant).toBe('v3');
-    else expect(variant).toBe('v2');
+    const choose = (m: number, n: number) => chooseMatmulVariant(d, { batch: 1, m, k: 256, n });
+    if (d.info.isSoftware && d.hasSubgroups && d.info.subgroupMinSize === 8) {
+      for (const [m, n] of [[8, 8], [256, 256], [4096, 4096]]) expect(choose(m, n)).toEqual({ variant: 'v3' });
+    } else {
+      expect(choose(8, 8)).toEqual({ variant: 'v1' });
+      expect(choose(256, 256)).toEqual({ variant: 'v2' });
+      expect(choose(4096, 4096)).toEqual({ variant: 'v4', v4Config: LARGE_V4_CONFIG });
+    }
+  });
+
+  it('v1, v2 and v4 give bit-identical outputs (a trial does not depend on the variant its group size picks)', async () => {
+    const d = device();
+    const cases = [
+      { batch: 2, m: 65, k: 37, n: 70, transposeA: false, transposeB: false },
+      { batch: 1, m: 132, k: 300, n: 136, transposeA: true, transposeB: false },
+      { batch: 3, m: 33, k: 20, n: 68, transposeA: false, transposeB: true },
+    ];
+    for (const [index, c] of cases.entries()) {
+      const a = randomArray(c.batch * c.m * c.k, 40 + index);
+      const b = randomArray(c.batch * c.k * c.n, 50 + index);
+      const bias = randomArray(c.n, 60 + index);
+      const [aBuffer, bBuffer, biasBuffer] = [a, b, bias].map((data) => {
+        const buffer = d.allocate(data.byteLength, 'input');
+        d.write(buffer, data);
+        return buffer;
+      });
+      const outputs: Buffer[] = [];
+      for (const [variant, v4Config] of [['v1'], ['v2'], ['v4', '128x64k16r8x4'], ['v4', '64x64k16r4x4']] as const) {
+        const out = d.allocate(c.batch * c.m * c.n * 4, 'out');
+        launchMatmul(d, { ...c, a: aBuffer, b: bBuffer, out, bias: biasBuffer, epilogue: 'gelu', variant, v4Config });
+        outputs.push(Buffer.from(await d.read(out, c.batch * c.m * c.n * 4)));
+        d.release(out);
+      }
+      for (const [i, output] of outputs.entries()) expect(output.equals(outputs[0]), `case ${index}, variant #${i} vs v1`).toBe(true);
+      for (const buffer of [aBuffer, bBuffer, biasBuffer]) d.release(buffer);
+    }
   });
 
   it('repeats bit-identically', async () => {

@@ -6,11 +6,12 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { canUseV3, chooseMatmulVariant, type MatmulVariant } from './choose-variant.js';
+import { canUseV3, chooseMatmulVariant, LARGE_V4_CONFIG, type MatmulVariant } from './choose-variant.js';
 import type { MatmulSpec } from './matmul-common.wgsl.js';
 import { matmulV1Wgsl, V1_TILE } from './v1-naive.wgsl.js';
 import { matmulV2Wgsl, V2_TILE } from './v2-tiled.wgsl.js';
 import { matmulV3Wgsl, V3_TILE } from './v3-subgroup.wgsl.js';
+import { matmulV4Wgsl, V4_CONFIGS, type V4ConfigName } from './v4-blocked.wgsl.js';
 
 export type { MatmulVariant } from './choose-variant.js';
 
@@ -35,9 +36,14 @@ export interface MatmulArgs {
   preActivation?: GPUBuffer; // (batch, m, n)
   /** Force a variant (tests, benchmarks); default: chooseMatmulVariant. */
   variant?: MatmulVariant;
+  /** v4's tile config (tests, benchmarks); default: the chooser's. */
+  v4Config?: V4ConfigName;
 }
 
 const KERNEL = 'matmul';
+
+/** WGSL text per specialisation (see launchMatmul). */
+const generated = new Map<string, string>();
 
 function describe(args: MatmulArgs): string {
   const flags = [
@@ -84,7 +90,8 @@ function checkArgs(device: Device, args: MatmulArgs, variant: MatmulVariant): vo
 /** Records out = op(A) op(B) (+ bias) (GELU). Nothing runs until the device's next submit. */
 export function launchMatmul(device: Device, args: MatmulArgs): void {
   const { batch, m, k, n } = args;
-  const variant = args.variant ?? chooseMatmulVariant(device, { batch, m, k, n });
+  const choice = args.variant ? { variant: args.variant, v4Config: args.v4Config } : chooseMatmulVariant(device, { batch, m, k, n });
+  const variant = choice.variant;
   checkArgs(device, args, variant);
   const spec: MatmulSpec = {
     transposeA: args.transposeA ?? false,
@@ -109,26 +116,38 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
     aVec4: m * k > 0 && (spec.transposeA ? m : k) % 4 === 0,
     bVec4: k * n > 0 && (spec.transposeB ? k : n) % 4 === 0,
   };
-  let wgsl: string;
-  let tile: { rows: number; cols: number };
-  switch (variant) {
-    case 'v1':
-      wgsl = matmulV1Wgsl(spec);
-      tile = V1_TILE;
-      break;
-    case 'v2':
-      wgsl = matmulV2Wgsl({ ...spec, ...vec4 });
-      tile = V2_TILE;
-      break;
-    case 'v3':
-      wgsl = matmulV3Wgsl({ ...spec, ...vec4, kTail: k % 4 !== 0 });
-      tile = V3_TILE;
-      break;
+  const configName = variant === 'v4' ? (choice.v4Config ?? LARGE_V4_CONFIG) : undefined;
+  if (configName !== undefined && !V4_CONFIGS[configName]) {
+    throw new ShapeError(`${KERNEL} (${describe(args)}): unknown v4 config '${configName}'`);
+  }
+  const kTail = variant === 'v3' && k % 4 !== 0;
+  const tile = { v1: V1_TILE, v2: V2_TILE, v3: V3_TILE, v4: configName ? V4_CONFIGS[configName] : V2_TILE }[variant];
+  const variantName = configName ? `v4_${configName}` : variant;
+  // Generated once per specialisation: v4's unrolled text is ~20 KB, and rebuilding (and rehashing it in the
+  // pipeline cache) on every call cost more CPU time than a small matmul takes on a real GPU.
+  const key = `${variantName} ${JSON.stringify(spec)} ${vec4.aVec4} ${vec4.bVec4} ${kTail}`;
+  let wgsl = generated.get(key);
+  if (wgsl === undefined) {
+    switch (variant) {
+      case 'v1':
+        wgsl = matmulV1Wgsl(spec);
+        break;
+      case 'v2':
+        wgsl = matmulV2Wgsl({ ...spec, ...vec4 });
+        break;
+      case 'v3':
+        wgsl = matmulV3Wgsl({ ...spec, ...vec4, kTail });
+        break;
+      case 'v4':
+        wgsl = matmulV4Wgsl({ ...spec, ...vec4 }, V4_CONFIGS[configName!]);
+        break;
+    }
+    generated.set(key, wgsl);
   }
   const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
   const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
   device.dispatch({
-    kernel: `${KERNEL}_${variant}_${flags}${epilogue}`,
+    kernel: `${KERNEL}_${variantName.replace(/-/g, '_')}_${flags}${epilogue}`,
     wgsl,
     buffers,
     params,

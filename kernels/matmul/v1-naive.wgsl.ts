@@ -4,6 +4,10 @@
  * outputs (fewer than one v2 tile), where bigger tiles would mostly compute padding.
  *
  * Out-of-range invocations clamp their row/column for the loads (so the K loop stays uniform) and skip the store.
+ *
+ * Like v2 and v4 it accumulates k = 0, 1, … in one explicit `fma` per step, so the three give bit-identical outputs
+ * and the chooser's shape-dependent pick cannot make a trial's result depend on how many trials share its group
+ * (with plain `acc += a * b` a GPU compiler may or may not fuse, differently per kernel: seen on an H100).
  */
 import { accessorsWgsl, bindingsWgsl, epilogueWgsl, type MatmulSpec } from './matmul-common.wgsl.js';
 
@@ -26,7 +30,7 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   let bBase = batchIndex * params.bBatchStride;
   var acc = 0.0;
   for (var kk = 0u; kk < params.k; kk++) {
-    acc += aAt(aBase, loadRow, kk) * bAt(bBase, kk, loadCol);
+    acc = fma(aAt(aBase, loadRow, kk), bAt(bBase, kk, loadCol), acc);
   }
   storeOutput(batchIndex, row, col, acc);
 }

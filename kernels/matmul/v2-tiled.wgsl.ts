@@ -118,10 +118,11 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
     for (var kk = 0u; kk < KSTEP; kk++) {
       let av = aTile[kk * 16u + local.y];
       let bv = bTile[kk * 16u + local.x];
-      acc[0] += av.x * bv;
-      acc[1] += av.y * bv;
-      acc[2] += av.z * bv;
-      acc[3] += av.w * bv;
+      // Explicit fma, k in order: bit-identical to v1 and v4 (v1-naive.wgsl.ts says why that matters).
+      acc[0] = fma(vec4f(av.x), bv, acc[0]);
+      acc[1] = fma(vec4f(av.y), bv, acc[1]);
+      acc[2] = fma(vec4f(av.z), bv, acc[2]);
+      acc[3] = fma(vec4f(av.w), bv, acc[3]);
     }
     workgroupBarrier();
   }

@@ -14,6 +14,7 @@ import { expectClose } from '../../test/helpers/compare.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { canUseV3 } from './choose-variant.js';
 import { launchMatmul, type MatmulVariant } from './matmul.js';
+import type { V4ConfigName } from './v4-blocked.wgsl.js';
 import { matmulReference } from './reference.js';
 
 export interface KernelCase {
@@ -63,6 +64,14 @@ const otherCases: KernelCase[] = [
   { batch: 2, m: 7, k: 5, n: 33, gelu: true },
 ];
 
+const layoutCases: KernelCase[] = [
+  ...transposes.flatMap(([transposeA, transposeB]) => [
+    { batch: 1, m: 65, k: 37, n: 70, transposeA, transposeB },
+    { batch: 2, m: 132, k: 36, n: 136, transposeA, transposeB, bias: 'shared' as const },
+  ]),
+  { batch: 3, m: 33, k: 20, n: 68, bBatched: false, gelu: true, preActivation: true },
+];
+
 function label(c: KernelCase): string {
   const flags = [
     c.transposeA ? 'Aᵀ' : '',
@@ -76,7 +85,13 @@ function label(c: KernelCase): string {
   return `${c.batch}x${c.m}x${c.k}x${c.n}${flags.length ? ' ' + flags.join(' ') : ''}`;
 }
 
-export async function runKernelCase(device: Device, variant: MatmulVariant, c: KernelCase, seed: number): Promise<void> {
+export async function runKernelCase(
+  device: Device,
+  variant: MatmulVariant,
+  c: KernelCase,
+  seed: number,
+  v4Config?: V4ConfigName,
+): Promise<void> {
   const aCount = (c.aBatched === false ? 1 : c.batch) * c.m * c.k;
   const bCount = (c.bBatched === false ? 1 : c.batch) * c.k * c.n;
   const outCount = c.batch * c.m * c.n;
@@ -110,28 +125,42 @@ export async function runKernelCase(device: Device, variant: MatmulVariant, c: K
     epilogue: c.gelu ? 'gelu' : 'none',
     preActivation: pre,
     variant,
+    v4Config,
   });
   const expected = matmulReference(a, b, { ...c, bias, biasBatched: c.bias === 'batched' });
   // k <= 300 here: float32 accumulation error stays well under the 1e-4 tolerance.
-  expectClose(new Float32Array(await device.read(out, outCount * 4)), expected.out, 1e-4, `${variant} ${label(c)}`);
+  const name = `${variant}${v4Config ? ' ' + v4Config : ''} ${label(c)}`;
+  expectClose(new Float32Array(await device.read(out, outCount * 4)), expected.out, 1e-4, name);
   if (pre) {
-    expectClose(new Float32Array(await device.read(pre, outCount * 4)), expected.preActivation, 1e-4, `${variant} ${label(c)} pre`);
+    expectClose(new Float32Array(await device.read(pre, outCount * 4)), expected.preActivation, 1e-4, `${name} pre`);
   }
   for (const buffer of [aBuffer, bBuffer, biasBuffer, out, pre]) if (buffer) device.release(buffer);
 }
 
-export function defineVariantTests(variant: MatmulVariant, device: () => Device): void {
-  describe(`matmul ${variant}`, () => {
+/**
+ * Every case for `variant` (with v4, for config `v4Config`). `only: 'layouts'` keeps one scalar-load and one
+ * vec4-load shape per transposition plus a shared B with every epilogue; `only: 'two'` one scalar-load case and one
+ * vec4-load case with both operands transposed: enough for v4's other configs, whose code differs from the fully
+ * tested ones only in its constants (lavapipe compiles each specialisation in seconds, so the cases are few).
+ */
+export function defineVariantTests(
+  variant: MatmulVariant,
+  device: () => Device,
+  options: { v4Config?: V4ConfigName; only?: 'layouts' | 'two' } = {},
+): void {
+  const { v4Config, only } = options;
+  const cases = only === 'layouts' ? layoutCases : only === 'two' ? [layoutCases[0], layoutCases[7]] : [...shapeCases, ...otherCases];
+  describe(`matmul ${variant}${v4Config ? ` ${v4Config}` : ''}`, () => {
     it('runs on this device', () => {
       if (variant === 'v3' && !canUseV3(device())) {
         console.warn('matmul v3: this device has no 8-lane subgroups; its cases are skipped');
       }
       expect(device()).toBeDefined();
     });
-    [...shapeCases, ...otherCases].forEach((c, i) => {
+    cases.forEach((c, i) => {
       it(label(c), async ({ skip }) => {
         if (variant === 'v3' && !canUseV3(device())) skip();
-        await runKernelCase(device(), variant, c, 1000 + i * 7);
+        await runKernelCase(device(), variant, c, 1000 + i * 7, v4Config);
       });
     });
   });

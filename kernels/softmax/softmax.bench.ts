@@ -28,7 +28,7 @@ for (const [rows, cols] of shapes) {
   const count = rows * cols;
   const [x, y, dx, copyTarget] = ['x', 'y', 'dx', 'copy'].map((what) => device.allocate(count * 4, what));
   device.write(x, randomArray(count, 1, -4, 4));
-  const variants: SoftmaxVariant[] = cols >= 4096 ? ['row', 'subgroup', 'workgroup'] : ['row', 'subgroup'];
+  const variants: SoftmaxVariant[] = cols >= 4096 ? ['row', 'subgroup', 'workgroup'] : ['row', 'subgroup', 'registers'];
   const shares = new Map<string, number[]>();
   const ms = new Map<string, number[]>();
   const note = (key: string, millis: number, share: number) => {

@@ -29,8 +29,8 @@ async function download(buffer: GPUBuffer, count: number): Promise<Float32Array>
 /** Runs forward and backward with one variant; returns y and dx. */
 async function runKernels(x: Float32Array, dy: Float32Array, rows: number, cols: number, variant: SoftmaxVariant) {
   const d = device();
-  if (variant === 'subgroup' && subgroupLanes(d) === null) {
-    console.warn('softmax v3: this device has no fixed subgroup size; checking v2 in its place');
+  if ((variant === 'subgroup' || variant === 'registers') && subgroupLanes(d) === null) {
+    console.warn(`softmax ${variant}: this device has no fixed subgroup size; checking v2 in its place`);
     variant = 'row';
   }
   const [xb, dyb] = [upload(x), upload(dy)];
@@ -46,9 +46,12 @@ async function runKernels(x: Float32Array, dy: Float32Array, rows: number, cols:
 
 const shapes: [number, number][] = [
   [1, 1], [3, 1], [1, 7], [7, 7], [3, 33], [7, 257], [1, 1000], [3, 1000], [2, 4096], [130, 12],
+  // v4: lengths 3, 129 and 770 (scalar lanes, part of the last step past the row's end), 36 and 512 (vec4), and
+  // row counts that leave part of the last 8-row workgroup empty.
+  [5, 3], [9, 129], [3, 770], [17, 36], [11, 512],
 ];
 
-describe.each(['row', 'workgroup', 'subgroup'] as const)('softmax kernels, variant %s', (variant) => {
+describe.each(['row', 'workgroup', 'subgroup', 'registers'] as const)('softmax kernels, variant %s', (variant) => {
   for (const [rows, cols] of shapes) {
     it(`rows=${rows} cols=${cols}`, async () => {
       const x = randomArray(rows * cols, rows * 1000 + cols, -8, 8);
@@ -102,9 +105,13 @@ describe('softmax op', () => {
     });
   }
 
-  it('picks v2 on lavapipe, v1 on hardware', () => {
+  it('picks v4 on lavapipe for rows of whole vec4s up to 256 columns, else v2; v1 on hardware', () => {
     const d = device();
-    expect(defaultSoftmaxVariant(d, 128)).toBe(d.info.isSoftware ? 'row' : 'workgroup');
+    const v4 = subgroupLanes(d) === 8 ? 'registers' : 'row';
+    expect(defaultSoftmaxVariant(d, 128)).toBe(d.info.isSoftware ? v4 : 'workgroup');
+    expect(defaultSoftmaxVariant(d, 256)).toBe(d.info.isSoftware ? v4 : 'workgroup');
+    expect(defaultSoftmaxVariant(d, 512)).toBe(d.info.isSoftware ? 'row' : 'workgroup');
+    expect(defaultSoftmaxVariant(d, 127)).toBe(d.info.isSoftware ? 'row' : 'workgroup');
   });
 
   it('bad shapes throw ShapeError naming the kernel', () => {

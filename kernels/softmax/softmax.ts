@@ -7,6 +7,7 @@ import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
 import { assertCount, gridFor } from '../common.js';
 import {
+  REGISTERS_ROWS,
   ROW_WORKGROUP,
   softmaxBackwardWgsl,
   softmaxForwardWgsl,
@@ -21,12 +22,21 @@ export function subgroupLanes(device: Device): number | null {
 }
 
 /**
- * The variant that measured fastest on this kind of adapter (README.md): v2 (an invocation per row) on software
- * adapters, where v3 (a subgroup per row) measured level or slower and v1 5–20× slower; v1 (a workgroup per row)
- * elsewhere. `cols` is there for a per-length choice on real GPUs, not yet measured.
+ * v4 is the default up to this many vec4s per lane (256 columns with 8 lanes): ahead of v2 at 128 and 256 columns,
+ * level with or behind it at 512 (16 per lane: the unrolled code and its spills grow with the row; README.md).
  */
-export function defaultSoftmaxVariant(device: Device, _cols: number): SoftmaxVariant {
-  return device.info.isSoftware ? 'row' : 'workgroup';
+export const MAX_HELD = 8;
+
+/**
+ * The variant that measured fastest on this kind of adapter (README.md). Software adapters (lavapipe): v4 (a
+ * subgroup per row, the row in registers: x read once) when it has a fixed subgroup size, rows of whole vec4s and
+ * at most MAX_HELD vec4s per lane, else v2 (an invocation per row); v3 measured level or slower, v1 5–20× slower. Elsewhere v1 (a workgroup per row).
+ * The backward of v4 is v2's.
+ */
+export function defaultSoftmaxVariant(device: Device, cols: number): SoftmaxVariant {
+  if (!device.info.isSoftware) return 'workgroup';
+  const lanes = subgroupLanes(device);
+  return lanes !== null && cols % 4 === 0 && cols / 4 <= lanes * MAX_HELD ? 'registers' : 'row';
 }
 
 function checkRows(kernel: string, rows: number, cols: number): void {
@@ -36,14 +46,17 @@ function checkRows(kernel: string, rows: number, cols: number): void {
 }
 
 function specFor(device: Device, kernel: string, variant: SoftmaxVariant, cols: number): SoftmaxSpec {
-  if (variant !== 'subgroup') return { variant, vec4: variant === 'row' && cols % 4 === 0 };
+  if (variant === 'row' || variant === 'workgroup') return { variant, vec4: variant === 'row' && cols % 4 === 0 };
   const lanes = subgroupLanes(device);
   if (lanes === null) throw new ShapeError(`${kernel}: needs the subgroups feature with a fixed subgroup size`);
-  return { variant, vec4: cols % 4 === 0, lanes };
+  const vec4 = cols % 4 === 0;
+  const width = vec4 ? cols / 4 : cols;
+  return { variant, vec4, lanes, held: Math.ceil(width / lanes), rowsPerGroup: REGISTERS_ROWS };
 }
 
-function gridForVariant(variant: SoftmaxVariant, rows: number): [number, number] {
-  return variant === 'row' ? gridFor(rows, ROW_WORKGROUP) : gridFor(rows, 1);
+function gridForVariant(spec: SoftmaxSpec, rows: number): [number, number] {
+  if (spec.variant === 'registers') return gridFor(rows, spec.rowsPerGroup);
+  return spec.variant === 'row' ? gridFor(rows, ROW_WORKGROUP) : gridFor(rows, 1);
 }
 
 /** output = softmax(input) along each row. */
@@ -64,7 +77,7 @@ export function launchSoftmax(
     wgsl: softmaxForwardWgsl(spec),
     buffers: [input, output],
     params: packParams([rows, spec.vec4 ? cols / 4 : cols]),
-    workgroups: gridForVariant(variant, rows),
+    workgroups: gridForVariant(spec, rows),
     shapes: `rows=${rows} cols=${cols}`,
   });
 }
@@ -79,6 +92,7 @@ export function launchSoftmaxBackward(
   cols: number,
   variant: SoftmaxVariant = defaultSoftmaxVariant(device, cols),
 ): void {
+  if (variant === 'registers') variant = 'row'; // v4 is a forward; its backward is v2's (README.md).
   const kernel = `softmax_backward_${variant}`;
   checkRows(kernel, rows, cols);
   if (rows === 0 || cols === 0) return;
@@ -88,7 +102,7 @@ export function launchSoftmaxBackward(
     wgsl: softmaxBackwardWgsl(spec),
     buffers: [y, dy, dx],
     params: packParams([rows, spec.vec4 ? cols / 4 : cols]),
-    workgroups: gridForVariant(variant, rows),
+    workgroups: gridForVariant(spec, rows),
     shapes: `rows=${rows} cols=${cols}`,
   });
 }

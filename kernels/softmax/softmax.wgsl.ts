@@ -13,14 +13,19 @@
  *   fixed subgroup size); lanes read neighbouring elements (vec4 when cols % 4 == 0), the online (max, sum) pairs
  *   are merged by subgroupMax/subgroupAdd, no workgroup memory, no barrier. Level with v2 on lavapipe for long
  *   rows, slower for short ones (README.md); kept for real GPUs with short rows, where it is the natural shape.
- * Backward (dx = y ⊙ (dy − Σ dy⊙y)) has the same three variants.
+ * - v4 `registers` (ships on lavapipe for rows of up to 256 columns, cols % 4 == 0): one subgroup per row with the
+ *   row held in registers, so x is read from memory once (v2 reads it twice): 1 load + 1 store per element, like
+ *   the copy probe; subgroupMax/subgroupAdd, no workgroup memory, no barrier, 8 rows per workgroup.
+ * Backward (dx = y ⊙ (dy − Σ dy⊙y)) has variants v1–v3; v4 uses v2's backward.
  */
 import { linearIndexWgsl } from '../common.js';
 
-export type SoftmaxVariant = 'workgroup' | 'row' | 'subgroup';
+export type SoftmaxVariant = 'workgroup' | 'row' | 'subgroup' | 'registers';
 
 /** Invocations per workgroup for v2 (small, so a few hundred rows still spread over every core). */
 export const ROW_WORKGROUP = 64;
+/** Rows (subgroups) per workgroup for v4: 64 invocations with 8 lanes, so 4096 rows make 512 workgroups. */
+export const REGISTERS_ROWS = 8;
 /** Invocations per row for v1. */
 export const ROW_GROUP_SIZE = 256;
 
@@ -31,8 +36,12 @@ export interface SoftmaxSpec {
   variant: SoftmaxVariant;
   /** cols % 4 == 0: rows are read as vec4 (v2, v3). */
   vec4: boolean;
-  /** v3: lanes per subgroup (the adapter's fixed subgroup size). */
+  /** v3, v4: lanes per subgroup (the adapter's fixed subgroup size). */
   lanes?: number;
+  /** v4: Lane values of the row each invocation holds, ceil(width / lanes). */
+  held?: number;
+  /** v4: rows (subgroups) per workgroup. */
+  rowsPerGroup?: number;
 }
 
 /** WGSL: scalar/vec4 helpers that let one body serve both widths. */
@@ -48,8 +57,9 @@ fn laneMax(v: Lane) -> f32 { return v; }
 fn laneSum(v: Lane) -> f32 { return v; }`;
 }
 
-export function softmaxForwardWgsl({ variant, vec4, lanes = 8 }: SoftmaxSpec): string {
+export function softmaxForwardWgsl({ variant, vec4, lanes = 8, held = 1, rowsPerGroup = 1 }: SoftmaxSpec): string {
   if (variant === 'workgroup') return softmaxForwardWorkgroupWgsl();
+  if (variant === 'registers') return softmaxForwardRegistersWgsl(vec4, lanes, held, rowsPerGroup);
   if (variant === 'subgroup') return softmaxForwardSubgroupWgsl(vec4, lanes);
   return /* wgsl */ `
 struct Params { rows: u32, width: u32 } // width = cols, or cols / 4 with vec4 lanes
@@ -255,6 +265,51 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: ve
     let at = start + min(i, params.width - 1u);
     let v = y[at] * (dy[at] - total);
     if (i < params.width && index < params.rows) { dx[start + i] = v; }
+  }
+}`;
+}
+
+/**
+ * v4 forward: one subgroup per row, the row held in registers, so x is read from memory once (v2 reads it twice).
+ * Lane L holds elements L, L + lanes, … (HELD of them); the subgroup takes the row's max, turns the values into
+ * exp(x − max) in place, sums them and stores them scaled. No workgroup memory, no barrier. ROWS rows (subgroups)
+ * per workgroup; subgroup g is taken to be invocations g · lanes … g · lanes + lanes − 1 (true of lavapipe, where
+ * this variant ships; the launcher uses it only there).
+ */
+function softmaxForwardRegistersWgsl(vec4: boolean, lanes: number, held: number, rowsPerGroup: number): string {
+  return /* wgsl */ `
+enable subgroups;
+const HELD = ${held}u;
+const ROWS = ${rowsPerGroup}u;
+struct Params { rows: u32, width: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> input: array<Lane>;        // (rows, cols)
+@group(0) @binding(2) var<storage, read_write> output: array<Lane>; // (rows, cols)
+${laneHelpers(vec4)}
+
+@compute @workgroup_size(${lanes * rowsPerGroup})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(local_invocation_index) local: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let index = (group.y * groups.x + group.x) * ROWS + local / ${lanes}u;
+  // Subgroups past the last row redo it and skip only the stores: no early return (PEERS.md).
+  let start = min(index, params.rows - 1u) * params.width;
+  var v: array<Lane, HELD>;
+  var m = ${LOWEST};
+  for (var k = 0u; k < HELD; k++) {
+    let i = k * ${lanes}u + lane;
+    v[k] = select(Lane(${LOWEST}), input[start + min(i, params.width - 1u)], i < params.width);
+    m = max(m, laneMax(v[k]));
+  }
+  let rowMax = subgroupMax(m);
+  var s = 0.0;
+  for (var k = 0u; k < HELD; k++) {
+    v[k] = exp(v[k] - rowMax);
+    s += select(0.0, laneSum(v[k]), k * ${lanes}u + lane < params.width);
+  }
+  let inverse = 1.0 / subgroupAdd(s);
+  for (var k = 0u; k < HELD; k++) {
+    let i = k * ${lanes}u + lane;
+    if (i < params.width && index < params.rows) { output[start + i] = v[k] * inverse; }
   }
 }`;
 }

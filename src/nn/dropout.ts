@@ -12,7 +12,8 @@ export class Dropout extends Module {
     super();
   }
 
-  forward(x: Tensor, context: ForwardContext): Tensor {
+  /** `slotShape`: one slot's logical shape when x's axes are merged ([B, S, H] for x (T, B·S, H)): see the op. */
+  forward(x: Tensor, context: ForwardContext, slotShape?: readonly number[]): Tensor {
     if (!this.training || !context.training || !context.dropout) return x;
     return dropout(x, {
       seeds: context.dropout.seeds,
@@ -20,6 +21,7 @@ export class Dropout extends Module {
       callIndex: context.nextDropoutCall(),
       slots: context.slots,
       training: true,
+      slotShape,
     });
   }
 }

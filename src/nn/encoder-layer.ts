@@ -29,8 +29,9 @@ export class EncoderLayer extends Module {
   /** x (T, B·S, hidden) → same shape. */
   forward(x: Tensor, maskBias: Tensor, dims: SequenceDims, context: ForwardContext): Tensor {
     const attended = this.attention.forward(x, maskBias, dims, context);
-    const h = this.attentionNorm.forward(add(x, this.attentionDropout.forward(attended, context)));
+    const tokens = [dims.batch, dims.seq, x.shape[x.rank - 1]]; // one slot of x, with S as its own axis
+    const h = this.attentionNorm.forward(add(x, this.attentionDropout.forward(attended, context, tokens)));
     const expanded = this.output.forward(this.intermediate.forward(h));
-    return this.outputNorm.forward(add(h, this.outputDropout.forward(expanded, context)));
+    return this.outputNorm.forward(add(h, this.outputDropout.forward(expanded, context, tokens)));
   }
 }

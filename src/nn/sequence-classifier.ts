@@ -53,7 +53,8 @@ export class SequenceClassifier extends Module {
   forward(input: ModelInput, context: ForwardContext): Tensor {
     const { dims } = input;
     const embedded = add(this.wordEmbeddings.forward(input.inputIds), this.positionEmbeddings.forward(input.positionIds));
-    let hidden = this.embeddingDropout.forward(this.embeddingNorm.forward(embedded), context); // (T, B·S, H)
+    const tokens = [dims.batch, dims.seq, this.config.hiddenSize]; // one slot of (T, B·S, H), S as its own axis
+    let hidden = this.embeddingDropout.forward(this.embeddingNorm.forward(embedded), context, tokens); // (T, B·S, H)
     for (const layer of this.layers) hidden = layer.forward(hidden, input.maskBias, dims, context);
     // The [CLS] rows, gathered as an embedding lookup into the hidden states: (T, B, H).
     const cls = embedding(hidden, input.clsIndex);

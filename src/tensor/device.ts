@@ -11,7 +11,7 @@ import { create, globals as webgpuGlobals } from 'webgpu';
 import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
 import { PipelineCache } from './pipeline-cache.js';
-import { waitQuietly } from './quiet-wait.js';
+import { setQuietWaits, waitForGpu } from './quiet-wait.js';
 
 export interface DeviceOptions {
   /** Pick the adapter whose name contains this text (Dawn's `adapter=` flag). Env: WEBTRAINER_ADAPTER. */
@@ -133,6 +133,7 @@ export class Device {
       subgroupMinSize: info.subgroupMinSize ?? 0,
       subgroupMaxSize: info.subgroupMaxSize ?? 0,
     };
+    setQuietWaits(this.info.isSoftware);
     this.limits = gpuDevice.limits;
     this.hasSubgroups = gpuDevice.features.has('subgroups');
     this.pipelines = new PipelineCache(gpuDevice);
@@ -214,7 +215,7 @@ export class Device {
     this.commandEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, bytes);
     this.flush();
     try {
-      await waitQuietly(staging.mapAsync(globals.GPUMapMode.READ, 0, bytes));
+      await waitForGpu(staging.mapAsync(globals.GPUMapMode.READ, 0, bytes));
     } catch (error) {
       this.throwPendingErrors();
       throw error;
@@ -241,7 +242,7 @@ export class Device {
   /** Submits and waits until the GPU has finished everything; throws any error it reported. */
   async sync(): Promise<void> {
     this.flush();
-    await waitQuietly(this.gpuDevice.queue.onSubmittedWorkDone());
+    await waitForGpu(this.gpuDevice.queue.onSubmittedWorkDone());
     this.throwPendingErrors();
   }
 

@@ -5,7 +5,10 @@
  * ordinary `await queue.onSubmittedWorkDone()` keeps the main thread at 100%. On lavapipe the "GPU" is the CPU, and
  * that spinning thread takes one of its cores (PEERS.md measured 1.5-2.5x slower long dispatches). Here the thread
  * sleeps in `Atomics.wait` between polls, backing off exponentially up to `maxSleepMs`, so Dawn still gets to
- * process its events but the core is free in between. On a real GPU this costs at most `maxSleepMs` of latency.
+ * process its events but the core is free in between. On a real GPU this costs at most `maxSleepMs` of latency,
+ * and the spinning costs nothing the GPU needs: measured on an H100 (bench/RESULTS.md), the plain await was faster.
+ * So `waitForGpu`, which every wait in webtrainer and in the benchmarks' peers goes through, waits quietly only on
+ * software adapters; `createDevice` sets which kind the process runs on.
  */
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -39,4 +42,16 @@ export async function waitQuietly<T>(promise: Promise<T>, options: QuietWaitOpti
     sleepMs = Math.min(sleepMs * 2, maxSleepMs);
   }
   return done;
+}
+
+let quietWaits = true;
+
+/** Set by createDevice from its adapter: quiet waits on software adapters (lavapipe), plain awaits on GPUs. */
+export function setQuietWaits(quiet: boolean): void {
+  quietWaits = quiet;
+}
+
+/** Waits for a Dawn promise the way that suits this process's adapter (see the top of this file). */
+export function waitForGpu<T>(promise: Promise<T>): Promise<T> {
+  return quietWaits ? waitQuietly(promise) : promise;
 }

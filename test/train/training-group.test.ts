@@ -120,20 +120,24 @@ describe('TrainingGroup', () => {
     release();
   });
 
-  it('three fused slots with different learning rates and seeds each reproduce their own single run', async () => {
+  it('three fused slots with different learning rates and seeds each reproduce their own single run (dropout on)', async () => {
     const train = examples(12, 2);
+    // Slots 1 and 2 share a seed, as a sweep's trials usually do: each must still match its own single run.
     const slotArgs = [0.01, 0.003, 0.02].map((lr, i) =>
-      trainingArgumentsFrom({ learning_rate: lr, seed: 10 + i, per_device_train_batch_size: 4, num_train_epochs: 2, warmup_steps: 2, weight_decay: 0.01, logging_steps: 1 }),
+      trainingArgumentsFrom({ learning_rate: lr, seed: 10 + Math.min(i, 1), per_device_train_batch_size: 4, num_train_epochs: 2, warmup_steps: 2, weight_decay: 0.01, logging_steps: 1 }),
     );
-    const fused = group(device(), slotArgs, train);
+    const fused = group(device(), slotArgs, train, config, 0.1);
     await fused.group.train();
     for (let slot = 0; slot < 3; slot++) {
-      const single = group(device(), [slotArgs[slot]], train);
+      const single = group(device(), [slotArgs[slot]], train, config, 0.1);
       await single.group.train();
       expectClose(losses(fused.group, slot), losses(single.group), 1e-4, `slot ${slot} loss curve`);
       const fusedWeights = await weightsOf(fused.model, slot);
       const singleWeights = await weightsOf(single.model, 0);
-      for (const [name, values] of singleWeights) expectClose(fusedWeights.get(name)!, values, 1e-4, `slot ${slot} ${name}`);
+      // Judged against 1% of the 0.02 init scale (errors up to ~2e-8 pass; a wrong update of lr·1 would not): the key
+      // bias's gradient is exactly zero in exact arithmetic (softmax ignores a constant added to every key), so its
+      // trained values are rounding noise (~1e-9) that moves with the padded length's summation order.
+      for (const [name, values] of singleWeights) expectClose(fusedWeights.get(name)!, values, 1e-4, `slot ${slot} ${name}`, 2e-4);
       single.release();
     }
     fused.release();

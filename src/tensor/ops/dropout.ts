@@ -1,7 +1,8 @@
 /**
  * Inverted dropout with autograd, per trial slot (Srivastava et al. 2014). The mask is a pure function of
- * (seed[slot], slot, callIndex, element) through Philox (kernels/dropout), so the backward regenerates it instead of
- * storing it, and a repeated run is bit-identical. Identity when not training.
+ * (seed[slot], callIndex, the element's coordinates) through Philox (kernels/dropout), so the backward regenerates it
+ * instead of storing it, a repeated run is bit-identical, and neither padding nor the slot changes a value's mask.
+ * Identity when not training.
  */
 import { launchDropout } from '../../../kernels/dropout/dropout.js';
 import { apply, type OpDefinition } from '../autograd.js';
@@ -20,14 +21,20 @@ export interface DropoutOptions {
   slots: number;
   /** False: identity (x itself is returned). */
   training: boolean;
+  /**
+   * One slot's logical shape when x's is merged, e.g. [B, S, H] for x (T, B·S, H): the mask follows coordinates
+   * along the last two axes (kernels/dropout), so S must be its own axis for padding not to move it. Default: x's.
+   */
+  slotShape?: readonly number[];
 }
 
 interface DropoutAttrs {
   callIndex: number;
   slots: number;
+  slotShape: readonly number[];
 }
 
-function run(x: Tensor, seeds: Tensor, probabilities: Tensor, { callIndex, slots }: DropoutAttrs): Tensor {
+function run(x: Tensor, seeds: Tensor, probabilities: Tensor, { callIndex, slots, slotShape }: DropoutAttrs): Tensor {
   const out = emptyTensor(x.device, x.shape, 'f32', 'dropout');
   launchDropout(x.device, {
     input: x.buffer,
@@ -35,7 +42,7 @@ function run(x: Tensor, seeds: Tensor, probabilities: Tensor, { callIndex, slots
     seeds: seeds.buffer,
     probabilities: probabilities.buffer,
     slots,
-    elementsPerSlot: x.size / slots,
+    slotShape,
     callIndex,
   });
   return out;
@@ -71,5 +78,9 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   if (!Number.isSafeInteger(callIndex) || callIndex < 0) {
     throw new ShapeError(`dropout: callIndex ${callIndex} must be an integer in [0, 2^53)`);
   }
-  return apply(dropoutOp, [x, seeds, probabilities], { callIndex, slots });
+  const slotShape = options.slotShape ?? x.shape.slice(1);
+  if (slotShape.reduce((a, b) => a * b, 1) * slots !== x.size) {
+    throw new ShapeError(`dropout: slotShape [${slotShape.join(', ')}] does not hold one slot of ${shape}`);
+  }
+  return apply(dropoutOp, [x, seeds, probabilities], { callIndex, slots, slotShape });
 }
