@@ -62,6 +62,16 @@ describe('webtrainer CLI', () => {
     const usage = await run(['frobnicate']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/unknown command 'frobnicate'/);
+    // A malformed call is a usage error (exit 2, with the usage text), and --help on a command prints the usage.
+    const noValue = await run(['sweep', '--n-trials']);
+    expect(noValue.code).toBe(2);
+    expect(noValue.stderr).toMatch(/--n-trials needs a value[\s\S]*usage: webtrainer/);
+    const unknown = await run(['sweep', '--trials', '3']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option --trials/);
+    const help = await run(['sweep', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: webtrainer/);
   });
 
   it('sweep --json from a YAML config with a SQLite study, resumable with the same numbering', async () => {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { runSweep } from './sweep.js';
 import { runTrain } from './train.js';
+import { UsageError } from './args.js';
 
 const USAGE = `usage: webtrainer <command> [options]
 
@@ -22,12 +23,14 @@ commands:
   help                             this text
 `;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case 'doctor':

@@ -29,7 +29,7 @@ import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
 import { Trainer } from '../train/trainer.js';
 import { camelCase } from '../train/training-arguments.js';
-import { parseOptions } from './args.js';
+import { parseOptions, UsageError } from './args.js';
 import { bundled } from './package-files.js';
 import { FROM_SCRATCH_DEFAULTS } from './train.js';
 
@@ -161,7 +161,7 @@ export function searchOptionsFrom(config: SweepConfig): HyperparameterSearchOpti
 export async function runSweep(argv: string[]): Promise<number> {
   const { flags, values } = parseOptions(argv, ['json']);
   for (const key of values.keys()) {
-    if (!['config', 'storage', 'study-name', 'n-trials', 'slots'].includes(key)) throw new Error(`unknown option --${key}`);
+    if (!['config', 'storage', 'study-name', 'n-trials', 'slots'].includes(key)) throw new UsageError(`unknown option --${key}`);
   }
   const json = flags.has('json');
   const config = values.has('config') ? await loadSweepConfig(values.get('config')!) : DEFAULT_SWEEP;
