@@ -41,9 +41,8 @@ fn laneSum(v: Lane) -> f32 { return v; }
 fn laneFirst(v: Lane) -> f32 { return v; }`;
 }
 
-/** `width` is hidden, or hidden / 4 with vec4 lanes; the weight row of `row` is row / rowsPerSlot. */
-export function layerNormForwardWgsl(vec4: boolean): string {
-  return /* wgsl */ `
+/** The forward variants' parameters and bindings (one layout, so the launcher binds every variant alike). */
+const FORWARD_BINDINGS = /* wgsl */ `
 struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
@@ -52,6 +51,12 @@ struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
 @group(0) @binding(4) var<storage, read_write> y: array<Lane>;      // (slots, rowsPerSlot, hidden)
 @group(0) @binding(5) var<storage, read_write> mean: array<f32>;    // (slots, rowsPerSlot)
 @group(0) @binding(6) var<storage, read_write> rstd: array<f32>;    // (slots, rowsPerSlot)
+`;
+
+/** `width` is hidden, or hidden / 4 with vec4 lanes; the weight row of `row` is row / rowsPerSlot. */
+export function layerNormForwardWgsl(vec4: boolean): string {
+  return /* wgsl */ `
+${FORWARD_BINDINGS}
 ${laneHelpers(vec4)}
 ${linearIndexWgsl(LAYERNORM_WORKGROUP)}
 
@@ -192,14 +197,7 @@ export function layerNormForwardSubgroupWgsl(vec4: boolean, lanes: number, rowsP
   return /* wgsl */ `
 enable subgroups;
 const ROWS = ${rowsPerGroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
-struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
-@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
-@group(0) @binding(3) var<storage, read> bias: array<Lane>;         // (slots, hidden)
-@group(0) @binding(4) var<storage, read_write> y: array<Lane>;      // (slots, rowsPerSlot, hidden)
-@group(0) @binding(5) var<storage, read_write> mean: array<f32>;    // (slots, rowsPerSlot)
-@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;    // (slots, rowsPerSlot)
+${FORWARD_BINDINGS}
 ${laneHelpers(vec4)}
 
 @compute @workgroup_size(${lanes})
@@ -395,14 +393,7 @@ enable subgroups;
 const HELD = ${held}u;
 const ROWS = ${rowsPerSubgroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
 const GROUPS = ${subgroupsPerGroup}u;
-struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
-@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
-@group(0) @binding(3) var<storage, read> bias: array<Lane>;         // (slots, hidden)
-@group(0) @binding(4) var<storage, read_write> y: array<Lane>;      // (slots, rowsPerSlot, hidden)
-@group(0) @binding(5) var<storage, read_write> mean: array<f32>;    // (slots, rowsPerSlot)
-@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;    // (slots, rowsPerSlot)
+${FORWARD_BINDINGS}
 ${laneHelpers(vec4)}
 
 @compute @workgroup_size(${lanes * subgroupsPerGroup})
