@@ -99,6 +99,10 @@ export class Device {
   private readonly storagePool: BufferPool;
   private readonly readbackPool: BufferPool;
   private readonly uniforms = new Map<string, GPUBuffer>();
+  /** Bind groups by (layout, buffers): a training step binds the same pooled buffers every step. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly objectIds = new WeakMap<object, number>();
+  private nextObjectId = 0;
   private readonly retired: GPUBuffer[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -180,11 +184,8 @@ export class Device {
     }
     if (x === 0 || y === 0 || z === 0) return; // An empty tensor: nothing to do.
     const { pipeline, layout } = this.pipelines.get(d.kernel, d.wgsl);
-    const entries: GPUBindGroupEntry[] = [];
-    if (d.params) entries.push({ binding: 0, resource: { buffer: this.uniformBuffer(d.params) } });
-    const first = d.params ? 1 : 0;
-    d.buffers.forEach((buffer, i) => entries.push({ binding: first + i, resource: { buffer } }));
-    const bindGroup = this.gpuDevice.createBindGroup({ layout, entries, label: `${d.kernel} (${d.shapes})` });
+    const buffers = d.params ? [this.uniformBuffer(d.params), ...d.buffers] : d.buffers;
+    const bindGroup = this.bindGroup(layout, buffers, `${d.kernel} (${d.shapes})`);
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -278,6 +279,30 @@ export class Device {
    * Uniform buffers are cached by content: a training loop repeats the same few shapes, so after the first step no
    * uniform buffer is created. The cache is dropped wholesale (after the pending work is submitted) if it grows large.
    */
+  /**
+   * The bind group of `buffers` (bindings 0, 1, …) for `layout`, made once and reused: creating one was the largest
+   * part of a dispatch's CPU cost, which bounds small ops on a real GPU (bench/RESULTS.md). Keyed by object
+   * identity; a destroyed buffer is never passed again, so its entries are never hit, and the map is emptied when
+   * it grows large.
+   */
+  private bindGroup(layout: GPUBindGroupLayout, buffers: readonly GPUBuffer[], label: string): GPUBindGroup {
+    const key = [layout, ...buffers].map((o) => this.objectId(o)).join(',');
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size >= 8192) this.bindGroups.clear();
+      const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+      group = this.gpuDevice.createBindGroup({ layout, entries, label });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  private objectId(o: object): number {
+    let id = this.objectIds.get(o);
+    if (id === undefined) this.objectIds.set(o, (id = this.nextObjectId++));
+    return id;
+  }
+
   private uniformBuffer(params: ArrayBuffer): GPUBuffer {
     const key = new Uint32Array(params).join(',');
     let buffer = this.uniforms.get(key);
