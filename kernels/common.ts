@@ -34,3 +34,20 @@ fn safeTanh(x: f32) -> f32 {
   let e = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - e) / (1.0 + e);
 }`;
+
+const generatedWgsl = new WeakMap<object, Map<string, string>>();
+
+/**
+ * `generate(...args)`, built once per argument list and then reused: launchers run on every training step, and
+ * building a shader's text (then hashing the new string in the pipeline cache) cost 5–16 µs per dispatch on the
+ * development VM — a sizeable part of a small op on a real GPU, where per-op CPU cost bounds the step
+ * (bench/RESULTS.md). `args` must be JSON values that fully determine the text.
+ */
+export function wgslFor<A extends unknown[]>(generate: (...args: A) => string, ...args: A): string {
+  let cache = generatedWgsl.get(generate);
+  if (!cache) generatedWgsl.set(generate, (cache = new Map()));
+  const key = JSON.stringify(args);
+  let text = cache.get(key);
+  if (text === undefined) cache.set(key, (text = generate(...args)));
+  return text;
+}

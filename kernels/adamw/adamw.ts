@@ -8,7 +8,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import {
   ADAMW_FIELD_COUNT,
   ADAMW_FIELDS,
@@ -131,7 +131,7 @@ export function launchAdamW(device: Device, a: AdamWLaunch): void {
   }
   device.dispatch({
     kernel: `adamw_v${width === 4 ? 2 : 1}`,
-    wgsl: adamwWgsl(width),
+    wgsl: wgslFor(adamwWgsl, width),
     buffers: [a.param, a.grad, a.m, a.v, a.hyper],
     params: packParams([count / width, Math.max(a.elementsPerSlot / width, 1), a.slots, a.weightDecay ? 1 : 0]),
     workgroups: gridFor(count / width),
@@ -175,7 +175,7 @@ export function launchGradNormClip(
     }
     device.dispatch({
       kernel: 'grad_norm_partials',
-      wgsl: clipPartialsWgsl(valuesPerThread),
+      wgsl: wgslFor(clipPartialsWgsl, valuesPerThread),
       buffers: [g.buffer, partials],
       params: packParams([g.elementsPerSlot, totalChunks, column, 0]),
       workgroups: [chunks[k], slots],
@@ -185,7 +185,7 @@ export function launchGradNormClip(
   });
   device.dispatch({
     kernel: 'grad_norm_scale',
-    wgsl: clipScaleWgsl(),
+    wgsl: wgslFor(clipScaleWgsl),
     buffers: [partials, hyper],
     params: packParams([totalChunks, slots]),
     workgroups: [slots],

@@ -5,7 +5,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import {
   CROSS_ENTROPY_WORKGROUP,
   crossEntropyBackwardWgsl,
@@ -51,7 +51,7 @@ export function launchCrossEntropy(
   if (rows === 0) return;
   device.dispatch({
     kernel,
-    wgsl: crossEntropyForwardWgsl(),
+    wgsl: wgslFor(crossEntropyForwardWgsl),
     buffers: [logits, labels, loss, logSumExp],
     params: packParams([rows, classes, ignoreIndex >>> 0, NAN_BITS]),
     workgroups: gridFor(rows, CROSS_ENTROPY_WORKGROUP),
@@ -77,7 +77,7 @@ export function launchCrossEntropyMean(
   if (slots > 65535 * CROSS_ENTROPY_WORKGROUP) throw new ShapeError(`${kernel}: slots=${slots} is too many`);
   device.dispatch({
     kernel,
-    wgsl: crossEntropyMeanWgsl(),
+    wgsl: wgslFor(crossEntropyMeanWgsl),
     buffers: [loss, labels, mean, count],
     params: packParams([slots, rowsPerSlot, ignoreIndex >>> 0]),
     workgroups: [Math.ceil(slots / CROSS_ENTROPY_WORKGROUP)],
@@ -111,7 +111,7 @@ export function launchCrossEntropyBackward(
   if (rows === 0) return;
   device.dispatch({
     kernel,
-    wgsl: crossEntropyBackwardWgsl(count !== null),
+    wgsl: wgslFor(crossEntropyBackwardWgsl, count !== null),
     buffers: count ? [logits, labels, logSumExp, gradOutput, gradLogits, count] : [logits, labels, logSumExp, gradOutput, gradLogits],
     params: packParams([rows, classes, ignoreIndex >>> 0, NAN_BITS, rowsPerSlot]),
     workgroups: gridFor(rows, CROSS_ENTROPY_WORKGROUP),

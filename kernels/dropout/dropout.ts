@@ -4,7 +4,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import { dropoutWgsl } from './dropout.wgsl.js';
 
 export interface DropoutLaunch {
@@ -55,7 +55,7 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
   const rowsPerSlot = blocks * rowsPerBlock;
   device.dispatch({
     kernel: 'dropout',
-    wgsl: dropoutWgsl(),
+    wgsl: wgslFor(dropoutWgsl),
     buffers: [a.input, a.seeds, a.probabilities, a.output],
     params: packParams([quadsPerRow, rowLength, rowsPerBlock, rowsPerSlot, a.slots, a.callIndex % 2 ** 32, Math.floor(a.callIndex / 2 ** 32)]),
     workgroups: gridFor(quadsPerRow * rowsPerSlot * a.slots),

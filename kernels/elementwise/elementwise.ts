@@ -5,7 +5,7 @@
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
 import type { Shape } from '../../src/tensor/tensor.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import { broadcastStrides, collapseAxes, MAX_RANK } from './broadcast.js';
 import { binaryWgsl, fillWgsl, unaryWgsl, type BinaryOp, type UnaryOp } from './elementwise.wgsl.js';
 
@@ -21,7 +21,7 @@ export function launchUnary(
   assertCount(op, count);
   device.dispatch({
     kernel: `unary_${op}`,
-    wgsl: unaryWgsl(op),
+    wgsl: wgslFor(unaryWgsl, op),
     buffers: [input, output],
     params: packParams([count], [alpha, beta]),
     workgroups: gridFor(count),
@@ -58,7 +58,7 @@ export function launchBinary(
   const pad = (v: number[]) => [...v, ...new Array<number>(slots - v.length).fill(0)];
   device.dispatch({
     kernel: `binary_${op}${inplace ? '_inplace' : ''}`,
-    wgsl: binaryWgsl({ op, rank, contiguous, inplace }),
+    wgsl: wgslFor(binaryWgsl, { op, rank, contiguous, inplace }),
     buffers: inplace ? [a, b] : [a, b, output],
     params: packParams([count, 0, 0, 0, ...pad(merged.shape), ...pad(merged.strides[0]), ...pad(merged.strides[1])]),
     workgroups: gridFor(count),
@@ -71,7 +71,7 @@ export function launchFill(device: Device, output: GPUBuffer, count: number, val
   const params = dtype === 'f32' ? packParams([count], [value]) : packParams([count, value >>> 0]);
   device.dispatch({
     kernel: `fill_${dtype}`,
-    wgsl: fillWgsl(dtype),
+    wgsl: wgslFor(fillWgsl, dtype),
     buffers: [output],
     params,
     workgroups: gridFor(count),

@@ -4,7 +4,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import { launchFill } from '../elementwise/elementwise.js';
 import {
   embeddingForwardWgsl,
@@ -66,7 +66,7 @@ export function launchEmbeddingForward(
   const width = vectorWidth(hidden, shape.forceVectorWidth);
   device.dispatch({
     kernel: `embedding_forward_v${width === 4 ? 2 : 1}`,
-    wgsl: embeddingForwardWgsl(width),
+    wgsl: wgslFor(embeddingForwardWgsl, width),
     buffers: [table, ids, output],
     params: packParams([count / width, hidden / width, vocab, Math.max(rowsPerSlot, 1), 0x7fc00000]),
     workgroups: gridFor(count / width),
@@ -98,7 +98,7 @@ export function launchEmbeddingBackward(
   const shapes = describe(shape);
   device.dispatch({
     kernel: 'embedding_heads',
-    wgsl: embeddingHeadsWgsl(),
+    wgsl: wgslFor(embeddingHeadsWgsl),
     buffers: [ids, head, tail],
     params: packParams([tokens, vocab, Math.max(rowsPerSlot, 1), 0]),
     workgroups: gridFor(tokens),
@@ -106,7 +106,7 @@ export function launchEmbeddingBackward(
   });
   device.dispatch({
     kernel: 'embedding_links',
-    wgsl: embeddingLinksWgsl(),
+    wgsl: wgslFor(embeddingLinksWgsl),
     buffers: [ids, tail, next],
     params: packParams([tokens, Math.max(rowsPerSlot, 1), vocab, 0]),
     workgroups: gridFor(tokens),
@@ -115,7 +115,7 @@ export function launchEmbeddingBackward(
   const width = vectorWidth(hidden, shape.forceVectorWidth);
   device.dispatch({
     kernel: `embedding_grad_rows_v${width === 4 ? 2 : 1}`,
-    wgsl: embeddingGradRowsWgsl(width),
+    wgsl: wgslFor(embeddingGradRowsWgsl, width),
     buffers: [gradOutput, head, next, gradTable],
     params: packParams([count / width, hidden / width]),
     workgroups: gridFor(count / width),

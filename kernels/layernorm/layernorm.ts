@@ -4,7 +4,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import { launchReduce } from '../reduce/reduce.js';
 import {
   LAYERNORM_WORKGROUP,
@@ -54,7 +54,7 @@ export function defaultLayerNormVariant(device: Device, hidden: number, rowsPerS
 function rowKernel(device: Device, kernel: string, variant: LayerNormVariant, vec4: boolean, rows: number, forward: boolean) {
   if (variant === 'row') {
     return {
-      wgsl: forward ? layerNormForwardWgsl(vec4) : layerNormBackwardWgsl(vec4),
+      wgsl: forward ? wgslFor(layerNormForwardWgsl, vec4) : wgslFor(layerNormBackwardWgsl, vec4),
       workgroups: gridFor(rows, LAYERNORM_WORKGROUP),
     };
   }
@@ -62,10 +62,10 @@ function rowKernel(device: Device, kernel: string, variant: LayerNormVariant, ve
   if (lanes === null) throw new ShapeError(`${kernel}: variant '${variant}' needs the subgroups feature with a fixed subgroup size`);
   // v3's dx alone is v2's: the 4-row form pays off when it also yields dweight/dbias (launchFusedBackward).
   if (variant === 'subgroup4' && forward) {
-    return { wgsl: layerNormForwardSubgroupWgsl(vec4, lanes, V3_ROWS), workgroups: gridFor(Math.ceil(rows / V3_ROWS), 1) };
+    return { wgsl: wgslFor(layerNormForwardSubgroupWgsl, vec4, lanes, V3_ROWS), workgroups: gridFor(Math.ceil(rows / V3_ROWS), 1) };
   }
   return {
-    wgsl: forward ? layerNormForwardSubgroupWgsl(vec4, lanes) : layerNormBackwardSubgroupWgsl(vec4, lanes),
+    wgsl: forward ? wgslFor(layerNormForwardSubgroupWgsl, vec4, lanes) : wgslFor(layerNormBackwardSubgroupWgsl, vec4, lanes),
     workgroups: gridFor(rows, 1),
   };
 }
@@ -80,7 +80,7 @@ function registersKernel(device: Device, kernel: string, vec4: boolean, hidden: 
   const held = Math.ceil((vec4 ? hidden / 4 : hidden) / lanes);
   const rowsPerSubgroup = registersRowsPerSubgroup(rowsPerSlot);
   return {
-    wgsl: layerNormForwardRegistersWgsl(vec4, lanes, held, rowsPerSubgroup, REGISTERS_GROUPS),
+    wgsl: wgslFor(layerNormForwardRegistersWgsl, vec4, lanes, held, rowsPerSubgroup, REGISTERS_GROUPS),
     workgroups: gridFor(rows / rowsPerSubgroup, REGISTERS_GROUPS),
   };
 }
@@ -179,7 +179,7 @@ export function launchLayerNormBackward(
   const partialBias = chunks === 1 ? dbias : device.allocate(slots * chunks * hidden * 4, `${kernel} dbias partials`);
   device.dispatch({
     kernel: 'layernorm_backward_params',
-    wgsl: layerNormParamGradWgsl(vec4),
+    wgsl: wgslFor(layerNormParamGradWgsl, vec4),
     buffers: [x, mean, rstd, dy, partialWeight, partialBias],
     params: packParams([slots, rowsPerSlot, width, ROWS_PER_CHUNK, chunks]),
     workgroups: gridFor(slots * chunks * Math.ceil(width / PARAM_GRAD_COLUMNS), LAYERNORM_WORKGROUP),
@@ -213,7 +213,7 @@ function launchFusedBackward(
   const partialBias = groupsPerSlot === 1 ? dbias : device.allocate(rows / V3_ROWS * hidden * 4, `${kernel} dbias partials`);
   device.dispatch({
     kernel,
-    wgsl: layerNormBackwardFusedWgsl(vec4, lanes, V3_ROWS),
+    wgsl: wgslFor(layerNormBackwardFusedWgsl, vec4, lanes, V3_ROWS),
     buffers: [...inputs, partialWeight, partialBias],
     params: packParams([rows, vec4 ? hidden / 4 : hidden, rows / slots, hidden]),
     workgroups: gridFor(rows / V3_ROWS, 1),

@@ -6,6 +6,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
+import { wgslFor } from '../common.js';
 import { canUseV3, chooseMatmulVariant, LARGE_V4_CONFIG, type MatmulVariant } from './choose-variant.js';
 import type { MatmulSpec } from './matmul-common.wgsl.js';
 import { matmulV1Wgsl, V1_TILE } from './v1-naive.wgsl.js';
@@ -42,8 +43,6 @@ export interface MatmulArgs {
 
 const KERNEL = 'matmul';
 
-/** WGSL text per specialisation (see launchMatmul). */
-const generated = new Map<string, string>();
 
 function describe(args: MatmulArgs): string {
   const flags = [
@@ -123,27 +122,13 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
   const kTail = variant === 'v3' && k % 4 !== 0;
   const tile = { v1: V1_TILE, v2: V2_TILE, v3: V3_TILE, v4: configName ? V4_CONFIGS[configName] : V2_TILE }[variant];
   const variantName = configName ? `v4_${configName}` : variant;
-  // Generated once per specialisation: v4's unrolled text is ~20 KB, and rebuilding (and rehashing it in the
-  // pipeline cache) on every call cost more CPU time than a small matmul takes on a real GPU.
-  const key = `${variantName} ${JSON.stringify(spec)} ${vec4.aVec4} ${vec4.bVec4} ${kTail}`;
-  let wgsl = generated.get(key);
-  if (wgsl === undefined) {
-    switch (variant) {
-      case 'v1':
-        wgsl = matmulV1Wgsl(spec);
-        break;
-      case 'v2':
-        wgsl = matmulV2Wgsl({ ...spec, ...vec4 });
-        break;
-      case 'v3':
-        wgsl = matmulV3Wgsl({ ...spec, ...vec4, kTail });
-        break;
-      case 'v4':
-        wgsl = matmulV4Wgsl({ ...spec, ...vec4 }, V4_CONFIGS[configName!]);
-        break;
-    }
-    generated.set(key, wgsl);
-  }
+  // wgslFor builds each specialisation's text once (v4's unrolled text is ~20 KB).
+  const wgsl = {
+    v1: () => wgslFor(matmulV1Wgsl, spec),
+    v2: () => wgslFor(matmulV2Wgsl, { ...spec, ...vec4 }),
+    v3: () => wgslFor(matmulV3Wgsl, { ...spec, ...vec4, kTail }),
+    v4: () => wgslFor(matmulV4Wgsl, { ...spec, ...vec4 }, V4_CONFIGS[configName!]),
+  }[variant]();
   const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
   const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
   device.dispatch({

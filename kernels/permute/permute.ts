@@ -5,7 +5,7 @@
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
 import type { Shape } from '../../src/tensor/tensor.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import { permuteWgsl } from './permute.wgsl.js';
 
 export const MAX_PERMUTE_RANK = 6;
@@ -85,7 +85,7 @@ export function launchPermute(
   const pad = (v: number[]) => [...v, ...new Array<number>(8 - v.length).fill(0)];
   device.dispatch({
     kernel: `permute_v${width === 4 ? 2 : 1}`,
-    wgsl: permuteWgsl(outShape.length, width),
+    wgsl: wgslFor(permuteWgsl, outShape.length, width),
     buffers: [input, output],
     params: packParams([count / width, 0, 0, 0, ...pad(outShape), ...pad(inStrides)]),
     workgroups: gridFor(count / width),

@@ -1,6 +1,6 @@
 /** Launcher for sum / mean / max over one contiguous run of axes, seen as (outer, reduced, inner). */
 import { packParams, type Device } from '../../src/tensor/device.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import { reduceWgsl, type ReduceOp } from './reduce.wgsl.js';
 
 /** Above this many values per output, and with few outputs, reduce in two passes of chunks. */
@@ -23,7 +23,7 @@ export function launchReduce(
     const outputs = outer * Math.ceil(length / chunk) * inner;
     device.dispatch({
       kernel: `reduce_${op}`,
-      wgsl: reduceWgsl(op),
+      wgsl: wgslFor(reduceWgsl, op),
       buffers: [source, target],
       params: packParams([outer, length, inner, chunk], [factor]),
       workgroups: gridFor(outputs),

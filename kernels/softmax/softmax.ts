@@ -5,7 +5,7 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { assertCount, gridFor } from '../common.js';
+import { assertCount, gridFor, wgslFor } from '../common.js';
 import {
   REGISTERS_ROWS,
   ROW_WORKGROUP,
@@ -74,7 +74,7 @@ export function launchSoftmax(
   const spec = specFor(device, kernel, variant, cols);
   device.dispatch({
     kernel,
-    wgsl: softmaxForwardWgsl(spec),
+    wgsl: wgslFor(softmaxForwardWgsl, spec),
     buffers: [input, output],
     params: packParams([rows, spec.vec4 ? cols / 4 : cols]),
     workgroups: gridForVariant(spec, rows),
@@ -99,7 +99,7 @@ export function launchSoftmaxBackward(
   const spec = specFor(device, kernel, variant, cols);
   device.dispatch({
     kernel,
-    wgsl: softmaxBackwardWgsl(spec),
+    wgsl: wgslFor(softmaxBackwardWgsl, spec),
     buffers: [y, dy, dx],
     params: packParams([rows, spec.vec4 ? cols / 4 : cols]),
     workgroups: gridForVariant(spec, rows),
