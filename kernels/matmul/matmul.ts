@@ -43,7 +43,6 @@ export interface MatmulArgs {
 
 const KERNEL = 'matmul';
 
-
 function describe(args: MatmulArgs): string {
   const flags = [
     args.transposeA ? 'transposeA' : '',
@@ -119,16 +118,30 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
   if (configName !== undefined && !V4_CONFIGS[configName]) {
     throw new ShapeError(`${KERNEL} (${describe(args)}): unknown v4 config '${configName}'`);
   }
-  const kTail = variant === 'v3' && k % 4 !== 0;
-  const tile = { v1: V1_TILE, v2: V2_TILE, v3: V3_TILE, v4: configName ? V4_CONFIGS[configName] : V2_TILE }[variant];
-  const variantName = configName ? `v4_${configName}` : variant;
   // wgslFor builds each specialisation's text once (v4's unrolled text is ~20 KB).
-  const wgsl = {
-    v1: () => wgslFor(matmulV1Wgsl, spec),
-    v2: () => wgslFor(matmulV2Wgsl, { ...spec, ...vec4 }),
-    v3: () => wgslFor(matmulV3Wgsl, { ...spec, ...vec4, kTail }),
-    v4: () => wgslFor(matmulV4Wgsl, { ...spec, ...vec4 }, V4_CONFIGS[configName!]),
-  }[variant]();
+  let wgsl: string;
+  let tile: { rows: number; cols: number };
+  switch (variant) {
+    case 'v1':
+      wgsl = wgslFor(matmulV1Wgsl, spec);
+      tile = V1_TILE;
+      break;
+    case 'v2':
+      wgsl = wgslFor(matmulV2Wgsl, { ...spec, ...vec4 });
+      tile = V2_TILE;
+      break;
+    case 'v3':
+      wgsl = wgslFor(matmulV3Wgsl, { ...spec, ...vec4, kTail: k % 4 !== 0 });
+      tile = V3_TILE;
+      break;
+    case 'v4': {
+      const config = V4_CONFIGS[configName!];
+      wgsl = wgslFor(matmulV4Wgsl, { ...spec, ...vec4 }, config);
+      tile = config;
+      break;
+    }
+  }
+  const variantName = configName ? `v4_${configName}` : variant;
   const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
   const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
   device.dispatch({

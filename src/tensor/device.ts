@@ -276,10 +276,6 @@ export class Device {
   }
 
   /**
-   * Uniform buffers are cached by content: a training loop repeats the same few shapes, so after the first step no
-   * uniform buffer is created. The cache is dropped wholesale (after the pending work is submitted) if it grows large.
-   */
-  /**
    * The bind group of `buffers` (bindings 0, 1, …) for `layout`, made once and reused: creating one was the largest
    * part of a dispatch's CPU cost, which bounds small ops on a real GPU (bench/RESULTS.md). Keyed by object
    * identity; a destroyed buffer is never passed again, so its entries are never hit, and the map is emptied when
@@ -303,6 +299,10 @@ export class Device {
     return id;
   }
 
+  /**
+   * Uniform buffers are cached by content: a training loop repeats the same few shapes, so after the first step no
+   * uniform buffer is created. The cache is dropped wholesale (after the pending work is submitted) if it grows large.
+   */
   private uniformBuffer(params: ArrayBuffer): GPUBuffer {
     const key = new Uint32Array(params).join(',');
     let buffer = this.uniforms.get(key);
