@@ -9,13 +9,13 @@
  * submit as last about 20 ms (one on lavapipe, many for small shapes on a real GPU), waited for with the quiet wait.
  * The variants' samples interleave, so a drifting machine hits all of them alike.
  *
- *   node dist/bench/matmul-variants.js [--variants v1,v2,v3,v4:128x128k8r8x8 | --variants all] [--check]
+ *   node dist/bench/matmul-variants.js [--variants v1,v2,v3,v5,v4:128x128k8r8x8 | --variants all] [--check]
  *                                      [--shapes 1024x1024x1024,8x256x64x64] [--repeats 5] [--json FILE]
  *
  * On lavapipe the figures drift +-15% with the machine's load: compare only numbers from the same run.
  */
 import { writeFileSync } from 'node:fs';
-import { canUseV3, chooseMatmulVariant } from '../kernels/matmul/choose-variant.js';
+import { canUseV3, canUseV5, chooseMatmulVariant } from '../kernels/matmul/choose-variant.js';
 import { launchMatmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { matmulReference } from '../kernels/matmul/reference.js';
 import { V4_CONFIGS, type V4ConfigName } from '../kernels/matmul/v4-blocked.wgsl.js';
@@ -41,12 +41,13 @@ function parseCandidates(device: Device, list: string): Candidate[] {
     'v1',
     'v2',
     ...(canUseV3(device) ? ['v3'] : []),
+    ...(canUseV5(device) ? ['v5'] : []),
     ...Object.keys(V4_CONFIGS).map((c) => `v4:${c}`),
   ];
   const names = list === 'all' ? all : list.split(',');
   return names.map((name) => {
     const [variant, config] = name.split(':') as [MatmulVariant, V4ConfigName | undefined];
-    if (!['v1', 'v2', 'v3', 'v4'].includes(variant)) throw new Error(`--variants: unknown variant '${variant}' in '${name}'`);
+    if (!['v1', 'v2', 'v3', 'v4', 'v5'].includes(variant)) throw new Error(`--variants: unknown variant '${variant}' in '${name}'`);
     if (variant === 'v4' && (!config || !(config in V4_CONFIGS))) {
       throw new Error(`--variants: '${name}' needs one of v4:${Object.keys(V4_CONFIGS).join(', v4:')}`);
     }

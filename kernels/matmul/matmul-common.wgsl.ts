@@ -31,38 +31,57 @@ struct Params {
  * `vec4f` (vec4 bindings are used by variants that load 4 contiguous values at once).
  */
 export function bindingsWgsl(spec: MatmulSpec, aType = 'f32', bType = 'f32'): string {
-  const biasBinding = 4;
-  const preBinding = spec.bias ? 5 : 4;
-  return wgsl`
+  return `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<${aType}>; // (batch|1, m, k), or (batch|1, k, m) transposed
 @group(0) @binding(2) var<storage, read> b: array<${bType}>; // (batch|1, k, n), or (batch|1, n, k) transposed
-@group(0) @binding(3) var<storage, read_write> out: array<f32>; // (batch, m, n)
+${outputBindingsWgsl(spec)}`;
+}
+
+/**
+ * Bindings 3 on: out, then bias and preActivation when the spec has them (for variants that bind A and B their own
+ * way); `type` 'vec4f' for `storeOutput4`.
+ */
+export function outputBindingsWgsl(spec: MatmulSpec, type = 'f32'): string {
+  const biasBinding = 4;
+  const preBinding = spec.bias ? 5 : 4;
+  return wgsl`
+@group(0) @binding(3) var<storage, read_write> out: array<${type}>; // (batch, m, n)
 #if ${spec.bias}
-@group(0) @binding(${biasBinding}) var<storage, read> bias: array<f32>; // (batch|1, n)
+@group(0) @binding(${biasBinding}) var<storage, read> bias: array<${type}>; // (batch|1, n)
 #endif
 #if ${spec.preActivation}
-@group(0) @binding(${preBinding}) var<storage, read_write> preActivation: array<f32>; // (batch, m, n)
+@group(0) @binding(${preBinding}) var<storage, read_write> preActivation: array<${type}>; // (batch, m, n)
 #endif
 `;
 }
 
-/** `storeOutput(batch, row, col, acc)`: bounds guard, bias, GELU, stores. Called once per output element. */
-export function epilogueWgsl(spec: MatmulSpec): string {
+/**
+ * `storeOutput(batch, row, col, acc)`: bounds guard, bias, GELU, stores; called once per output element. With
+ * `vec4` (outputs bound as vec4s, n % 4 = 0): `storeOutput4(batch, row, col0, acc)` stores columns col0..col0+3 at
+ * once (one store instead of four: on lavapipe each store is a loop over the lanes). Both compute each value with
+ * the same operations, so they give the same bits.
+ */
+export function epilogueWgsl(spec: MatmulSpec, vec4 = false): string {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const guard = vec4 ? 'col0 >= params.n' : 'col >= params.n';
+  const column = vec4 ? 'col0' : 'col';
+  const index = vec4 ? `((batchIndex * params.m + row) * params.n + col0) / 4u` : '(batchIndex * params.m + row) * params.n + col';
+  const biasIndex = vec4 ? '(batchIndex * params.biasBatchStride + col0) / 4u' : 'batchIndex * params.biasBatchStride + col';
   return wgsl`
 #if ${spec.gelu}
-${safeTanhWgsl}
-fn gelu(x: f32) -> f32 {
+${vec4 ? safeTanhWgsl.replace(/f32/g, 'vec4f') : safeTanhWgsl}
+fn gelu(x: ${T}) -> ${T} {
   return 0.5 * x * (1.0 + safeTanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 #endif
 
-fn storeOutput(batchIndex: u32, row: u32, col: u32, acc: f32) {
-  if (row >= params.m || col >= params.n) { return; }
-  let index = (batchIndex * params.m + row) * params.n + col;
+fn ${vec4 ? 'storeOutput4' : 'storeOutput'}(batchIndex: u32, row: u32, ${column}: u32, acc: ${T}) {
+  if (row >= params.m || ${guard}) { return; }
+  let index = ${index};
 #if ${spec.bias}
-  let value = acc + bias[batchIndex * params.biasBatchStride + col];
+  let value = acc + bias[${biasIndex}];
 #else
   let value = acc;
 #endif

@@ -9,7 +9,7 @@ import { linear, matmul } from '../../src/tensor/ops/matmul.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
-import { chooseMatmulVariant, LARGE_V4_CONFIG } from './choose-variant.js';
+import { canUseV5, chooseMatmulVariant, LARGE_V4_CONFIG } from './choose-variant.js';
 import { launchMatmul } from './matmul.js';
 import { matmulReference } from './reference.js';
 
@@ -101,10 +101,15 @@ describe('linear op', () => {
 });
 
 describe('matmul kernel', () => {
-  it('chooses v3 on lavapipe, and v1/v2/v4 by output size elsewhere', () => {
+  it('chooses v5 on lavapipe (v3 for operands too large to pack), and v1/v2/v4 by output size elsewhere', () => {
     const d = device();
-    const choose = (m: number, n: number) => chooseMatmulVariant(d, { batch: 1, m, k: 256, n });
-    if (d.info.isSoftware && d.hasSubgroups && d.info.subgroupMinSize === 8) {
+    const choose = (m: number, n: number, k = 256) => chooseMatmulVariant(d, { batch: 1, m, k, n });
+    if (d.info.isSoftware && canUseV5(d)) {
+      for (const [m, n] of [[8, 8], [64, 64]]) expect(choose(m, n)).toEqual({ variant: 'v3' }); // too small to pack
+      for (const [m, n] of [[256, 256], [4096, 4096]]) expect(choose(m, n)).toEqual({ variant: 'v5' });
+      // 2^26 texels fit one scratch texture on lavapipe (4096 x 16384); A here needs 2^27.
+      expect(choose(1 << 17, 8, 4096)).toEqual({ variant: 'v3' });
+    } else if (d.info.isSoftware && d.hasSubgroups && d.info.subgroupMinSize === 8) {
       for (const [m, n] of [[8, 8], [256, 256], [4096, 4096]]) expect(choose(m, n)).toEqual({ variant: 'v3' });
     } else {
       expect(choose(8, 8)).toEqual({ variant: 'v1' });
@@ -137,6 +142,35 @@ describe('matmul kernel', () => {
         d.release(out);
       }
       for (const [i, output] of outputs.entries()) expect(output.equals(outputs[0]), `case ${index}, variant #${i} vs v1`).toBe(true);
+      for (const buffer of [aBuffer, bBuffer, biasBuffer]) d.release(buffer);
+    }
+  });
+
+  it('v5 gives the same bits as v3 (lavapipe picks by operand size)', async ({ skip }) => {
+    const d = device();
+    if (!canUseV5(d)) skip();
+    const cases = [
+      { batch: 2, m: 65, k: 37, n: 70, transposeA: false, transposeB: false, bBatched: false },
+      { batch: 1, m: 132, k: 300, n: 136, transposeA: true, transposeB: true },
+      { batch: 3, m: 33, k: 20, n: 68, transposeA: false, transposeB: true },
+    ];
+    for (const [index, c] of cases.entries()) {
+      const a = randomArray(c.batch * c.m * c.k, 70 + index);
+      const b = randomArray(c.batch * c.k * c.n, 80 + index);
+      const bias = randomArray(c.n, 90 + index);
+      const [aBuffer, bBuffer, biasBuffer] = [a, b, bias].map((data) => {
+        const buffer = d.allocate(data.byteLength, 'input');
+        d.write(buffer, data);
+        return buffer;
+      });
+      const outputs: Buffer[] = [];
+      for (const variant of ['v3', 'v5'] as const) {
+        const out = d.allocate(c.batch * c.m * c.n * 4, 'out');
+        launchMatmul(d, { ...c, a: aBuffer, b: bBuffer, out, bias: biasBuffer, epilogue: 'gelu', variant });
+        outputs.push(Buffer.from(await d.read(out, c.batch * c.m * c.n * 4)));
+        d.release(out);
+      }
+      expect(outputs[1].equals(outputs[0]), `case ${index}: v5 vs v3`).toBe(true);
       for (const buffer of [aBuffer, bBuffer, biasBuffer]) d.release(buffer);
     }
   });

@@ -6,13 +6,15 @@
  */
 import { packParams, type Device } from '../../src/tensor/device.js';
 import { ShapeError } from '../../src/tensor/errors.js';
+import { ScratchTextures } from '../../src/tensor/scratch-textures.js';
 import { wgslFor } from '../common.js';
-import { canUseV3, chooseMatmulVariant, LARGE_V4_CONFIG, type MatmulVariant } from './choose-variant.js';
+import { canUseV3, canUseV5, chooseMatmulVariant, LARGE_V4_CONFIG, v5Fits, type MatmulVariant } from './choose-variant.js';
 import type { MatmulSpec } from './matmul-common.wgsl.js';
 import { matmulV1Wgsl, V1_TILE } from './v1-naive.wgsl.js';
 import { matmulV2Wgsl, V2_TILE } from './v2-tiled.wgsl.js';
 import { matmulV3Wgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 import { matmulV4Wgsl, V4_CONFIGS, type V4ConfigName } from './v4-blocked.wgsl.js';
+import { matmulV5PackWgsl, matmulV5Wgsl, packedTexels, V5_TILE } from './v5-packed.wgsl.js';
 
 export type { MatmulVariant } from './choose-variant.js';
 
@@ -83,6 +85,10 @@ function checkArgs(device: Device, args: MatmulArgs, variant: MatmulVariant): vo
   if (variant === 'v3' && !canUseV3(device)) {
     fail('variant v3 needs the subgroups feature with 8-lane subgroups, which this device does not have');
   }
+  if (variant === 'v5' && !canUseV5(device)) {
+    fail('variant v5 needs 8-lane subgroups and WGSL storage-texture reads, which this device does not have');
+  }
+  if (variant === 'v5' && !v5Fits(device, args)) fail("the packed operands are larger than this device's largest texture");
 }
 
 /** Records out = op(A) op(B) (+ bias) (GELU). Nothing runs until the device's next submit. */
@@ -106,9 +112,15 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
     args.bBatched === false ? 0 : k * n,
     args.biasBatched ? n : 0,
   ]);
-  const buffers = [args.a, args.b, args.out];
-  if (args.bias) buffers.push(args.bias);
-  if (args.preActivation) buffers.push(args.preActivation);
+  const outputs = [args.out];
+  if (args.bias) outputs.push(args.bias);
+  if (args.preActivation) outputs.push(args.preActivation);
+  const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
+  const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
+  if (variant === 'v5') {
+    launchV5(device, args, spec, params, outputs, `${flags}${epilogue}`);
+    return;
+  }
   // v2 and v3 load 4 values at once along an operand's contiguous axis when it is a multiple of 4.
   const vec4 = {
     aVec4: m * k > 0 && (spec.transposeA ? m : k) % 4 === 0,
@@ -142,14 +154,49 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
     }
   }
   const variantName = configName ? `v4_${configName}` : variant;
-  const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
-  const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
   device.dispatch({
     kernel: `${KERNEL}_${variantName.replace(/-/g, '_')}_${flags}${epilogue}`,
     wgsl,
-    buffers,
+    buffers: [args.a, args.b, ...outputs],
     params,
     workgroups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), batch],
     shapes: describe(args),
+  });
+}
+
+/** v5: packs A and B into the device's scratch textures, then runs the tile loop over them (v5-packed.wgsl.ts). */
+function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, params: ArrayBuffer, outputs: GPUBuffer[], name: string): void {
+  const { batch, m, k, n } = args;
+  const shapes = describe(args);
+  const pack = (operand: 'a' | 'b', source: GPUBuffer, rows: number, batched: boolean, transposed: boolean) => {
+    const batches = batched ? batch : 1;
+    const texels = batches * packedTexels(rows, k);
+    const target = device.scratchTextures.get(`matmul ${operand}`, Math.max(texels, 1));
+    if (texels === 0) return target.view;
+    // A texel is one aligned vec4 of the source when its 4 values are contiguous: k for A, n (= rows) for B.
+    const contiguous = operand === 'a' ? !transposed && k % 4 === 0 : !transposed && rows % 4 === 0;
+    const textureRows = Math.ceil(texels / ScratchTextures.WIDTH);
+    const staging = device.allocate(textureRows * ScratchTextures.WIDTH * 16, `matmul v5 packed ${operand}`);
+    device.dispatch({
+      kernel: `${KERNEL}_v5_pack_${operand}${transposed ? 'T' : 'N'}${contiguous ? '_vec4' : ''}`,
+      wgsl: wgslFor(matmulV5PackWgsl, operand, transposed, contiguous),
+      buffers: [source, staging],
+      params: packParams([rows, k, batched ? rows * k : 0]),
+      workgroups: [Math.ceil(rows / 32), batches],
+      shapes,
+    });
+    device.copyToTexture(staging, target, textureRows);
+    device.release(staging); // Reused only by later commands, which run after the copy.
+    return target.view;
+  };
+  const packedA = pack('a', args.a, m, args.aBatched !== false, spec.transposeA);
+  const packedB = pack('b', args.b, n, args.bBatched !== false, spec.transposeB);
+  device.dispatch({
+    kernel: `${KERNEL}_v5_${name}${n % 4 === 0 ? '_vec4out' : ''}`,
+    wgsl: wgslFor(matmulV5Wgsl, spec, n % 4 === 0),
+    buffers: [packedA, packedB, ...outputs],
+    params,
+    workgroups: [Math.ceil(n / V5_TILE.cols), Math.ceil(m / V5_TILE.rows), batch],
+    shapes,
   });
 }

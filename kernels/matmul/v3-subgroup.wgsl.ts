@@ -107,7 +107,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(subgroup_invocation_id) la
   ${lines(4, (q) => `let aRowIndex${q} = min(rowBase + lane * 4u + ${q}u, params.m - 1u);`)}
   let bColVec = min(col0, max(params.n, 4u) - 4u);
   ${lines(4, (j) => `let bColIndex${j} = min(col0 + ${j}u, params.n - 1u);`)}
-  ${lines(ROWS, (r) => `var acc${r} = vec4f(0.0);`)}
+  ${accumulatorsWgsl(ROWS)}
 
   for (var k0 = 0u; k0 < params.k; k0 += 4u) {
     ${loadA(spec)}
@@ -117,19 +117,38 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(subgroup_invocation_id) la
     ${lines(4, (q) => `aRow${q} = select(vec4f(0.0), aRow${q}, kInside);`)}
 #endif
     ${loadB(spec)}
-    ${lines(ROWS, (r) => {
-      const row = `subgroupBroadcast(aRow${r % 4}, ${Math.floor(r / 4)}u)`;
-      return `{ let ar = ${row}; acc${r} += ar.x * b0; acc${r} += ar.y * b1; acc${r} += ar.z * b2; acc${r} += ar.w * b3; }`;
-    })}
+    ${subgroupStepWgsl(ROWS)}
   }
+  ${tileStoreWgsl(ROWS)}
+}
+`;
+}
 
-  // The epilogue as a loop, not unrolled: it runs once per tile, and 128 inlined GELUs made compiles much slower.
-  let results = array<vec4f, ${ROWS}>(${range(ROWS).map((r) => `acc${r}`).join(', ')});
-  for (var r = 0u; r < ${ROWS}u; r++) {
+/**
+ * One 4-k step of the tile (shared with v5): row r of the tile is lane r/4's aRow{r%4}, handed to every lane by
+ * `subgroupBroadcast`; b0..b3 are this lane's 4 columns at k0..k0+3; each accumulator takes its 4 k back to back.
+ */
+export function subgroupStepWgsl(rows: number): string {
+  return lines(rows, (r) => {
+    const row = `subgroupBroadcast(aRow${r % 4}, ${Math.floor(r / 4)}u)`;
+    return `{ let ar = ${row}; acc${r} += ar.x * b0; acc${r} += ar.y * b1; acc${r} += ar.z * b2; acc${r} += ar.w * b3; }`;
+  });
+}
+
+/** The accumulators' declarations (shared with v5). */
+export function accumulatorsWgsl(rows: number): string {
+  return lines(rows, (r) => `var acc${r} = vec4f(0.0);`);
+}
+
+/**
+ * Stores the tile through `storeOutput` (shared with v5). A loop, not unrolled: it runs once per tile, and 128
+ * inlined GELUs made compiles much slower.
+ */
+export function tileStoreWgsl(rows: number): string {
+  return `let results = array<vec4f, ${rows}>(${range(rows).map((r) => `acc${r}`).join(', ')});
+  for (var r = 0u; r < ${rows}u; r++) {
     for (var j = 0u; j < 4u; j++) {
       storeOutput(batchIndex, rowBase + r, col0 + j, results[r][j]);
     }
-  }
-}
-`;
+  }`;
 }

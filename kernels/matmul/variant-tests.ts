@@ -1,18 +1,19 @@
 /**
- * The kernel-level checks every matmul variant must pass, shared by matmul-v1/v2/v3.test.ts (one file per variant
+ * The kernel-level checks every matmul variant must pass, shared by matmul-v{1,2,3,4,5}.test.ts (one file per variant
  * keeps each under ~30 s: lavapipe compiles each specialisation in seconds, so the cases are chosen to cover every
  * code path with few specialisations). Each case runs against the float64 reference on fresh random inputs with
  * poisoned outputs (useDevice), relative error < 1e-4.
  *
  * Coverage: m, k, n of 1, 7, 33, 257 and tile-straddling 65/70; k = 1; batch 1 and 3; all four transpositions;
  * A or B shared across the batch; epilogues bias (shared and per batch), bias + GELU + pre-activation, GELU alone.
- * For v3 the shapes also cover scalar loads with a k tail, vec4 loads, and vec4 loads with a k tail.
+ * For v3 the shapes also cover scalar loads with a k tail, vec4 loads, and vec4 loads with a k tail; for v5, packing
+ * with every layout, padding of rows, columns and k, and a shared operand packed once.
  */
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../../src/tensor/device.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { randomArray } from '../../test/helpers/random.js';
-import { canUseV3 } from './choose-variant.js';
+import { canUseV3, canUseV5 } from './choose-variant.js';
 import { launchMatmul, type MatmulVariant } from './matmul.js';
 import type { V4ConfigName } from './v4-blocked.wgsl.js';
 import { matmulReference } from './reference.js';
@@ -61,6 +62,7 @@ const otherCases: KernelCase[] = [
   { batch: 3, m: 33, k: 7, n: 65, bias: 'shared', aBatched: false },
   { batch: 3, m: 7, k: 33, n: 65, bias: 'batched', gelu: true, preActivation: true, aBatched: true, bBatched: true },
   { batch: 1, m: 257, k: 33, n: 1, bias: 'shared', gelu: true, preActivation: true },
+  { batch: 3, m: 7, k: 33, n: 68, bias: 'batched', gelu: true, preActivation: true }, // n % 4 = 0: v5's vec4 stores
   { batch: 2, m: 7, k: 5, n: 33, gelu: true },
 ];
 
@@ -151,15 +153,14 @@ export function defineVariantTests(
   const { v4Config, only } = options;
   const cases = only === 'layouts' ? layoutCases : only === 'two' ? [layoutCases[0], layoutCases[7]] : [...shapeCases, ...otherCases];
   describe(`matmul ${variant}${v4Config ? ` ${v4Config}` : ''}`, () => {
+    const unsupported = () => (variant === 'v3' && !canUseV3(device())) || (variant === 'v5' && !canUseV5(device()));
     it('runs on this device', () => {
-      if (variant === 'v3' && !canUseV3(device())) {
-        console.warn('matmul v3: this device has no 8-lane subgroups; its cases are skipped');
-      }
+      if (unsupported()) console.warn(`matmul ${variant}: this device lacks what it needs; its cases are skipped`);
       expect(device()).toBeDefined();
     });
     cases.forEach((c, i) => {
       it(label(c), async ({ skip }) => {
-        if (variant === 'v3' && !canUseV3(device())) skip();
+        if (unsupported()) skip();
         await runKernelCase(device(), variant, c, 1000 + i * 7, v4Config);
       });
     });

@@ -12,6 +12,7 @@ import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { setQuietWaits, waitForGpu } from './quiet-wait.js';
+import { ScratchTextures, type ScratchTexture } from './scratch-textures.js';
 
 export interface DeviceOptions {
   /** Pick the adapter whose name contains this text (Dawn's `adapter=` flag). Env: WEBTRAINER_ADAPTER. */
@@ -39,8 +40,8 @@ export interface Dispatch {
   kernel: string;
   /** Fully specialised WGSL with an entry point `main`; binding 0 is `params` when `params` is given. */
   wgsl: string;
-  /** Storage buffers, bound in order after the params binding. */
-  buffers: GPUBuffer[];
+  /** Storage buffers (or texture views, for texture bindings), bound in order after the params binding. */
+  buffers: (GPUBuffer | GPUTextureView)[];
   /** Packed uniform parameters (see `packParams`). */
   params?: ArrayBuffer;
   workgroups: readonly [number, number?, number?];
@@ -86,6 +87,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Device>
     maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
     maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+    maxTextureDimension2D: a.maxTextureDimension2D, // scratch textures (matmul v5) are 4096 wide and this tall
   };
   const gpuDevice = await adapter.requestDevice({ requiredFeatures: features, requiredLimits, label: 'webtrainer' });
   return new Device(gpu, adapter, gpuDevice);
@@ -95,7 +97,10 @@ export class Device {
   readonly info: AdapterSummary;
   readonly limits: GPUSupportedLimits;
   readonly hasSubgroups: boolean;
+  /** WGSL reads of storage textures (`texture_storage_2d<…, read>`), which matmul v5 uses. */
+  readonly hasReadOnlyStorageTextures: boolean;
   readonly pipelines: PipelineCache;
+  readonly scratchTextures: ScratchTextures;
   private readonly storagePool: BufferPool;
   private readonly readbackPool: BufferPool;
   private readonly uniforms = new Map<string, GPUBuffer>();
@@ -103,7 +108,7 @@ export class Device {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly objectIds = new WeakMap<object, number>();
   private nextObjectId = 0;
-  private readonly retired: GPUBuffer[] = [];
+  private readonly retired: (GPUBuffer | GPUTexture)[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesSinceSubmit = 0;
@@ -140,7 +145,9 @@ export class Device {
     setQuietWaits(this.info.isSoftware);
     this.limits = gpuDevice.limits;
     this.hasSubgroups = gpuDevice.features.has('subgroups');
+    this.hasReadOnlyStorageTextures = gpu.wgslLanguageFeatures?.has('readonly_and_readwrite_storage_textures') ?? false;
     this.pipelines = new PipelineCache(gpuDevice);
+    this.scratchTextures = new ScratchTextures(gpuDevice, (texture) => this.retired.push(texture));
     const U = globals.GPUBufferUsage;
     this.storagePool = new BufferPool(gpuDevice, U.STORAGE | U.COPY_SRC | U.COPY_DST, 'storage');
     this.readbackPool = new BufferPool(gpuDevice, U.MAP_READ | U.COPY_DST, 'readback');
@@ -201,6 +208,21 @@ export class Device {
     this.commandEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
   }
 
+  /**
+   * Records a copy of `rows` whole rows of texels from `source` (packed row after row, no padding) into the top of
+   * a scratch texture (ScratchTextures).
+   */
+  copyToTexture(source: GPUBuffer, target: ScratchTexture, rows: number): void {
+    this.assertAlive();
+    if (rows === 0) return;
+    this.endPass();
+    this.commandEncoder().copyBufferToTexture(
+      { buffer: source, bytesPerRow: ScratchTextures.WIDTH * 16 },
+      { texture: target.texture },
+      [ScratchTextures.WIDTH, rows],
+    );
+  }
+
   /** Uploads `data` into `buffer`. Pending work is submitted first, so it still sees the buffer's old contents. */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.assertAlive();
@@ -237,7 +259,7 @@ export class Device {
       this.submitCount++;
     }
     this.dispatchesSinceSubmit = 0;
-    for (const buffer of this.retired.splice(0)) buffer.destroy();
+    for (const resource of this.retired.splice(0)) resource.destroy();
   }
 
   /** Submits and waits until the GPU has finished everything; throws any error it reported. */
@@ -256,6 +278,7 @@ export class Device {
     this.flush();
     this.storagePool.trim();
     this.readbackPool.trim();
+    this.scratchTextures.destroy();
     this.gpuDevice.destroy();
     liveInstances.delete(this.gpu);
   }
@@ -276,17 +299,20 @@ export class Device {
   }
 
   /**
-   * The bind group of `buffers` (bindings 0, 1, …) for `layout`, made once and reused: creating one was the largest
+   * The bind group of `resources` (bindings 0, 1, …) for `layout`, made once and reused: creating one was the largest
    * part of a dispatch's CPU cost, which bounds small ops on a real GPU (bench/RESULTS.md). Keyed by object
    * identity; a destroyed buffer is never passed again, so its entries are never hit, and the map is emptied when
    * it grows large.
    */
-  private bindGroup(layout: GPUBindGroupLayout, buffers: readonly GPUBuffer[], label: string): GPUBindGroup {
-    const key = [layout, ...buffers].map((o) => this.objectId(o)).join(',');
+  private bindGroup(layout: GPUBindGroupLayout, resources: readonly (GPUBuffer | GPUTextureView)[], label: string): GPUBindGroup {
+    const key = [layout, ...resources].map((o) => this.objectId(o)).join(',');
     let group = this.bindGroups.get(key);
     if (!group) {
       if (this.bindGroups.size >= 8192) this.bindGroups.clear();
-      const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+      const entries = resources.map((resource, binding) => ({
+        binding,
+        resource: isBuffer(resource) ? { buffer: resource } : resource,
+      }));
       group = this.gpuDevice.createBindGroup({ layout, entries, label });
       this.bindGroups.set(key, group);
     }
@@ -352,4 +378,8 @@ export function packParams(u32: readonly number[], f32: readonly number[] = []):
   });
   f32.forEach((value, i) => (asF32[u32.length + i] = value));
   return buffer;
+}
+
+function isBuffer(resource: GPUBuffer | GPUTextureView): resource is GPUBuffer {
+  return 'mapAsync' in resource;
 }
