@@ -343,17 +343,29 @@ function throughput(c: OpCase, ms: number): Pick<KernelResult, 'gflops' | 'gbps'
   return c.op === 'matmul' ? { gflops: c.flops / (ms * 1e6) } : { gbps: c.bytes / (ms * 1e6) };
 }
 
-/** Median of timed runs after one warm-up: 5 for long ops, more for short ones where noise weighs more. */
+/** A sample repeats a short op within one submit until it lasts about this long (bench/README.md). */
+const SAMPLE_TARGET_MS = 40;
+const MAX_RUNS_PER_SAMPLE = 64;
+
+/**
+ * Median time of one run, over samples taken after one warm-up: 5 samples for long ops, more for short ones where
+ * noise weighs more. A sample records the op `times` times and waits once, `times` chosen from a first single run
+ * so the sample lasts ~SAMPLE_TARGET_MS: the submit + wait round trip and the quiet wait's polling interval (up to
+ * 2 ms) then weigh little on millisecond ops.
+ */
 async function timeRun(prepared: PreparedRun): Promise<number> {
   await prepared.run(); // Warm-up: shader compiles, buffer pool fills.
-  const timed = async () => {
+  const timed = async (times: number) => {
     const start = performance.now();
-    await prepared.run();
-    return performance.now() - start;
+    await prepared.run(times);
+    return (performance.now() - start) / times;
   };
-  const samples = [await timed()];
-  const repeats = samples[0] < 5 ? 25 : samples[0] < 50 ? 11 : 5;
-  while (samples.length < repeats) samples.push(await timed());
+  const once = await timed(1);
+  const times = Math.max(1, Math.min(MAX_RUNS_PER_SAMPLE, Math.round(SAMPLE_TARGET_MS / Math.max(once, 1e-3))));
+  const samples = [await timed(times)];
+  const sampleMs = samples[0] * times;
+  const repeats = sampleMs < 5 ? 25 : sampleMs < 50 ? 11 : 5;
+  while (samples.length < repeats) samples.push(await timed(times));
   return median(samples);
 }
 

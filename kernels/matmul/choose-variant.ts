@@ -3,7 +3,7 @@
  *
  * | adapter                                    | shape                                          | variant              |
  * |--------------------------------------------|------------------------------------------------|----------------------|
- * | software (lavapipe) + subgroups of 8 lanes | ≥ 2^22 multiply-adds, operands fit a texture   | v5                   |
+ * | software (lavapipe) + subgroups of 8 lanes | ≥ 2^21 multiply-adds, operands fit a texture   | v5                   |
  * |   + storage-texture reads                  |                                                |                      |
  * | software (lavapipe) + subgroups of 8 lanes | any                                            | v3                   |
  * | any                                        | m*n < 4096 (less than one 64x64 tile)          | v1                   |
@@ -11,9 +11,9 @@
  * | hardware                                   | otherwise                                      | v2                   |
  *
  * Why (README.md has the figures): on lavapipe v5 (v3's tile over operands packed into textures) was 1.3-2.9x
- * faster than v3 from 2048x128x128 up, but its packing costs ~0.25 ms, so below ~4M multiply-adds (1x128x128x128,
- * 16x64x32x64) v3 was faster; v3 was 1.7-7.5x faster than v2 and 5.7-22x faster than v1 at every measured shape. On an H100 (Dawn/Vulkan, clocks warmed up)
- * v4's 128x64 tiles with 8x4 register blocks beat v2 from 512 such workgroups up: 33.6 vs 19.6 TFLOP/s at 4096³,
+ * faster than v3 from 2048x128x128 up, but its packing costs a dispatch and a copy (~0.1 ms), so below ~2M
+ * multiply-adds (1x64x64x64, 16x64x32x64) v3 was faster; v3 was 1.7-7.5x faster than v2 and 5.7-22x faster than
+ * v1 at every measured shape. On an H100 (Dawn/Vulkan, clocks warmed up) v4's 128x64 tiles with 8x4 register blocks beat v2 from 512 such workgroups up: 33.6 vs 19.6 TFLOP/s at 4096³,
  * 29.3 vs 25.5 at 2048³; below that they tie (1024³ 18.8 vs 18.3, 2048x256x1024 15.0 vs 15.1) or lose (2048x1024x256
  * 9.9 vs 12.2, 8x256x64x64), as big tiles leave the GPU's 132 multiprocessors short of workgroups. The other v4
  * configs were within 4% of this one at 2048³ and 4096³. An output smaller than one tile would leave most of a
@@ -54,15 +54,14 @@ export function canUseV5(device: Device): boolean {
   return canUseV3(device) && device.hasReadOnlyStorageTextures;
 }
 
-/** Whether both packed operands fit the device's scratch textures (1 GB each on lavapipe). */
+/** Whether both packed operands fit the device's scratch texture (1 GB on lavapipe). */
 export function v5Fits(device: Device, shape: VariantShape): boolean {
-  const capacity = device.scratchTextures.capacity;
   const { batch, m, k, n } = shape;
-  return batch * packedTexels(m, k) <= capacity && batch * packedTexels(n, k) <= capacity;
+  return batch * (packedTexels(m, k) + packedTexels(n, k)) <= device.scratchTextures.capacity;
 }
 
-/** Multiply-adds from which v5's packing (two more dispatches and two copies, ~0.25 ms on lavapipe) pays. */
-export const V5_MIN_MULTIPLY_ADDS = 1 << 22;
+/** Multiply-adds from which v5 beats v3 on lavapipe: its packing adds a dispatch and a copy (~0.1 ms). */
+export const V5_MIN_MULTIPLY_ADDS = 1 << 21;
 
 export function chooseMatmulVariant(device: Device, shape: VariantShape): VariantChoice {
   const multiplyAdds = shape.batch * shape.m * shape.k * shape.n;

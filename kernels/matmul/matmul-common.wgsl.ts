@@ -17,13 +17,15 @@ export interface MatmulSpec {
   preActivation: boolean;
 }
 
-/** Uniform fields in packing order (all u32): see `matmulParams` in matmul.ts. */
-export const PARAMS_STRUCT = /* wgsl */ `
-struct Params {
-  m: u32, k: u32, n: u32,
+/** Uniform fields in packing order (all u32): see `launchMatmul` in matmul.ts. */
+export const PARAMS_FIELDS = /* wgsl */ `m: u32, k: u32, n: u32,
   aBatchStride: u32,    // m*k, or 0 when A is one matrix shared by every batch
   bBatchStride: u32,    // k*n, or 0 when shared
-  biasBatchStride: u32, // n when the bias has a batch (trial) axis, else 0
+  biasBatchStride: u32, // n when the bias has a batch (trial) axis, else 0`;
+
+export const PARAMS_STRUCT = /* wgsl */ `
+struct Params {
+  ${PARAMS_FIELDS}
 }`;
 
 /**
@@ -40,14 +42,14 @@ ${outputBindingsWgsl(spec)}`;
 }
 
 /**
- * Bindings 3 on: out, then bias and preActivation when the spec has them (for variants that bind A and B their own
- * way); `type` 'vec4f' for `storeOutput4`.
+ * Bindings `first` on: out, then bias and preActivation when the spec has them (for variants that bind A and B
+ * their own way); `type` 'vec4f' for `storeOutput4`.
  */
-export function outputBindingsWgsl(spec: MatmulSpec, type = 'f32'): string {
-  const biasBinding = 4;
-  const preBinding = spec.bias ? 5 : 4;
+export function outputBindingsWgsl(spec: MatmulSpec, type = 'f32', first = 3): string {
+  const biasBinding = first + 1;
+  const preBinding = spec.bias ? first + 2 : first + 1;
   return wgsl`
-@group(0) @binding(3) var<storage, read_write> out: array<${type}>; // (batch, m, n)
+@group(0) @binding(${first}) var<storage, read_write> out: array<${type}>; // (batch, m, n)
 #if ${spec.bias}
 @group(0) @binding(${biasBinding}) var<storage, read> bias: array<${type}>; // (batch|1, n)
 #endif

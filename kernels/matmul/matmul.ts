@@ -118,7 +118,7 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
   const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
   const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
   if (variant === 'v5') {
-    launchV5(device, args, spec, params, outputs, `${flags}${epilogue}`);
+    launchV5(device, args, spec, outputs, `${flags}${epilogue}`);
     return;
   }
   // v2 and v3 load 4 values at once along an operand's contiguous axis when it is a multiple of 4.
@@ -164,37 +164,38 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
   });
 }
 
-/** v5: packs A and B into the device's scratch textures, then runs the tile loop over them (v5-packed.wgsl.ts). */
-function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, params: ArrayBuffer, outputs: GPUBuffer[], name: string): void {
+/** v5: packs A and B into the device's scratch texture, then runs the tile loop over it (v5-packed.wgsl.ts). */
+function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: GPUBuffer[], name: string): void {
   const { batch, m, k, n } = args;
   const shapes = describe(args);
-  const pack = (operand: 'a' | 'b', source: GPUBuffer, rows: number, batched: boolean, transposed: boolean) => {
-    const batches = batched ? batch : 1;
-    const texels = batches * packedTexels(rows, k);
-    const target = device.scratchTextures.get(`matmul ${operand}`, Math.max(texels, 1));
-    if (texels === 0) return target.view;
-    // A texel is one aligned vec4 of the source when its 4 values are contiguous: k for A, n (= rows) for B.
-    const contiguous = operand === 'a' ? !transposed && k % 4 === 0 : !transposed && rows % 4 === 0;
+  const aBatched = args.aBatched !== false;
+  const bBatched = args.bBatched !== false;
+  const aTexels = (aBatched ? batch : 1) * packedTexels(m, k);
+  const texels = aTexels + (bBatched ? batch : 1) * packedTexels(n, k);
+  const params = packParams([m, k, n, aBatched ? m * k : 0, bBatched ? k * n : 0, args.biasBatched ? n : 0, batch, aTexels]);
+  const target = device.scratchTextures.get('matmul', Math.max(texels, 1));
+  if (texels > 0) {
+    // A texel is one aligned vec4 of the source when its 4 values are contiguous: k for A, n for B.
+    const a = { transposed: spec.transposeA, vec4: !spec.transposeA && k % 4 === 0 };
+    const b = { transposed: spec.transposeB, vec4: !spec.transposeB && n % 4 === 0 };
     const textureRows = Math.ceil(texels / ScratchTextures.WIDTH);
-    const staging = device.allocate(textureRows * ScratchTextures.WIDTH * 16, `matmul v5 packed ${operand}`);
+    const staging = device.allocate(textureRows * ScratchTextures.WIDTH * 16, 'matmul v5 packed operands');
+    const layout = (o: { transposed: boolean; vec4: boolean }) => `${o.transposed ? 'T' : 'N'}${o.vec4 ? '4' : ''}`;
     device.dispatch({
-      kernel: `${KERNEL}_v5_pack_${operand}${transposed ? 'T' : 'N'}${contiguous ? '_vec4' : ''}`,
-      wgsl: wgslFor(matmulV5PackWgsl, operand, transposed, contiguous),
-      buffers: [source, staging],
-      params: packParams([rows, k, batched ? rows * k : 0]),
-      workgroups: [Math.ceil(rows / 32), batches],
+      kernel: `${KERNEL}_v5_pack_${layout(a)}_${layout(b)}`,
+      wgsl: wgslFor(matmulV5PackWgsl, a, b),
+      buffers: [args.a, args.b, staging],
+      params,
+      workgroups: [Math.ceil(Math.max(m, n) / 32), batch],
       shapes,
     });
     device.copyToTexture(staging, target, textureRows);
     device.release(staging); // Reused only by later commands, which run after the copy.
-    return target.view;
-  };
-  const packedA = pack('a', args.a, m, args.aBatched !== false, spec.transposeA);
-  const packedB = pack('b', args.b, n, args.bBatched !== false, spec.transposeB);
+  }
   device.dispatch({
     kernel: `${KERNEL}_v5_${name}${n % 4 === 0 ? '_vec4out' : ''}`,
     wgsl: wgslFor(matmulV5Wgsl, spec, n % 4 === 0),
-    buffers: [packedA, packedB, ...outputs],
+    buffers: [target.view, ...outputs],
     params,
     workgroups: [Math.ceil(n / V5_TILE.cols), Math.ceil(m / V5_TILE.rows), batch],
     shapes,

@@ -9,10 +9,10 @@
  * operands contiguously, handles every layout (transposed, shared, batched) in one place, and pads rows, columns and
  * k with zeros, so the main loop needs no clamps and no k tail.
  *
- * Pack A, pack B (each a dispatch into a buffer and a copy into a texture), then the tile loop. Texel t of a scratch
- * texture (ScratchTextures) holds 4 floats:
- * - packed A, texel = 4 consecutive k of one row:       t = batch·aTexels + (panel·k4 + step)·32 + rowInPanel
- * - packed B, texel = 4 consecutive columns at one k:   t = batch·bTexels + ((panel·k4 + step)·4 + kq)·8 + lane
+ * Three commands: one dispatch packs A and B into a buffer, a copy puts it into a scratch texture (ScratchTextures),
+ * and the tile loop reads it. Texel t of the texture holds 4 floats:
+ * - packed A, texel = 4 consecutive k of one row:      t = batch·aTexels + (panel·k4 + step)·32 + rowInPanel
+ * - packed B, texel = 4 consecutive columns at one k:  t = bTexelOffset + batch·bTexels + ((panel·k4 + step)·4 + kq)·8 + lane
  * where a panel is 32 rows (A) or 32 columns (B), k4 = ceil(k/4), and lane L of B's panel holds columns 4L..4L+3.
  *
  * Each float is multiplied and added in the same order as in v3 (the zero padding adds exact zeros), so v5 and v3
@@ -20,7 +20,7 @@
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ScratchTextures } from '../../src/tensor/scratch-textures.js';
-import { epilogueWgsl, outputBindingsWgsl, PARAMS_STRUCT, type MatmulSpec } from './matmul-common.wgsl.js';
+import { epilogueWgsl, outputBindingsWgsl, PARAMS_FIELDS, type MatmulSpec } from './matmul-common.wgsl.js';
 import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 
 export const V5_TILE = V3_TILE;
@@ -42,78 +42,97 @@ export function packedTexels(rows: number, k: number): number {
 /** WGSL: the 2D coordinate of linear texel `t`. */
 const texelWgsl = `fn texel(t: u32) -> vec2u { return vec2u(t % ${ScratchTextures.WIDTH}u, t / ${ScratchTextures.WIDTH}u); }`;
 
-/** Parameters of the pack kernels (all u32): see `launchV5` in matmul.ts. */
-const PACK_PARAMS_STRUCT = /* wgsl */ `
-struct PackParams {
-  rows: u32,        // A: m; B: n
-  k: u32,
-  batchStride: u32, // elements between the source's matrices (0: one shared matrix)
+/**
+ * v5's uniform parameters, shared by its pack and tile kernels: the common fields (the epilogue reads m, n and
+ * biasBatchStride), the batch count, and where packed B starts in the texture.
+ */
+const V5_PARAMS_STRUCT = /* wgsl */ `
+struct Params {
+  ${PARAMS_FIELDS}
+  batch: u32,
+  bTexelOffset: u32, // packed A fills texels [0, bTexelOffset), packed B follows
 }`;
 
-/**
- * Packs A (`operand` 'a') or B ('b') into a buffer that is then copied into a scratch texture (a `textureStore`
- * cost ~2x more on lavapipe than a store plus the copy): one workgroup per 32-row (A) or 32-column (B) panel and
- * batch (grid [panels, batches]), each invocation walking k and writing one texel per 4-k step. `transposed`: A
- * stored (k, m), B stored (n, k). `vec4`: a texel's 4 values are contiguous and 16-byte aligned in the source (A
- * untransposed with k % 4 = 0, B untransposed with n % 4 = 0), so it is one vec4 load. No integer division by a
- * non-constant: lavapipe runs those lane by lane, and they made the first version of this kernel ~40% of v5's time.
- */
-export function matmulV5PackWgsl(operand: 'a' | 'b', transposed: boolean, vec4: boolean): string {
+/** How one operand is stored, for the pack kernel. */
+export interface V5Operand {
+  /** A stored (k, m), or B stored (n, k). */
+  transposed: boolean;
+  /** A texel's 4 values are contiguous and 16-byte aligned in the source (A untransposed with k % 4 = 0, B
+   * untransposed with n % 4 = 0): one vec4 load. */
+  vec4: boolean;
+}
+
+/** WGSL: the loop that packs one operand's panel (see matmulV5PackWgsl). */
+function packLoopWgsl(operand: 'a' | 'b', { transposed, vec4 }: V5Operand): string {
+  const source = operand;
+  const rows = operand === 'a' ? 'params.m' : 'params.n';
   // Source element (row, kk), row being A's row or B's column; clamped so nothing is read out of bounds.
   const kContiguous = (operand === 'a') !== transposed;
   const clamped = (row: string, kk: string) => {
-    const [r, c] = [`min(${row}, params.rows - 1u)`, `min(${kk}, params.k - 1u)`];
-    return kContiguous ? `base + ${r} * params.k + ${c}` : `base + ${c} * params.rows + ${r}`;
+    const [r, c] = [`min(${row}, ${rows} - 1u)`, `min(${kk}, params.k - 1u)`];
+    return kContiguous ? `base + ${r} * params.k + ${c}` : `base + ${c} * ${rows} + ${r}`;
   };
   // A texel: 4 consecutive k of one row (A), or 4 consecutive columns at one k (B).
-  const position =
-    operand === 'a'
-      ? 'let row = panel * 32u + local; // texel = row at k 4·step .. 4·step+3'
-      : 'let row = panel * 32u + (local % 8u) * 4u; // texel = columns row .. row+3 at k 4·step + local/8';
   const kOf = operand === 'a' ? (j: number) => `kk0 + ${j}u` : () => 'kk0';
   const rowOf = operand === 'a' ? () => 'row' : (j: number) => `row + ${j}u`;
   const scalarTexel = `vec4f(${range(4)
-    .map((j) => `select(0.0, source[${clamped(rowOf(j), kOf(j))}], ${rowOf(j)} < params.rows && ${kOf(j)} < params.k)`)
-    .join(',\n    ')})`;
+    .map((j) => `select(0.0, ${source}[${clamped(rowOf(j), kOf(j))}], ${rowOf(j)} < ${rows} && ${kOf(j)} < params.k)`)
+    .join(',\n        ')})`;
   // vec4: the 4 values are in the matrix together or not at all (k % 4 = 0 for A, n % 4 = 0 for B).
-  const inside = operand === 'a' ? 'row < params.rows' : 'row < params.rows && kk0 < params.k';
-  const vec4Texel = `select(vec4f(0.0), source[(${clamped('row', 'kk0')}) / 4u], ${inside})`;
+  const inside = operand === 'a' ? `row < ${rows}` : `row < ${rows} && kk0 < params.k`;
+  const vec4Texel = `select(vec4f(0.0), ${source}[(${clamped('row', 'kk0')}) / 4u], ${inside})`;
+  const stride = operand === 'a' ? 'params.aBatchStride' : 'params.bBatchStride';
+  return `{
+    let panels = (${rows} + 31u) / 32u;
+    let base = batchIndex * ${stride};
+    ${operand === 'a' ? 'let row = panel * 32u + local; // texel = this row at k 4·step .. 4·step+3' : 'let row = panel * 32u + (local % 8u) * 4u; // texel = columns row .. row+3 at k 4·step + local/8'}
+    let first = ${operand === 'b' ? 'params.bTexelOffset + ' : ''}(batchIndex * panels + panel) * k4 * 32u + local;
+    for (var step = 0u; step < k4; step++) {
+      let kk0 = step * 4u${operand === 'b' ? ' + local / 8u' : ''};
+      packed[first + step * 32u] = ${vec4 ? vec4Texel : scalarTexel};
+    }
+  }`;
+}
+
+/**
+ * Packs A and B into one buffer, which is then copied into the scratch texture (a \`textureStore\` cost ~2x more on
+ * lavapipe than a store plus the copy, and one dispatch and one copy for both operands save two of each). Grid:
+ * [max(panels of A, panels of B), batches]; in each workgroup, invocation \`local\` walks k for its row of A's
+ * panel and its texel column of B's, writing one texel per 4-k step. No integer division by a non-constant:
+ * lavapipe runs those lane by lane, and they made the first version of this kernel ~40% of v5's time.
+ */
+export function matmulV5PackWgsl(a: V5Operand, b: V5Operand): string {
   return `
-${PACK_PARAMS_STRUCT}
-@group(0) @binding(0) var<uniform> params: PackParams;
-@group(0) @binding(1) var<storage, read> source: array<${vec4 ? 'vec4f' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> packed: array<vec4f>; // copied into the texture afterwards
+${V5_PARAMS_STRUCT}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<${a.vec4 ? 'vec4f' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> b: array<${b.vec4 ? 'vec4f' : 'f32'}>;
+@group(0) @binding(3) var<storage, read_write> packed: array<vec4f>; // copied into the texture afterwards
 
 @compute @workgroup_size(32)
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) local: u32,
-        @builtin(num_workgroups) groups: vec3u) {
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) local: u32) {
   let panel = group.x;
   let batchIndex = group.y;
   let k4 = (params.k + 3u) / 4u;
-  let base = batchIndex * params.batchStride;
-  ${position}
-  let first = (batchIndex * groups.x + panel) * k4 * 32u + local;
-  for (var step = 0u; step < k4; step++) {
-    let kk0 = step * 4u${operand === 'b' ? ' + local / 8u' : ''};
-    packed[first + step * 32u] = ${vec4 ? vec4Texel : scalarTexel};
-  }
+  // A shared operand (batch stride 0) is packed once, by the first batch's workgroups.
+  if (panel < (params.m + 31u) / 32u && (batchIndex == 0u || params.aBatchStride != 0u)) ${packLoopWgsl('a', a)}
+  if (panel < (params.n + 31u) / 32u && (batchIndex == 0u || params.bBatchStride != 0u)) ${packLoopWgsl('b', b)}
 }
 `;
 }
 
 /**
- * The tile loop over the packed operands (bindings: params, packed A, packed B, out, then bias/preActivation).
+ * The tile loop over the packed operands (bindings: params, the packed texture, out, then bias/preActivation).
  * `vec4Output` (n % 4 = 0): each lane stores its 4 columns of a row as one vec4.
  */
 export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean): string {
   const ROWS = V5_TILE.rows;
   return wgsl`
 enable subgroups;
-${PARAMS_STRUCT}
+${V5_PARAMS_STRUCT}
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var packedA: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(2) var packedB: texture_storage_2d<rgba32float, read>;
-${outputBindingsWgsl(spec, vec4Output ? 'vec4f' : 'f32')}
+@group(0) @binding(1) var packed: texture_storage_2d<rgba32float, read>; // A, then B from bTexelOffset
+${outputBindingsWgsl(spec, vec4Output ? 'vec4f' : 'f32', 2)}
 ${epilogueWgsl(spec, vec4Output)}
 ${texelWgsl}
 
@@ -125,16 +144,16 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(subgroup_invocation_id) la
   let k4 = (params.k + 3u) / 4u;
   // A shared operand (batch stride 0) was packed once.
   let aBatch = select(0u, batchIndex * ((params.m + 31u) / 32u) * 32u * k4, params.aBatchStride != 0u);
-  let bBatch = select(0u, batchIndex * ((params.n + 31u) / 32u) * 32u * k4, params.bBatchStride != 0u);
+  let bBatch = params.bTexelOffset + select(0u, batchIndex * ((params.n + 31u) / 32u) * 32u * k4, params.bBatchStride != 0u);
   let aStart = aBatch + group.y * k4 * 32u + lane * 4u; // this lane's rows 4L..4L+3 of the panel
   let bStart = bBatch + group.x * k4 * 32u + lane;      // this lane's columns 4L..4L+3
   ${accumulatorsWgsl(ROWS)}
 
   for (var step = 0u; step < k4; step++) {
     let aAt = aStart + step * 32u;
-    ${range(4).map((q) => `let aRow${q} = textureLoad(packedA, texel(aAt + ${q}u));`).join('\n    ')}
+    ${range(4).map((q) => `let aRow${q} = textureLoad(packed, texel(aAt + ${q}u));`).join('\n    ')}
     let bAt = bStart + step * 32u;
-    ${range(4).map((kq) => `let b${kq} = textureLoad(packedB, texel(bAt + ${kq * 8}u));`).join('\n    ')}
+    ${range(4).map((kq) => `let b${kq} = textureLoad(packed, texel(bAt + ${kq * 8}u));`).join('\n    ')}
     ${subgroupStepWgsl(ROWS)}
   }
   ${vec4Output ? tileStore4Wgsl(ROWS) : tileStoreWgsl(ROWS)}
