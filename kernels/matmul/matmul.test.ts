@@ -153,6 +153,7 @@ describe('matmul kernel', () => {
       { batch: 2, m: 65, k: 37, n: 70, transposeA: false, transposeB: false, bBatched: false },
       { batch: 1, m: 132, k: 300, n: 136, transposeA: true, transposeB: true },
       { batch: 3, m: 33, k: 20, n: 68, transposeA: false, transposeB: true },
+      { batch: 2, m: 70, k: 64, n: 128, transposeA: false, transposeB: false }, // v5 reads A and B unpacked
     ];
     for (const [index, c] of cases.entries()) {
       const a = randomArray(c.batch * c.m * c.k, 70 + index);

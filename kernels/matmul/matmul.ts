@@ -14,7 +14,7 @@ import { matmulV1Wgsl, V1_TILE } from './v1-naive.wgsl.js';
 import { matmulV2Wgsl, V2_TILE } from './v2-tiled.wgsl.js';
 import { matmulV3Wgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 import { matmulV4Wgsl, V4_CONFIGS, type V4ConfigName } from './v4-blocked.wgsl.js';
-import { matmulV5PackWgsl, matmulV5Wgsl, packedTexels, V5_TILE } from './v5-packed.wgsl.js';
+import { matmulV5PackWgsl, matmulV5Wgsl, packedTexels, V5_DIRECT_MAX_K, V5_TILE } from './v5-packed.wgsl.js';
 
 export type { MatmulVariant } from './choose-variant.js';
 
@@ -164,38 +164,59 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
   });
 }
 
-/** v5: packs A and B into the device's scratch texture, then runs the tile loop over it (v5-packed.wgsl.ts). */
+/**
+ * v5: packs A and B into the device's scratch texture, then runs the tile loop over it (v5-packed.wgsl.ts); for
+ * small k with both operands untransposed and rows a multiple of 256 bytes, copies them as they are instead.
+ */
 function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: GPUBuffer[], name: string): void {
   const { batch, m, k, n } = args;
   const shapes = describe(args);
   const aBatched = args.aBatched !== false;
   const bBatched = args.bBatched !== false;
+  const aRows = (aBatched ? batch : 1) * m;
+  const bRows = (bBatched ? batch : 1) * k;
   const aTexels = (aBatched ? batch : 1) * packedTexels(m, k);
   const texels = aTexels + (bBatched ? batch : 1) * packedTexels(n, k);
   const params = packParams([m, k, n, aBatched ? m * k : 0, bBatched ? k * n : 0, args.biasBatched ? n : 0, batch, aTexels]);
-  const target = device.scratchTextures.get('matmul', Math.max(texels, 1));
-  if (texels > 0) {
-    // A texel is one aligned vec4 of the source when its 4 values are contiguous: k for A, n for B.
-    const a = { transposed: spec.transposeA, vec4: !spec.transposeA && k % 4 === 0 };
-    const b = { transposed: spec.transposeB, vec4: !spec.transposeB && n % 4 === 0 };
-    const textureRows = Math.ceil(texels / ScratchTextures.WIDTH);
-    const staging = device.allocate(textureRows * ScratchTextures.WIDTH * 16, 'matmul v5 packed operands');
-    const layout = (o: { transposed: boolean; vec4: boolean }) => `${o.transposed ? 'T' : 'N'}${o.vec4 ? '4' : ''}`;
-    device.dispatch({
-      kernel: `${KERNEL}_v5_pack_${layout(a)}_${layout(b)}`,
-      wgsl: wgslFor(matmulV5PackWgsl, a, b),
-      buffers: [args.a, args.b, staging],
-      params,
-      workgroups: [Math.ceil(Math.max(m, n) / 32), batch],
-      shapes,
-    });
-    device.copyToTexture(staging, target, textureRows);
-    device.release(staging); // Reused only by later commands, which run after the copy.
+  const textures = device.scratchTextures;
+  // A copy's rows must start every 256 bytes: k and n multiples of 64.
+  const direct =
+    !spec.transposeA && !spec.transposeB && k > 0 && k <= V5_DIRECT_MAX_K && k % 64 === 0 && n % 64 === 0 &&
+    Math.max(aRows, bRows, n / 4) <= textures.maxDimension;
+  let operands: GPUTextureView[];
+  if (direct) {
+    const matrixA = textures.get('matmul a', k / 4, Math.max(aRows, 1));
+    const matrixB = textures.get('matmul b', n / 4, Math.max(bRows, 1));
+    device.copyToTexture(args.a, matrixA, { width: k / 4, rows: aRows, bytesPerRow: k * 4 });
+    device.copyToTexture(args.b, matrixB, { width: n / 4, rows: bRows, bytesPerRow: n * 4 });
+    operands = [matrixA.view, matrixB.view];
+  } else {
+    const target = textures.linear('matmul', Math.max(texels, 1));
+    if (texels > 0) {
+      // A texel is one aligned vec4 of the source when its 4 values are contiguous: k for A, n for B.
+      const a = { transposed: spec.transposeA, vec4: !spec.transposeA && k % 4 === 0 };
+      const b = { transposed: spec.transposeB, vec4: !spec.transposeB && n % 4 === 0 };
+      const textureRows = Math.ceil(texels / ScratchTextures.WIDTH);
+      const staging = device.allocate(textureRows * ScratchTextures.WIDTH * 16, 'matmul v5 packed operands');
+      const layout = (o: { transposed: boolean; vec4: boolean }) => `${o.transposed ? 'T' : 'N'}${o.vec4 ? '4' : ''}`;
+      device.dispatch({
+        kernel: `${KERNEL}_v5_pack_${layout(a)}_${layout(b)}`,
+        wgsl: wgslFor(matmulV5PackWgsl, a, b),
+        buffers: [args.a, args.b, staging],
+        params,
+        workgroups: [Math.ceil(Math.max(m, n) / 32), batch],
+        shapes,
+      });
+      const width = ScratchTextures.WIDTH;
+      device.copyToTexture(staging, target, { width, rows: textureRows, bytesPerRow: width * 16 });
+      device.release(staging); // Reused only by later commands, which run after the copy.
+    }
+    operands = [target.view];
   }
   device.dispatch({
-    kernel: `${KERNEL}_v5_${name}${n % 4 === 0 ? '_vec4out' : ''}`,
-    wgsl: wgslFor(matmulV5Wgsl, spec, n % 4 === 0),
-    buffers: [target.view, ...outputs],
+    kernel: `${KERNEL}_v5${direct ? '_direct' : ''}_${name}${n % 4 === 0 ? '_vec4out' : ''}`,
+    wgsl: wgslFor(matmulV5Wgsl, spec, n % 4 === 0, direct),
+    buffers: [...operands, ...outputs],
     params,
     workgroups: [Math.ceil(n / V5_TILE.cols), Math.ceil(m / V5_TILE.rows), batch],
     shapes,

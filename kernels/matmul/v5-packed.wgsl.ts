@@ -10,7 +10,8 @@
  * k with zeros, so the main loop needs no clamps and no k tail.
  *
  * Three commands: one dispatch packs A and B into a buffer, a copy puts it into a scratch texture (ScratchTextures),
- * and the tile loop reads it. Texel t of the texture holds 4 floats:
+ * and the tile loop reads it (for small k with both operands untransposed, two copies of A and B as they are and the
+ * loop: `direct` below). Texel t of the packed texture holds 4 floats:
  * - packed A, texel = 4 consecutive k of one row:      t = batch·aTexels + (panel·k4 + step)·32 + rowInPanel
  * - packed B, texel = 4 consecutive columns at one k:  t = bTexelOffset + batch·bTexels + ((panel·k4 + step)·4 + kq)·8 + lane
  * where a panel is 32 rows (A) or 32 columns (B), k4 = ceil(k/4), and lane L of B's panel holds columns 4L..4L+3.
@@ -24,6 +25,8 @@ import { epilogueWgsl, outputBindingsWgsl, PARAMS_FIELDS, type MatmulSpec } from
 import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 
 export const V5_TILE = V3_TILE;
+/** Largest k for which A and B are read as they are (no pack dispatch), see matmulV5Wgsl. */
+export const V5_DIRECT_MAX_K = 128;
 const range = (count: number) => [...Array(count).keys()];
 
 /** Stores the tile a row of 4 columns at a time (a loop: it runs once per tile). */
@@ -122,17 +125,48 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) lo
 }
 
 /**
- * The tile loop over the packed operands (bindings: params, the packed texture, out, then bias/preActivation).
- * `vec4Output` (n % 4 = 0): each lane stores its 4 columns of a row as one vec4.
+ * The tile loop (bindings: params, then the packed texture, or A's and B's textures with `direct`, then out, bias,
+ * preActivation). `vec4Output` (n % 4 = 0): each lane stores its 4 columns of a row as one vec4.
+ *
+ * `direct`: A (m, k) and B (k, n), both untransposed, copied into two textures as they are, one matrix row per
+ * texture row, so texel (step, row) of A holds k 4·step..4·step+3 of that row and texel (q, kk) of B holds columns
+ * 4q..4q+3 at kk. No pack dispatch; for k <= V5_DIRECT_MAX_K only: each step then reads 32 rows far apart instead
+ * of one contiguous run, which ran at the packed layout's speed at k = 64 and 10% under it at k = 128 (README.md).
+ * Rows and columns past the matrix read whatever is there; their results are never stored.
  */
-export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean): string {
+export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean, direct = false): string {
   const ROWS = V5_TILE.rows;
+  const operands = direct
+    ? `@group(0) @binding(1) var matrixA: texture_storage_2d<rgba32float, read>; // (batch|1)·m rows of k/4 texels
+@group(0) @binding(2) var matrixB: texture_storage_2d<rgba32float, read>; // (batch|1)·k rows of n/4 texels`
+    : '@group(0) @binding(1) var packed: texture_storage_2d<rgba32float, read>; // A, then B from bTexelOffset';
+  const starts = direct
+    ? `// A shared operand (batch stride 0) was copied once.
+  let aRow = select(0u, batchIndex * params.m, params.aBatchStride != 0u) + rowBase + lane * 4u; // rows 4L..4L+3
+  let bRow = select(0u, batchIndex * params.k, params.bBatchStride != 0u);
+  let bColumn = group.x * 8u + lane; // texel of this lane's columns 4L..4L+3`
+    : `// A shared operand (batch stride 0) was packed once.
+  let aBatch = select(0u, batchIndex * ((params.m + 31u) / 32u) * 32u * k4, params.aBatchStride != 0u);
+  let bBatch = params.bTexelOffset + select(0u, batchIndex * ((params.n + 31u) / 32u) * 32u * k4, params.bBatchStride != 0u);
+  let aStart = aBatch + group.y * k4 * 32u + lane * 4u; // this lane's rows 4L..4L+3 of the panel
+  let bStart = bBatch + group.x * k4 * 32u + lane;      // this lane's columns 4L..4L+3`;
+  const loads = direct
+    ? [
+        ...range(4).map((q) => `let aRow${q} = textureLoad(matrixA, vec2u(step, aRow + ${q}u));`),
+        ...range(4).map((kq) => `let b${kq} = textureLoad(matrixB, vec2u(bColumn, bRow + step * 4u + ${kq}u));`),
+      ]
+    : [
+        'let aAt = aStart + step * 32u;',
+        ...range(4).map((q) => `let aRow${q} = textureLoad(packed, texel(aAt + ${q}u));`),
+        'let bAt = bStart + step * 32u;',
+        ...range(4).map((kq) => `let b${kq} = textureLoad(packed, texel(bAt + ${kq * 8}u));`),
+      ];
   return wgsl`
 enable subgroups;
 ${V5_PARAMS_STRUCT}
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var packed: texture_storage_2d<rgba32float, read>; // A, then B from bTexelOffset
-${outputBindingsWgsl(spec, vec4Output ? 'vec4f' : 'f32', 2)}
+${operands}
+${outputBindingsWgsl(spec, vec4Output ? 'vec4f' : 'f32', direct ? 3 : 2)}
 ${epilogueWgsl(spec, vec4Output)}
 ${texelWgsl}
 
@@ -142,18 +176,11 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(subgroup_invocation_id) la
   let rowBase = group.y * ${ROWS}u;
   let col0 = group.x * ${V5_TILE.cols}u + lane * 4u;
   let k4 = (params.k + 3u) / 4u;
-  // A shared operand (batch stride 0) was packed once.
-  let aBatch = select(0u, batchIndex * ((params.m + 31u) / 32u) * 32u * k4, params.aBatchStride != 0u);
-  let bBatch = params.bTexelOffset + select(0u, batchIndex * ((params.n + 31u) / 32u) * 32u * k4, params.bBatchStride != 0u);
-  let aStart = aBatch + group.y * k4 * 32u + lane * 4u; // this lane's rows 4L..4L+3 of the panel
-  let bStart = bBatch + group.x * k4 * 32u + lane;      // this lane's columns 4L..4L+3
+  ${starts}
   ${accumulatorsWgsl(ROWS)}
 
   for (var step = 0u; step < k4; step++) {
-    let aAt = aStart + step * 32u;
-    ${range(4).map((q) => `let aRow${q} = textureLoad(packed, texel(aAt + ${q}u));`).join('\n    ')}
-    let bAt = bStart + step * 32u;
-    ${range(4).map((kq) => `let b${kq} = textureLoad(packed, texel(bAt + ${kq * 8}u));`).join('\n    ')}
+    ${loads.join('\n    ')}
     ${subgroupStepWgsl(ROWS)}
   }
   ${vec4Output ? tileStore4Wgsl(ROWS) : tileStoreWgsl(ROWS)}

@@ -7,7 +7,7 @@
  * Coverage: m, k, n of 1, 7, 33, 257 and tile-straddling 65/70; k = 1; batch 1 and 3; all four transpositions;
  * A or B shared across the batch; epilogues bias (shared and per batch), bias + GELU + pre-activation, GELU alone.
  * For v3 the shapes also cover scalar loads with a k tail, vec4 loads, and vec4 loads with a k tail; for v5, packing
- * with every layout, padding of rows, columns and k, and a shared operand packed once.
+ * with every layout, padding of rows, columns and k, a shared operand packed once, and the direct (unpacked) reads.
  */
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../../src/tensor/device.js';
@@ -63,6 +63,10 @@ const otherCases: KernelCase[] = [
   { batch: 3, m: 7, k: 33, n: 65, bias: 'batched', gelu: true, preActivation: true, aBatched: true, bBatched: true },
   { batch: 1, m: 257, k: 33, n: 1, bias: 'shared', gelu: true, preActivation: true },
   { batch: 3, m: 7, k: 33, n: 68, bias: 'batched', gelu: true, preActivation: true }, // n % 4 = 0: v5's vec4 stores
+  // Untransposed, k and n multiples of 64, k <= 128: v5 reads A and B as they are ("direct").
+  { batch: 2, m: 65, k: 64, n: 128 },
+  { batch: 3, m: 33, k: 128, n: 64, aBatched: false },
+  { batch: 3, m: 40, k: 64, n: 64, bBatched: false, bias: 'batched', gelu: true, preActivation: true },
   { batch: 2, m: 7, k: 5, n: 33, gelu: true },
 ];
 

@@ -209,17 +209,17 @@ export class Device {
   }
 
   /**
-   * Records a copy of `rows` whole rows of texels from `source` (packed row after row, no padding) into the top of
-   * a scratch texture (ScratchTextures).
+   * Records a copy of `rows` rows of `width` texels from `source` (a row every `bytesPerRow` bytes, a multiple of
+   * 256) into the top left of a scratch texture (ScratchTextures).
    */
-  copyToTexture(source: GPUBuffer, target: ScratchTexture, rows: number): void {
+  copyToTexture(source: GPUBuffer, target: ScratchTexture, copy: { width: number; rows: number; bytesPerRow: number }): void {
     this.assertAlive();
-    if (rows === 0) return;
+    if (copy.rows === 0 || copy.width === 0) return;
     this.endPass();
     this.commandEncoder().copyBufferToTexture(
-      { buffer: source, bytesPerRow: ScratchTextures.WIDTH * 16 },
+      { buffer: source, bytesPerRow: copy.bytesPerRow },
       { texture: target.texture },
-      [ScratchTextures.WIDTH, rows],
+      [copy.width, copy.rows],
     );
   }
 

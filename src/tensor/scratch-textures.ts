@@ -1,11 +1,11 @@
 /**
- * Textures that kernels stage operands in, one per role (matmul v5 packs A into 'matmul a' and B into 'matmul b'),
- * made on first use and replaced by a larger one when a bigger operand comes. Reusing one texture for every matmul
- * is safe because WebGPU orders each command after the ones recorded before it.
+ * Textures that kernels stage operands in, one per role (matmul v5's 'matmul' holds packed A and B; 'matmul a' and
+ * 'matmul b' hold A and B as they are), made on first use and replaced by a larger one when a bigger operand comes.
+ * Reusing one texture for every matmul is safe because WebGPU orders each command after the ones recorded before
+ * it. Kernels read these textures; `Device.copyToTexture` fills them. rgba32float: one texel holds 4 floats.
  *
- * A texture is addressed by a linear texel index: texel t is at (t % WIDTH, t / WIDTH), so a kernel needs neither
- * the height nor a second index, and a buffer of whole rows of texels copies into it as it is. rgba32float: one
- * texel holds 4 floats. Kernels read these textures; they are filled by `Device.copyToTexture`.
+ * A linear texture (`linear`) is addressed by a texel index: texel t is at (t % WIDTH, t / WIDTH), so a kernel needs
+ * neither the height nor a second index, and a buffer of whole rows of texels copies into it as it is.
  */
 import { ShapeError } from './errors.js';
 
@@ -15,12 +15,12 @@ const USAGE = 0x02 | 0x08;
 export interface ScratchTexture {
   texture: GPUTexture;
   view: GPUTextureView;
-  /** Texels it holds: WIDTH x its height. */
-  texels: number;
+  width: number;
+  height: number;
 }
 
 export class ScratchTextures {
-  /** Texels per row (a power of two, so the kernels' division by it is a shift). */
+  /** Texels per row of a linear texture (a power of two, so the kernels' division by it is a shift). */
   static readonly WIDTH = 4096;
   private readonly textures = new Map<string, ScratchTexture>();
 
@@ -30,29 +30,38 @@ export class ScratchTextures {
     private readonly retire: (texture: GPUTexture) => void,
   ) {}
 
-  /** Most texels one texture can hold on this device. */
-  get capacity(): number {
-    return ScratchTextures.WIDTH * this.device.limits.maxTextureDimension2D;
+  /** Largest width or height of a texture on this device. */
+  get maxDimension(): number {
+    return this.device.limits.maxTextureDimension2D;
   }
 
-  /** The `role` texture, with room for at least `texels` rgba32float texels. */
-  get(role: string, texels: number): ScratchTexture {
-    const current = this.textures.get(role);
-    if (current && current.texels >= texels) return current;
+  /** Most texels a linear texture can hold on this device. */
+  get capacity(): number {
+    return ScratchTextures.WIDTH * this.maxDimension;
+  }
+
+  /** The linear `role` texture, with room for at least `texels` texels. */
+  linear(role: string, texels: number): ScratchTexture {
     if (texels > this.capacity) {
       throw new ShapeError(`${role}: ${texels} texels is over this device's largest texture (${this.capacity} texels)`);
     }
+    return this.get(role, ScratchTextures.WIDTH, Math.ceil(texels / ScratchTextures.WIDTH));
+  }
+
+  /** The `role` texture, at least `width` x `height` texels. */
+  get(role: string, width: number, height: number): ScratchTexture {
+    const current = this.textures.get(role);
+    if (current && current.width >= width && current.height >= height) return current;
+    const max = this.maxDimension;
+    if (width > max || height > max) {
+      throw new ShapeError(`${role}: a ${width}x${height} texture is over this device's largest (${max}x${max})`);
+    }
     // Grow by at least 1.5x, so a slowly growing shape does not replace the texture every call.
-    const wanted = Math.min(this.capacity, Math.max(texels, Math.ceil((current?.texels ?? 0) * 1.5)));
-    const height = Math.ceil(wanted / ScratchTextures.WIDTH);
-    const texture = this.device.createTexture({
-      size: [ScratchTextures.WIDTH, height],
-      format: 'rgba32float',
-      usage: USAGE,
-      label: `scratch ${role}`,
-    });
+    const grow = (wanted: number, now = 0) => Math.max(1, Math.min(max, Math.max(wanted, Math.ceil(now * 1.5))));
+    const size = [grow(width, current?.width), grow(height, current?.height)] as const;
+    const texture = this.device.createTexture({ size, format: 'rgba32float', usage: USAGE, label: `scratch ${role}` });
     if (current) this.retire(current.texture);
-    const entry = { texture, view: texture.createView({ label: `scratch ${role}` }), texels: ScratchTextures.WIDTH * height };
+    const entry = { texture, view: texture.createView({ label: `scratch ${role}` }), width: size[0], height: size[1] };
     this.textures.set(role, entry);
     return entry;
   }
