@@ -10,7 +10,9 @@ import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { canUseV5, chooseMatmulVariant, LARGE_V4_CONFIG } from './choose-variant.js';
-import { launchMatmul } from './matmul.js';
+import type { Device } from '../../src/tensor/device.js';
+import { launchMatmul, type MatmulArgs, type MatmulVariant } from './matmul.js';
+import type { V4ConfigName } from './v4-blocked.wgsl.js';
 import { matmulReference } from './reference.js';
 
 const device = useDevice();
@@ -119,61 +121,24 @@ describe('matmul kernel', () => {
   });
 
   it('v1, v2 and v4 give bit-identical outputs (a trial does not depend on the variant its group size picks)', async () => {
-    const d = device();
     const cases = [
       { batch: 2, m: 65, k: 37, n: 70, transposeA: false, transposeB: false },
       { batch: 1, m: 132, k: 300, n: 136, transposeA: true, transposeB: false },
       { batch: 3, m: 33, k: 20, n: 68, transposeA: false, transposeB: true },
     ];
-    for (const [index, c] of cases.entries()) {
-      const a = randomArray(c.batch * c.m * c.k, 40 + index);
-      const b = randomArray(c.batch * c.k * c.n, 50 + index);
-      const bias = randomArray(c.n, 60 + index);
-      const [aBuffer, bBuffer, biasBuffer] = [a, b, bias].map((data) => {
-        const buffer = d.allocate(data.byteLength, 'input');
-        d.write(buffer, data);
-        return buffer;
-      });
-      const outputs: Buffer[] = [];
-      for (const [variant, v4Config] of [['v1'], ['v2'], ['v4', '128x64k16r8x4'], ['v4', '64x64k16r4x4']] as const) {
-        const out = d.allocate(c.batch * c.m * c.n * 4, 'out');
-        launchMatmul(d, { ...c, a: aBuffer, b: bBuffer, out, bias: biasBuffer, epilogue: 'gelu', variant, v4Config });
-        outputs.push(Buffer.from(await d.read(out, c.batch * c.m * c.n * 4)));
-        d.release(out);
-      }
-      for (const [i, output] of outputs.entries()) expect(output.equals(outputs[0]), `case ${index}, variant #${i} vs v1`).toBe(true);
-      for (const buffer of [aBuffer, bBuffer, biasBuffer]) d.release(buffer);
-    }
+    const variants = [{ variant: 'v1' }, { variant: 'v2' }, { variant: 'v4', v4Config: '128x64k16r8x4' }, { variant: 'v4', v4Config: '64x64k16r4x4' }] as const;
+    await expectSameBits(device(), cases, variants, 40);
   });
 
   it('v5 gives the same bits as v3 (lavapipe picks by operand size)', async ({ skip }) => {
-    const d = device();
-    if (!canUseV5(d)) skip();
+    if (!canUseV5(device())) skip();
     const cases = [
       { batch: 2, m: 65, k: 37, n: 70, transposeA: false, transposeB: false, bBatched: false },
       { batch: 1, m: 132, k: 300, n: 136, transposeA: true, transposeB: true },
       { batch: 3, m: 33, k: 20, n: 68, transposeA: false, transposeB: true },
       { batch: 2, m: 70, k: 64, n: 128, transposeA: false, transposeB: false }, // v5 reads A and B unpacked
     ];
-    for (const [index, c] of cases.entries()) {
-      const a = randomArray(c.batch * c.m * c.k, 70 + index);
-      const b = randomArray(c.batch * c.k * c.n, 80 + index);
-      const bias = randomArray(c.n, 90 + index);
-      const [aBuffer, bBuffer, biasBuffer] = [a, b, bias].map((data) => {
-        const buffer = d.allocate(data.byteLength, 'input');
-        d.write(buffer, data);
-        return buffer;
-      });
-      const outputs: Buffer[] = [];
-      for (const variant of ['v3', 'v5'] as const) {
-        const out = d.allocate(c.batch * c.m * c.n * 4, 'out');
-        launchMatmul(d, { ...c, a: aBuffer, b: bBuffer, out, bias: biasBuffer, epilogue: 'gelu', variant });
-        outputs.push(Buffer.from(await d.read(out, c.batch * c.m * c.n * 4)));
-        d.release(out);
-      }
-      expect(outputs[1].equals(outputs[0]), `case ${index}: v5 vs v3`).toBe(true);
-      for (const buffer of [aBuffer, bBuffer, biasBuffer]) d.release(buffer);
-    }
+    await expectSameBits(device(), cases, [{ variant: 'v3' }, { variant: 'v5' }], 70);
   });
 
   it('repeats bit-identically', async () => {
@@ -217,3 +182,35 @@ describe('matmul kernel', () => {
     for (const t of [a, b, c, e]) t.release();
   });
 });
+
+type SameBitsCase = Pick<MatmulArgs, 'batch' | 'm' | 'k' | 'n' | 'transposeA' | 'transposeB' | 'bBatched'>;
+
+/** Runs each case (with a bias and GELU) under every variant and expects the same bits as the first variant's. */
+async function expectSameBits(
+  d: Device,
+  cases: SameBitsCase[],
+  variants: readonly { variant: MatmulVariant; v4Config?: V4ConfigName }[],
+  seed: number,
+): Promise<void> {
+  for (const [index, c] of cases.entries()) {
+    const a = randomArray(c.batch * c.m * c.k, seed + index);
+    const b = randomArray(c.batch * c.k * c.n, seed + 10 + index);
+    const bias = randomArray(c.n, seed + 20 + index);
+    const [aBuffer, bBuffer, biasBuffer] = [a, b, bias].map((data) => {
+      const buffer = d.allocate(data.byteLength, 'input');
+      d.write(buffer, data);
+      return buffer;
+    });
+    const outputs: Buffer[] = [];
+    for (const { variant, v4Config } of variants) {
+      const out = d.allocate(c.batch * c.m * c.n * 4, 'out');
+      launchMatmul(d, { ...c, a: aBuffer, b: bBuffer, out, bias: biasBuffer, epilogue: 'gelu', variant, v4Config });
+      outputs.push(Buffer.from(await d.read(out, c.batch * c.m * c.n * 4)));
+      d.release(out);
+    }
+    for (const [i, output] of outputs.entries()) {
+      expect(output.equals(outputs[0]), `case ${index}: ${variants[i].variant} vs ${variants[0].variant}`).toBe(true);
+    }
+    for (const buffer of [aBuffer, bBuffer, biasBuffer]) d.release(buffer);
+  }
+}
