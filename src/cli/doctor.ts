@@ -1,7 +1,9 @@
 /**
- * `webtrainer doctor`: which WebGPU adapter this machine gives, its key limits, and a small self-test (a matmul
- * checked against a float64 CPU loop), so a broken driver shows up before a long job.
+ * `webtrainer doctor`: which WebGPU adapter this machine gives, its key limits, and a small self-test (matmuls
+ * checked against a float64 CPU loop, one small and one large enough for the variant that big products use), so a
+ * broken driver shows up before a long job.
  */
+import { chooseMatmulVariant } from '../../kernels/matmul/choose-variant.js';
 import { tensor } from '../tensor/create.js';
 import { createDevice, type AdapterSummary, type Device } from '../tensor/device.js';
 import { matmul } from '../tensor/ops/matmul.js';
@@ -37,7 +39,8 @@ export async function runDoctor(): Promise<DoctorReport> {
   const features = [...device.gpuDevice.features].sort();
   let selfTest: DoctorReport['selfTest'];
   try {
-    selfTest = { ok: true, checks: [await checkMatmul(device)] };
+    // Odd sizes, so every tile edge is exercised; the second is past 2^21 multiply-adds (v5 on lavapipe).
+    selfTest = { ok: true, checks: [await checkMatmul(device, 37, 29, 19), await checkMatmul(device, 141, 133, 119)] };
     selfTest.ok = selfTest.checks.every((c) => c.ok);
   } catch (error) {
     selfTest = { ok: false, checks: [], error: error instanceof Error ? error.message : String(error) };
@@ -46,8 +49,7 @@ export async function runDoctor(): Promise<DoctorReport> {
   return { ok: selfTest.ok, adapter: device.info, limits, features, selfTest };
 }
 
-async function checkMatmul(device: Device) {
-  const [m, k, n] = [37, 29, 19]; // Odd sizes: every tile edge is exercised.
+async function checkMatmul(device: Device, m: number, k: number, n: number) {
   const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
   const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
   const c = await matmul(tensor(device, a, [m, k]), tensor(device, b, [k, n])).toArray();
@@ -59,7 +61,8 @@ async function checkMatmul(device: Device) {
       maxAbsError = Math.max(maxAbsError, Math.abs(c[i * n + j] - expected));
     }
   }
-  return { name: `matmul ${m}x${k}x${n}`, maxAbsError, ok: maxAbsError < 1e-4 };
+  const { variant } = chooseMatmulVariant(device, { batch: 1, m, k, n });
+  return { name: `matmul ${m}x${k}x${n} (${variant})`, maxAbsError, ok: maxAbsError < 1e-4 };
 }
 
 export function formatDoctor(report: DoctorReport): string {
