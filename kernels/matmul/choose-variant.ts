@@ -10,14 +10,14 @@
  * | hardware                                   | ≥ LARGE_TILE_WORKGROUPS workgroups of 128x64   | v4 LARGE_V4_CONFIG   |
  * | hardware                                   | otherwise                                      | v2                   |
  *
- * Why (README.md has the figures): on lavapipe v5 (v3's tile over operands packed into textures) was 1.3-2.9x
- * faster than v3 from 2048x128x128 up, but its packing costs a dispatch and a copy (~0.1 ms), so below ~2M
- * multiply-adds (1x64x64x64, 16x64x32x64) v3 was faster; v3 was 1.7-7.5x faster than v2 and 5.7-22x faster than
- * v1 at every measured shape. On an H100 (Dawn/Vulkan, clocks warmed up) v4's 128x64 tiles with 8x4 register blocks beat v2 from 512 such workgroups up: 33.6 vs 19.6 TFLOP/s at 4096³,
- * 29.3 vs 25.5 at 2048³; below that they tie (1024³ 18.8 vs 18.3, 2048x256x1024 15.0 vs 15.1) or lose (2048x1024x256
- * 9.9 vs 12.2, 8x256x64x64), as big tiles leave the GPU's 132 multiprocessors short of workgroups. The other v4
- * configs were within 4% of this one at 2048³ and 4096³. An output smaller than one tile would leave most of a
- * workgroup idle, so tiny products go to v1.
+ * Why (README.md has the figures): on lavapipe v5 (v3's tile over operands in textures) was 1.3-2.9x faster than
+ * v3 from ~2M multiply-adds up, but its packing costs a dispatch and a copy (~0.1 ms), so below that (1x64x64x64,
+ * 16x64x32x64) v3 was faster; v3 was 1.7-7.5x faster than v2 and 5.7-22x faster than v1 at every measured shape.
+ * On an H100 (Dawn/Vulkan, clocks warmed up) v4's 128x64 tiles with 8x4 register blocks beat v2 from 512 such
+ * workgroups up: 33.6 vs 19.6 TFLOP/s at 4096³, 29.3 vs 25.5 at 2048³; below that they tie (1024³ 18.8 vs 18.3,
+ * 2048x256x1024 15.0 vs 15.1) or lose (2048x1024x256 9.9 vs 12.2, 8x256x64x64), as big tiles leave the GPU's 132
+ * multiprocessors short of workgroups. The other v4 configs were within 4% of this one at 2048³ and 4096³. An
+ * output smaller than one tile would leave most of a workgroup idle, so tiny products go to v1.
  */
 import type { Device } from '../../src/tensor/device.js';
 import { V3_TILE } from './v3-subgroup.wgsl.js';

@@ -177,7 +177,7 @@ function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: G
   const bRows = (bBatched ? batch : 1) * k;
   const aTexels = (aBatched ? batch : 1) * packedTexels(m, k);
   const texels = aTexels + (bBatched ? batch : 1) * packedTexels(n, k);
-  const params = packParams([m, k, n, aBatched ? m * k : 0, bBatched ? k * n : 0, args.biasBatched ? n : 0, batch, aTexels]);
+  const params = packParams([m, k, n, aBatched ? m * k : 0, bBatched ? k * n : 0, args.biasBatched ? n : 0, aTexels]);
   const textures = device.scratchTextures;
   // A copy's rows must start every 256 bytes: k and n multiples of 64.
   const direct =

@@ -12,8 +12,10 @@
  * Three commands: one dispatch packs A and B into a buffer, a copy puts it into a scratch texture (ScratchTextures),
  * and the tile loop reads it (for small k with both operands untransposed, two copies of A and B as they are and the
  * loop: `direct` below). Texel t of the packed texture holds 4 floats:
- * - packed A, texel = 4 consecutive k of one row:      t = batch·aTexels + (panel·k4 + step)·32 + rowInPanel
- * - packed B, texel = 4 consecutive columns at one k:  t = bTexelOffset + batch·bTexels + ((panel·k4 + step)·4 + kq)·8 + lane
+ * - packed A, texel = 4 consecutive k of one row:
+ *     t = batch·aTexels + (panel·k4 + step)·32 + rowInPanel
+ * - packed B, texel = 4 consecutive columns at one k:
+ *     t = bTexelOffset + batch·bTexels + ((panel·k4 + step)·4 + kq)·8 + lane
  * where a panel is 32 rows (A) or 32 columns (B), k4 = ceil(k/4), and lane L of B's panel holds columns 4L..4L+3.
  *
  * Each float is multiplied and added in the same order as in v3 (the zero padding adds exact zeros), so v5 and v3
@@ -47,12 +49,11 @@ const texelWgsl = `fn texel(t: u32) -> vec2u { return vec2u(t % ${ScratchTexture
 
 /**
  * v5's uniform parameters, shared by its pack and tile kernels: the common fields (the epilogue reads m, n and
- * biasBatchStride), the batch count, and where packed B starts in the texture.
+ * biasBatchStride) and where packed B starts in the texture.
  */
 const V5_PARAMS_STRUCT = /* wgsl */ `
 struct Params {
   ${PARAMS_FIELDS}
-  batch: u32,
   bTexelOffset: u32, // packed A fills texels [0, bTexelOffset), packed B follows
 }`;
 
