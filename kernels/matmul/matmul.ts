@@ -14,7 +14,14 @@ import { matmulV1Wgsl, V1_TILE } from './v1-naive.wgsl.js';
 import { matmulV2Wgsl, V2_TILE } from './v2-tiled.wgsl.js';
 import { matmulV3Wgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 import { matmulV4Wgsl, V4_CONFIGS, type V4ConfigName } from './v4-blocked.wgsl.js';
-import { matmulV5PackWgsl, matmulV5Wgsl, packedTexels, V5_DIRECT_MAX_K, V5_TILE } from './v5-packed.wgsl.js';
+import {
+  matmulV5PackWgsl,
+  matmulV5Wgsl,
+  packedTexels,
+  V5_DIRECT_MAX_K,
+  V5_DIRECT_MAX_MULTIPLY_ADDS,
+  V5_TILE,
+} from './v5-packed.wgsl.js';
 
 export type { MatmulVariant } from './choose-variant.js';
 
@@ -166,7 +173,7 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
 
 /**
  * v5: packs A and B into the device's scratch texture, then runs the tile loop over it (v5-packed.wgsl.ts); for
- * small k with both operands untransposed and rows a multiple of 256 bytes, copies them as they are instead.
+ * small products with both operands untransposed and rows a multiple of 256 bytes, copies them as they are instead.
  */
 function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: GPUBuffer[], name: string): void {
   const { batch, m, k, n } = args;
@@ -182,7 +189,7 @@ function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: G
   // A copy's rows must start every 256 bytes: k and n multiples of 64.
   const direct =
     !spec.transposeA && !spec.transposeB && k > 0 && k <= V5_DIRECT_MAX_K && k % 64 === 0 && n % 64 === 0 &&
-    Math.max(aRows, bRows, n / 4) <= textures.maxDimension;
+    batch * m * k * n <= V5_DIRECT_MAX_MULTIPLY_ADDS && Math.max(aRows, bRows, n / 4) <= textures.maxDimension;
   let operands: GPUTextureView[];
   if (direct) {
     const matrixA = textures.get('matmul a', k / 4, Math.max(aRows, 1));

@@ -27,8 +27,12 @@ import { epilogueWgsl, outputBindingsWgsl, PARAMS_FIELDS, type MatmulSpec } from
 import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 
 export const V5_TILE = V3_TILE;
-/** Largest k for which A and B are read as they are (no pack dispatch), see matmulV5Wgsl. */
+/**
+ * A and B are read as they are (no pack dispatch, see matmulV5Wgsl) up to this k and this many multiply-adds: past
+ * them the packed layout's faster loop outweighs the pack (README.md, run 15).
+ */
 export const V5_DIRECT_MAX_K = 128;
+export const V5_DIRECT_MAX_MULTIPLY_ADDS = 1 << 25;
 const range = (count: number) => [...Array(count).keys()];
 
 /** Stores the tile a row of 4 columns at a time (a loop: it runs once per tile). */
@@ -131,8 +135,9 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) lo
  *
  * `direct`: A (m, k) and B (k, n), both untransposed, copied into two textures as they are, one matrix row per
  * texture row, so texel (step, row) of A holds k 4·step..4·step+3 of that row and texel (q, kk) of B holds columns
- * 4q..4q+3 at kk. No pack dispatch; for k <= V5_DIRECT_MAX_K only: each step then reads 32 rows far apart instead
- * of one contiguous run, which ran at the packed layout's speed at k = 64 and 10% under it at k = 128 (README.md).
+ * 4q..4q+3 at kk. No pack dispatch, but a slower loop: each step reads 32 rows of A k·4 bytes apart and 4 rows of
+ * B n·4 bytes apart instead of one contiguous run. So only for small products (V5_DIRECT_MAX_*), where the pack
+ * dispatch's fixed cost weighs most (README.md, runs 14-15).
  * Rows and columns past the matrix read whatever is there; their results are never stored.
  */
 export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean, direct = false): string {
