@@ -95,7 +95,9 @@ function checkArgs(device: Device, args: MatmulArgs, variant: MatmulVariant): vo
   if (variant === 'v5' && !canUseV5(device)) {
     fail('variant v5 needs 8-lane subgroups and WGSL storage-texture reads, which this device does not have');
   }
-  if (variant === 'v5' && !v5Fits(device, args)) fail("the packed operands are larger than this device's largest texture");
+  if (variant === 'v5' && !v5Fits(device, args)) {
+    fail("the packed operands are larger than this device's largest texture");
+  }
 }
 
 /** Records out = op(A) op(B) (+ bias) (GELU). Nothing runs until the device's next submit. */

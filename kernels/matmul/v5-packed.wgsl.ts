@@ -49,7 +49,8 @@ export function packedTexels(rows: number, k: number): number {
 }
 
 /** WGSL: the 2D coordinate of linear texel `t`. */
-const texelWgsl = `fn texel(t: u32) -> vec2u { return vec2u(t % ${ScratchTextures.WIDTH}u, t / ${ScratchTextures.WIDTH}u); }`;
+const WIDTH = ScratchTextures.WIDTH;
+const texelWgsl = `fn texel(t: u32) -> vec2u { return vec2u(t % ${WIDTH}u, t / ${WIDTH}u); }`;
 
 /**
  * v5's uniform parameters, shared by its pack and tile kernels: the common fields (the epilogue reads m, n and
@@ -90,10 +91,14 @@ function packLoopWgsl(operand: 'a' | 'b', { transposed, vec4 }: V5Operand): stri
   const inside = operand === 'a' ? `row < ${rows}` : `row < ${rows} && kk0 < params.k`;
   const vec4Texel = `select(vec4f(0.0), ${source}[(${clamped('row', 'kk0')}) / 4u], ${inside})`;
   const stride = operand === 'a' ? 'params.aBatchStride' : 'params.bBatchStride';
+  const position =
+    operand === 'a'
+      ? 'let row = panel * 32u + local; // texel = this row at k 4·step .. 4·step+3'
+      : 'let row = panel * 32u + (local % 8u) * 4u; // texel = columns row .. row+3 at k 4·step + local/8';
   return `{
     let panels = (${rows} + 31u) / 32u;
     let base = batchIndex * ${stride};
-    ${operand === 'a' ? 'let row = panel * 32u + local; // texel = this row at k 4·step .. 4·step+3' : 'let row = panel * 32u + (local % 8u) * 4u; // texel = columns row .. row+3 at k 4·step + local/8'}
+    ${position}
     let first = ${operand === 'b' ? 'params.bTexelOffset + ' : ''}(batchIndex * panels + panel) * k4 * 32u + local;
     for (var step = 0u; step < k4; step++) {
       let kk0 = step * 4u${operand === 'b' ? ' + local / 8u' : ''};
@@ -103,9 +108,9 @@ function packLoopWgsl(operand: 'a' | 'b', { transposed, vec4 }: V5Operand): stri
 }
 
 /**
- * Packs A and B into one buffer, which is then copied into the scratch texture (a \`textureStore\` cost ~2x more on
+ * Packs A and B into one buffer, which is then copied into the scratch texture (a `textureStore` cost ~2x more on
  * lavapipe than a store plus the copy, and one dispatch and one copy for both operands save two of each). Grid:
- * [max(panels of A, panels of B), batches]; in each workgroup, invocation \`local\` walks k for its row of A's
+ * [max(panels of A, panels of B), batches]; in each workgroup, invocation `local` walks k for its row of A's
  * panel and its texel column of B's, writing one texel per 4-k step. No integer division by a non-constant:
  * lavapipe runs those lane by lane, and they made the first version of this kernel ~40% of v5's time.
  */
@@ -153,7 +158,8 @@ export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean, direct = fal
   let bColumn = group.x * 8u + lane; // texel of this lane's columns 4L..4L+3`
     : `// A shared operand (batch stride 0) was packed once.
   let aBatch = select(0u, batchIndex * ((params.m + 31u) / 32u) * 32u * k4, params.aBatchStride != 0u);
-  let bBatch = params.bTexelOffset + select(0u, batchIndex * ((params.n + 31u) / 32u) * 32u * k4, params.bBatchStride != 0u);
+  let bBatch = params.bTexelOffset +
+    select(0u, batchIndex * ((params.n + 31u) / 32u) * 32u * k4, params.bBatchStride != 0u);
   let aStart = aBatch + group.y * k4 * 32u + lane * 4u; // this lane's rows 4L..4L+3 of the panel
   let bStart = bBatch + group.x * k4 * 32u + lane;      // this lane's columns 4L..4L+3`;
   const loads = direct

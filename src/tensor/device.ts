@@ -212,7 +212,11 @@ export class Device {
    * Records a copy of `rows` rows of `width` texels from `source` (a row every `bytesPerRow` bytes, a multiple of
    * 256) into the top left of a scratch texture (ScratchTextures).
    */
-  copyToTexture(source: GPUBuffer, target: ScratchTexture, copy: { width: number; rows: number; bytesPerRow: number }): void {
+  copyToTexture(
+    source: GPUBuffer,
+    target: ScratchTexture,
+    copy: { width: number; rows: number; bytesPerRow: number },
+  ): void {
     this.assertAlive();
     if (copy.rows === 0 || copy.width === 0) return;
     this.endPass();
@@ -304,7 +308,11 @@ export class Device {
    * identity; a destroyed buffer is never passed again, so its entries are never hit, and the map is emptied when
    * it grows large.
    */
-  private bindGroup(layout: GPUBindGroupLayout, resources: readonly (GPUBuffer | GPUTextureView)[], label: string): GPUBindGroup {
+  private bindGroup(
+    layout: GPUBindGroupLayout,
+    resources: readonly (GPUBuffer | GPUTextureView)[],
+    label: string,
+  ): GPUBindGroup {
     const key = [layout, ...resources].map((o) => this.objectId(o)).join(',');
     let group = this.bindGroups.get(key);
     if (!group) {
