@@ -22,6 +22,7 @@ import {
   measureFmaCeiling,
   measureWaitStrategies,
   median,
+  runsPerSample,
   warmUpGpu,
   type WaitComparison,
 } from './probes/probes.js';
@@ -354,18 +355,17 @@ const MAX_RUNS_PER_SAMPLE = 64;
  * 2 ms) then weigh little on millisecond ops.
  */
 async function timeRun(prepared: PreparedRun): Promise<number> {
-  await prepared.run(); // Warm-up: shader compiles, buffer pool fills.
-  const timed = async (times: number) => {
+  // A warm-up run (shader compiles, buffer pool fills), then one timed run sizes the samples.
+  const times = await runsPerSample(() => prepared.run(), SAMPLE_TARGET_MS, MAX_RUNS_PER_SAMPLE);
+  const timed = async () => {
     const start = performance.now();
     await prepared.run(times);
     return (performance.now() - start) / times;
   };
-  const once = await timed(1);
-  const times = Math.max(1, Math.min(MAX_RUNS_PER_SAMPLE, Math.round(SAMPLE_TARGET_MS / Math.max(once, 1e-3))));
-  const samples = [await timed(times)];
+  const samples = [await timed()];
   const sampleMs = samples[0] * times;
   const repeats = sampleMs < 5 ? 25 : sampleMs < 50 ? 11 : 5;
-  while (samples.length < repeats) samples.push(await timed(times));
+  while (samples.length < repeats) samples.push(await timed());
   return median(samples);
 }
 

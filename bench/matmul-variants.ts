@@ -20,7 +20,7 @@ import { launchMatmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { matmulReference } from '../kernels/matmul/reference.js';
 import { V4_CONFIGS, type V4ConfigName } from '../kernels/matmul/v4-blocked.wgsl.js';
 import { createDevice, type Device } from '../src/tensor/device.js';
-import { measureFmaCeiling, median, warmUpGpu } from './probes/probes.js';
+import { measureFmaCeiling, median, runsFor, warmUpGpu } from './probes/probes.js';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -160,7 +160,7 @@ for (const [batch, m, k, n] of shapes) {
     dispatch(candidate);
     await device.sync();
     const once = performance.now() - start;
-    perSample.push(Math.max(1, Math.min(MAX_DISPATCHES_PER_SAMPLE, Math.round(SAMPLE_TARGET_MS / Math.max(once, 1e-3)))));
+    perSample.push(runsFor(once, SAMPLE_TARGET_MS, MAX_DISPATCHES_PER_SAMPLE));
   }
   const times: number[][] = candidates.map(() => []);
   await warmUpGpu(device, 300);

@@ -33,13 +33,20 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** How many back-to-back runs make one timed sample last about `targetMs` (1 when one run already does). */
-async function runsPerSample(run: () => Promise<void>, targetMs: number, maxRuns = 4096): Promise<number> {
+/**
+ * How many back-to-back runs make one timed sample last about `targetMs` (1 when one run already does), after one
+ * untimed run (compiles the pipeline) and one timed run.
+ */
+export async function runsPerSample(run: () => Promise<void>, targetMs: number, maxRuns = 4096): Promise<number> {
   await run(); // Compiles the pipeline.
   const start = performance.now();
   await run();
-  const once = Math.max(performance.now() - start, 1e-3);
-  return Math.min(maxRuns, Math.max(1, Math.ceil(targetMs / once)));
+  return runsFor(performance.now() - start, targetMs, maxRuns);
+}
+
+/** Runs of `onceMs` each that make one timed sample last about `targetMs`, between 1 and `maxRuns`. */
+export function runsFor(onceMs: number, targetMs: number, maxRuns: number): number {
+  return Math.min(maxRuns, Math.max(1, Math.ceil(targetMs / Math.max(onceMs, 1e-3))));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

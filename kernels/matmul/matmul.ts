@@ -113,21 +113,17 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
     gelu: args.epilogue === 'gelu',
     preActivation: args.preActivation !== undefined,
   };
-  const params = packParams([
-    m,
-    k,
-    n,
-    args.aBatched === false ? 0 : m * k,
-    args.bBatched === false ? 0 : k * n,
-    args.biasBatched ? n : 0,
-  ]);
+  // The common uniform fields (PARAMS_FIELDS in matmul-common.wgsl.ts); v5 appends one.
+  const aBatchStride = args.aBatched === false ? 0 : m * k;
+  const bBatchStride = args.bBatched === false ? 0 : k * n;
+  const fields = [m, k, n, aBatchStride, bBatchStride, args.biasBatched ? n : 0];
   const outputs = [args.out];
   if (args.bias) outputs.push(args.bias);
   if (args.preActivation) outputs.push(args.preActivation);
   const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
   const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
   if (variant === 'v5') {
-    launchV5(device, args, spec, outputs, `${flags}${epilogue}`);
+    launchV5(device, args, spec, fields, outputs, `${flags}${epilogue}`);
     return;
   }
   // v2 and v3 load 4 values at once along an operand's contiguous axis when it is a multiple of 4.
@@ -167,7 +163,7 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
     kernel: `${KERNEL}_${variantName.replace(/-/g, '_')}_${flags}${epilogue}`,
     wgsl,
     buffers: [args.a, args.b, ...outputs],
-    params,
+    params: packParams(fields),
     workgroups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), batch],
     shapes: describe(args),
   });
@@ -177,7 +173,14 @@ export function launchMatmul(device: Device, args: MatmulArgs): void {
  * v5: packs A and B into the device's scratch texture, then runs the tile loop over it (v5-packed.wgsl.ts); for
  * small products with both operands untransposed and rows a multiple of 256 bytes, copies them as they are instead.
  */
-function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: GPUBuffer[], name: string): void {
+function launchV5(
+  device: Device,
+  args: MatmulArgs,
+  spec: MatmulSpec,
+  fields: number[],
+  outputs: GPUBuffer[],
+  name: string,
+): void {
   const { batch, m, k, n } = args;
   const shapes = describe(args);
   const aBatched = args.aBatched !== false;
@@ -186,7 +189,7 @@ function launchV5(device: Device, args: MatmulArgs, spec: MatmulSpec, outputs: G
   const bRows = (bBatched ? batch : 1) * k;
   const aTexels = (aBatched ? batch : 1) * packedTexels(m, k);
   const texels = aTexels + (bBatched ? batch : 1) * packedTexels(n, k);
-  const params = packParams([m, k, n, aBatched ? m * k : 0, bBatched ? k * n : 0, args.biasBatched ? n : 0, aTexels]);
+  const params = packParams([...fields, aTexels]); // bTexelOffset: packed B follows packed A
   const textures = device.scratchTextures;
   // A copy's rows must start every 256 bytes: k and n multiples of 64.
   const direct =

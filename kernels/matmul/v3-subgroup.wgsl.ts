@@ -141,14 +141,17 @@ export function accumulatorsWgsl(rows: number): string {
 }
 
 /**
- * Stores the tile through `storeOutput` (shared with v5). A loop, not unrolled: it runs once per tile, and 128
- * inlined GELUs made compiles much slower.
+ * Stores the tile (shared with v5) through `storeOutput`, or a row's 4 columns at once through `storeOutput4` with
+ * `vec4`. A loop, not unrolled: it runs once per tile, and 128 inlined GELUs made compiles much slower.
  */
-export function tileStoreWgsl(rows: number): string {
+export function tileStoreWgsl(rows: number, vec4 = false): string {
+  const store = vec4
+    ? 'storeOutput4(batchIndex, rowBase + r, col0, results[r]);'
+    : `for (var j = 0u; j < 4u; j++) {
+      storeOutput(batchIndex, rowBase + r, col0 + j, results[r][j]);
+    }`;
   return `let results = array<vec4f, ${rows}>(${range(rows).map((r) => `acc${r}`).join(', ')});
   for (var r = 0u; r < ${rows}u; r++) {
-    for (var j = 0u; j < 4u; j++) {
-      storeOutput(batchIndex, rowBase + r, col0 + j, results[r][j]);
-    }
+    ${store}
   }`;
 }

@@ -35,14 +35,6 @@ export const V5_DIRECT_MAX_K = 128;
 export const V5_DIRECT_MAX_MULTIPLY_ADDS = 1 << 25;
 const range = (count: number) => [...Array(count).keys()];
 
-/** Stores the tile a row of 4 columns at a time (a loop: it runs once per tile). */
-function tileStore4Wgsl(rows: number): string {
-  return `let results = array<vec4f, ${rows}>(${range(rows).map((r) => `acc${r}`).join(', ')});
-  for (var r = 0u; r < ${rows}u; r++) {
-    storeOutput4(batchIndex, rowBase + r, col0, results[r]);
-  }`;
-}
-
 /** Texels of one packed matrix: A with `rows` = m, B with `rows` = n (both padded to 32 and k to a multiple of 4). */
 export function packedTexels(rows: number, k: number): number {
   return Math.ceil(rows / 32) * 32 * Math.ceil(k / 4);
@@ -195,7 +187,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(subgroup_invocation_id) la
     ${loads.join('\n    ')}
     ${subgroupStepWgsl(ROWS)}
   }
-  ${vec4Output ? tileStore4Wgsl(ROWS) : tileStoreWgsl(ROWS)}
+  ${tileStoreWgsl(ROWS, vec4Output)}
 }
 `;
 }

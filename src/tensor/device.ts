@@ -87,7 +87,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Device>
     maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
     maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
-    maxTextureDimension2D: a.maxTextureDimension2D, // scratch textures (matmul v5) are 4096 wide and this tall
+    maxTextureDimension2D: a.maxTextureDimension2D, // matmul v5's scratch textures can be this wide and tall
   };
   const gpuDevice = await adapter.requestDevice({ requiredFeatures: features, requiredLimits, label: 'webtrainer' });
   return new Device(gpu, adapter, gpuDevice);
