@@ -17,6 +17,9 @@ import type { Tensor } from '../src/tensor/tensor.js';
 import { loadJaxWebgpu } from './peers/jax-webgpu.js';
 import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
 import {
+  fmaProbeFlops,
+  launchCopyProbe,
+  launchFmaProbe,
   measureCopyCeiling,
   measureFixedCost,
   measureFmaCeiling,
@@ -24,6 +27,7 @@ import {
   median,
   runsPerSample,
   warmUpGpu,
+  type FmaProbeSize,
   type WaitComparison,
 } from './probes/probes.js';
 
@@ -40,6 +44,18 @@ export interface KernelResult {
   gbps?: number;
 }
 
+/**
+ * The device's ceiling for one case, measured in turn with the case's implementations (timeInTurn): the FMA probe
+ * for matmul, the copy probe moving the case's bytes for the others. A ceiling timed minutes earlier drifts with a
+ * shared machine's load; one timed alongside is what "% of the probe" means for that case.
+ */
+export interface CaseCeiling {
+  op: OpName;
+  shape: string;
+  gflops?: number;
+  gbps?: number;
+}
+
 export interface SkippedEntry {
   /** What was skipped: an implementation, an op, or one op at one shape. */
   impl?: ImplName;
@@ -50,8 +66,10 @@ export interface SkippedEntry {
 
 export interface KernelReport {
   device: { description: string; vendor: string; architecture: string; backend: string };
-  /** The FMA probe's GFLOP/s and the copy probe's GB/s on this device. */
+  /** The FMA probe's GFLOP/s and the copy probe's GB/s on this device, measured before the cases. */
   peak: { gflops: number; gbps: number };
+  /** Each case's ceiling, measured in turn with it: the "% peak" column. */
+  ceilings: CaseCeiling[];
   fixedCost: { dispatchUs: number; submitWaitUs: number };
   /** The same long dispatch waited for with a plain await (Dawn busy-polls) and with the quiet wait. */
   wait?: WaitComparison;
@@ -70,6 +88,8 @@ export interface BenchKernelsOptions {
   tiny?: boolean;
   /** Add 4096³ (set for hardware adapters, where the issue's H100 goal is stated at that size). */
   large?: boolean;
+  /** Run only these cases: "op" or "op:shape" (e.g. "layernorm", "matmul:8x256x64x64"); all when empty. */
+  only?: readonly string[];
 }
 
 /** One op at one shape, as every implementation receives it (plus the input data, generated once). */
@@ -156,7 +176,19 @@ function adamwCase(trials: number, size: number): OpCase {
 }
 
 /** The shapes of the issue: square matmuls, a trial-batched attention-sized one, and BERT-layer-sized ones. */
-export function benchCases({ quick = false, tiny = false, large = false }: BenchKernelsOptions = {}): OpCase[] {
+export function benchCases(options: BenchKernelsOptions = {}): OpCase[] {
+  const cases = allCases(options);
+  const only = options.only ?? [];
+  if (only.length === 0) return cases;
+  const chosen = cases.filter((c) => only.some((o) => o === c.op || o === `${c.op}:${c.label}`));
+  if (chosen.length === 0) {
+    const known = cases.map((c) => `${c.op}:${c.label}`).join(', ');
+    throw new Error(`--only ${only.join(',')} matches no benchmark case (cases: ${known})`);
+  }
+  return chosen;
+}
+
+function allCases({ quick = false, tiny = false, large = false }: BenchKernelsOptions): OpCase[] {
   if (tiny) {
     return [
       matmulCase(1, 33, 17, 9),
@@ -349,34 +381,103 @@ const SAMPLE_TARGET_MS = 40;
 const MAX_RUNS_PER_SAMPLE = 64;
 
 /**
- * Median time of one run, over samples taken after one warm-up: 5 samples for long ops, more for short ones where
- * noise weighs more. A sample records the op `times` times and waits once, `times` chosen from a first single run
- * so the sample lasts ~SAMPLE_TARGET_MS: the submit + wait round trip and the quiet wait's polling interval (up to
- * 2 ms) then weigh little on millisecond ops.
+ * The case's ceiling as a run timed in turn with the implementations: FMA probe dispatches of the start-of-run
+ * size (matmul), or a copy probe reading and writing the case's bytes (the others).
  */
-async function timeRun(prepared: PreparedRun): Promise<number> {
-  // A warm-up run (shader compiles, buffer pool fills), then one timed run sizes the samples.
-  const times = await runsPerSample(() => prepared.run(), SAMPLE_TARGET_MS, MAX_RUNS_PER_SAMPLE);
-  const timed = async () => {
-    const start = performance.now();
-    await prepared.run(times);
-    return (performance.now() - start) / times;
+function prepareCeiling(device: Device, c: OpCase, fmaSize: FmaProbeSize): { run: PreparedRun; rate: (ms: number) => number } {
+  if (c.op === 'matmul') {
+    const output = device.allocate(fmaSize.invocations * 4, 'bench fma probe');
+    return {
+      run: {
+        run: async (times = 1) => {
+          for (let i = 0; i < times; i++) launchFmaProbe(device, output, fmaSize);
+          await device.sync();
+        },
+        release: () => device.release(output),
+      },
+      rate: (ms) => fmaProbeFlops(fmaSize) / (ms * 1e6),
+    };
+  }
+  const bytes = Math.max(16, Math.round(c.bytes / 2 / 16) * 16);
+  const [source, target] = [device.allocate(bytes, 'bench copy probe source'), device.allocate(bytes, 'bench copy probe target')];
+  return {
+    run: {
+      run: async (times = 1) => {
+        for (let i = 0; i < times; i++) launchCopyProbe(device, source, target, bytes);
+        await device.sync();
+      },
+      release: () => {
+        device.release(source);
+        device.release(target);
+      },
+    },
+    rate: (ms) => (2 * bytes) / (ms * 1e6),
   };
-  const samples = [await timed()];
-  const sampleMs = samples[0] * times;
-  const repeats = sampleMs < 5 ? 25 : sampleMs < 50 ? 11 : 5;
-  while (samples.length < repeats) samples.push(await timed());
-  return median(samples);
+}
+
+/** One implementation's samples of one case, taken in turn with the others'. */
+interface Sampling {
+  prepared: PreparedRun;
+  /** Runs per sample, sized from a first single run so a sample lasts ~SAMPLE_TARGET_MS. */
+  times: number;
+  /** ms per run, one value per sample. */
+  samples: number[];
+  /** Samples wanted: 5 for long ops, more for short ones where noise weighs more. */
+  wanted: number;
+  error?: Error;
+}
+
+/**
+ * Median time of one run of each implementation, over samples taken after one warm-up. A sample records the op
+ * `times` times and waits once, `times` chosen so the sample lasts ~SAMPLE_TARGET_MS: the submit + wait round trip
+ * and the quiet wait's polling interval (up to 2 ms) then weigh little on millisecond ops. The implementations take
+ * their samples in turn (webtrainer, tfjs, jax, webtrainer, ...), so a slow spell of a noisy machine lands on all of
+ * them rather than on whichever was being timed, and the ratios between them hold steadier than the times.
+ * An implementation whose run throws gets its error back; the others go on.
+ */
+export async function timeInTurn(prepared: PreparedRun[]): Promise<(number | Error)[]> {
+  const samplings: Sampling[] = [];
+  for (const p of prepared) {
+    const sampling: Sampling = { prepared: p, times: 1, samples: [], wanted: 0 };
+    try {
+      // A warm-up run (shader compiles, buffer pool fills), then one timed run sizes the samples.
+      sampling.times = await runsPerSample(() => p.run(), SAMPLE_TARGET_MS, MAX_RUNS_PER_SAMPLE);
+    } catch (error) {
+      sampling.error = error as Error;
+    }
+    samplings.push(sampling);
+  }
+  const pending = () => samplings.filter((s) => !s.error && (s.samples.length === 0 || s.samples.length < s.wanted));
+  for (let round = pending(); round.length > 0; round = pending()) {
+    for (const s of round) {
+      try {
+        const start = performance.now();
+        await s.prepared.run(s.times);
+        s.samples.push((performance.now() - start) / s.times);
+      } catch (error) {
+        s.error = error as Error;
+        continue;
+      }
+      if (s.samples.length === 1) {
+        const sampleMs = s.samples[0] * s.times;
+        s.wanted = sampleMs < 5 ? 25 : sampleMs < 50 ? 11 : 5;
+      }
+    }
+  }
+  return samplings.map((s) => s.error ?? median(s.samples));
 }
 
 export async function benchKernels(options: BenchKernelsOptions = {}): Promise<KernelReport> {
-  const { quick = false, json = false, peers = true, tiny = false } = options;
+  const { quick = false, json = false, peers = true, tiny = false, only = [] } = options;
+  // A bad --only fails before the probes spend a minute.
+  benchCases({ quick, tiny, only, large: true });
   const log = (line: string) => {
     if (!json && !tiny) process.stderr.write(`${line}\n`);
   };
   const device = await createDevice();
   const skipped: SkippedEntry[] = [];
   const results: KernelResult[] = [];
+  const ceilings: CaseCeiling[] = [];
   try {
     log(`device: ${device.info.description} (${device.info.vendor}, ${device.info.backend})`);
     // A GPU needs far more work per dispatch than lavapipe to hide the ~30 µs between dispatches (measured on an
@@ -419,9 +520,10 @@ export async function benchKernels(options: BenchKernelsOptions = {}): Promise<K
       skipped.push({ impl: 'tfjs-webgpu', reason: 'peers off' }, { impl: 'jax-webgpu', reason: 'peers off' });
     }
 
-    // Case by case, every implementation in turn, so drift of a noisy machine hits all of them alike.
-    for (const [index, c] of benchCases({ quick, tiny, large: !device.info.isSoftware }).entries()) {
+    // Case by case, the implementations sampled in turn (timeInTurn), so drift of a noisy machine hits all alike.
+    for (const [index, c] of benchCases({ quick, tiny, only, large: !device.info.isSoftware }).entries()) {
       const inputs = caseInputs(c, 1234 + index);
+      const ready: { impl: ImplName; prepared: PreparedRun }[] = [];
       for (const impl of impls) {
         let prepared: PreparedRun | string;
         try {
@@ -429,21 +531,29 @@ export async function benchKernels(options: BenchKernelsOptions = {}): Promise<K
         } catch (error) {
           prepared = `failed: ${(error as Error).message}`;
         }
-        if (typeof prepared === 'string') {
-          if (prepared !== 'skipped') skipped.push({ impl: impl.impl, op: c.op, shape: c.label, reason: prepared });
-          continue;
+        if (typeof prepared !== 'string') ready.push({ impl: impl.impl, prepared });
+        else if (prepared !== 'skipped') skipped.push({ impl: impl.impl, op: c.op, shape: c.label, reason: prepared });
+      }
+      const ceiling = prepareCeiling(device, c, fma.size);
+      try {
+        await warmUpGpu(device);
+        const [ceilingMs, ...times] = await timeInTurn([ceiling.run, ...ready.map((r) => r.prepared)]);
+        if (ceilingMs instanceof Error) throw new Error(`${c.op} ${c.label}: the ceiling probe failed: ${ceilingMs.message}`);
+        const rate = ceiling.rate(ceilingMs);
+        ceilings.push({ op: c.op, shape: c.label, ...(c.op === 'matmul' ? { gflops: rate } : { gbps: rate }) });
+        for (const [i, { impl }] of ready.entries()) {
+          const ms = times[i];
+          if (ms instanceof Error) {
+            skipped.push({ impl, op: c.op, shape: c.label, reason: `failed: ${ms.message.split('\n')[0]}` });
+            continue;
+          }
+          const r: KernelResult = { op: c.op, shape: c.label, impl, medianMs: ms, ...throughput(c, ms) };
+          results.push(r);
+          log(`${c.op} ${c.label} ${impl}: ${ms.toFixed(2)} ms` + (r.gflops ? ` ${r.gflops.toFixed(2)} GFLOP/s` : ` ${r.gbps!.toFixed(2)} GB/s`));
         }
-        try {
-          await warmUpGpu(device);
-          const ms = await timeRun(prepared);
-          results.push({ op: c.op, shape: c.label, impl: impl.impl, medianMs: ms, ...throughput(c, ms) });
-          const r = results[results.length - 1];
-          log(`${c.op} ${c.label} ${impl.impl}: ${ms.toFixed(2)} ms` + (r.gflops ? ` ${r.gflops.toFixed(2)} GFLOP/s` : ` ${r.gbps!.toFixed(2)} GB/s`));
-        } catch (error) {
-          skipped.push({ impl: impl.impl, op: c.op, shape: c.label, reason: `failed: ${(error as Error).message.split('\n')[0]}` });
-        } finally {
-          prepared.release();
-        }
+      } finally {
+        ceiling.run.release();
+        for (const { prepared } of ready) prepared.release();
       }
     }
     for (const impl of impls) await impl.close();
@@ -451,6 +561,7 @@ export async function benchKernels(options: BenchKernelsOptions = {}): Promise<K
     return {
       device: { description, vendor, architecture, backend },
       peak: { gflops: fma.gflops, gbps: copy.gbps },
+      ceilings,
       fixedCost: { dispatchUs: fixed.dispatchUs, submitWaitUs: fixed.submitWaitUs },
       wait,
       results,
@@ -491,7 +602,8 @@ export function formatKernelReport(report: KernelReport): string {
   const { device, peak, fixedCost } = report;
   const lines = [
     `webtrainer bench kernels: ${device.description || 'unknown adapter'} (${device.vendor || '?'}, ${device.architecture || '?'}, ${device.backend})`,
-    `ceilings (probes): FMA ${peak.gflops.toFixed(1)} GFLOP/s, copy ${peak.gbps.toFixed(2)} GB/s`,
+    `ceilings (probes, before the cases): FMA ${peak.gflops.toFixed(1)} GFLOP/s, copy ${peak.gbps.toFixed(2)} GB/s`,
+    '% peak: of the FMA probe (matmul) or of a copy probe moving the same bytes (the others), timed in turn with the case',
     `fixed cost: ${fixedCost.dispatchUs.toFixed(1)} µs per dispatch, ${fixedCost.submitWaitUs.toFixed(0)} µs per submit + wait`,
     ...(report.wait
       ? [`waiting for the GPU: plain await ${report.wait.awaitGflops.toFixed(1)} GFLOP/s, quiet wait ${report.wait.quietGflops.toFixed(1)} GFLOP/s (${report.wait.speedup.toFixed(2)}x)`]
@@ -509,7 +621,8 @@ export function formatKernelReport(report: KernelReport): string {
       const find = (impl: ImplName) => rows.find((r) => r.shape === shape && r.impl === impl);
       const own = find('webtrainer');
       const ownRate = rate(own);
-      const ceiling = op === 'matmul' ? peak.gflops : peak.gbps;
+      const alongside = report.ceilings.find((x) => x.op === op && x.shape === shape);
+      const ceiling = (op === 'matmul' ? alongside?.gflops : alongside?.gbps) ?? (op === 'matmul' ? peak.gflops : peak.gbps);
       return [
         shape,
         fmt(own?.medianMs),

@@ -4,7 +4,7 @@
  * exact, the fixed-cost counter counts every dispatch).
  */
 import { describe, expect, it } from 'vitest';
-import { benchKernels, formatKernelReport, type KernelReport } from '../bench/kernels.js';
+import { benchCases, benchKernels, formatKernelReport, timeInTurn, type KernelReport } from '../bench/kernels.js';
 import {
   checkFmaProbe,
   fmaProbeExpected,
@@ -59,7 +59,13 @@ describe('ceiling probes', () => {
 describe('benchKernels (tiny, peers off)', () => {
   it('returns the documented JSON shape', async () => {
     const report = JSON.parse(JSON.stringify(await benchKernels({ tiny: true, peers: false }))) as KernelReport;
-    expect(Object.keys(report).sort()).toEqual(['device', 'fixedCost', 'peak', 'results', 'skipped']);
+    expect(Object.keys(report).sort()).toEqual(['ceilings', 'device', 'fixedCost', 'peak', 'results', 'skipped']);
+    // A ceiling timed alongside every case that ran, in the case's unit.
+    for (const r of report.results) {
+      const ceiling = report.ceilings.find((c) => c.op === r.op && c.shape === r.shape)!;
+      const rate = r.op === 'matmul' ? ceiling.gflops : ceiling.gbps;
+      expect(Number.isFinite(rate) && rate! > 0).toBe(true);
+    }
     for (const key of ['description', 'vendor', 'architecture', 'backend'] as const) {
       expect(typeof report.device[key]).toBe('string');
     }
@@ -91,6 +97,8 @@ describe('formatKernelReport', () => {
     const report: KernelReport = {
       device: { description: 'test adapter', vendor: 'v', architecture: 'a', backend: 'vulkan' },
       peak: { gflops: 100, gbps: 10 },
+      // softmax's ceiling was timed alongside it; matmul's % falls back to the start-of-run probe.
+      ceilings: [{ op: 'softmax', shape: '4096x512', gbps: 5 }],
       fixedCost: { dispatchUs: 20, submitWaitUs: 140 },
       results: [
         { op: 'matmul', shape: '8x256x64x64', impl: 'webtrainer', medianMs: 10, gflops: 50 },
@@ -105,7 +113,46 @@ describe('formatKernelReport', () => {
     expect(matmulRow).toMatch(/50\.0\s+50%/);
     expect(matmulRow).toMatch(/4\.00×\s+2\.00×$/);
     const softmaxRow = text.split('\n').find((line) => line.startsWith('4096x512'))!;
-    expect(softmaxRow).toMatch(/2\.50\s+25%/);
+    expect(softmaxRow).toMatch(/2\.50\s+50%/);
     expect(text).toContain('jax-webgpu softmax 4096x512: failed: boom');
+  });
+});
+
+describe('benchCases --only', () => {
+  it('keeps the named ops and shapes, in the usual order', () => {
+    const labels = (only: string[]) => benchCases({ quick: true, only }).map((c) => `${c.op}:${c.label}`);
+    expect(labels(['matmul:8x256x64x64'])).toEqual(['matmul:8x256x64x64']);
+    expect(labels(['layernorm', 'softmax:4096x512'])).toEqual(['softmax:4096x512', 'layernorm:8192x256', 'layernorm:4096x768']);
+  });
+
+  it('names the cases when nothing matches', () => {
+    expect(() => benchCases({ only: ['matmul:3x3'] })).toThrow(/--only matmul:3x3 matches no benchmark case \(cases: matmul:256x256x256, /);
+  });
+});
+
+describe('timeInTurn', () => {
+  it('takes the samples in turn and keeps going when one implementation fails', async () => {
+    const calls: string[] = [];
+    const fake = (name: string, failOnCall?: number) => {
+      let count = 0;
+      return {
+        run: async (times = 1) => {
+          count++;
+          calls.push(`${name}x${times}`);
+          if (count === failOnCall) throw new Error(`${name} broke`);
+        },
+        release: () => undefined,
+      };
+    };
+    const [a, b] = await timeInTurn([fake('a'), fake('b', 4)]);
+    expect(typeof a).toBe('number');
+    expect((b as Error).message).toBe('b broke');
+    // Warm-up and sizing runs (one each), then samples alternating a, b until b fails on its 2nd sample.
+    const sampled = calls.slice(4);
+    expect(calls.slice(0, 4).map((c) => c[0])).toEqual(['a', 'a', 'b', 'b']);
+    expect(sampled.slice(0, 4).map((c) => c[0])).toEqual(['a', 'b', 'a', 'b']);
+    expect(sampled.slice(4).every((c) => c.startsWith('a'))).toBe(true);
+    // An instant run: samples of the most runs (64), and 25 samples, as for any sample under 5 ms.
+    expect(sampled.filter((c) => c.startsWith('a'))).toEqual(Array(25).fill('ax64'));
   });
 });

@@ -116,10 +116,11 @@ describe.each(['row', 'subgroup', 'subgroup4', 'registers'] as const)('layerNorm
   });
 
   // v4 also: hidden 3, 129, 770 (scalar lanes, part of the last step past the row's end), 768 (24 vec4s per lane);
-  // 16 and 24 rows (16 and 8 rows per subgroup), 12 (4 rows per subgroup). Hidden 770 only for v4: v1's single
+  // 16 and 24 rows (16 and 8 rows per subgroup), 12 (4 rows per subgroup), 64 and 96 (64 and 32 rows per subgroup,
+  // 2 and 4 subgroups per workgroup), 192 (3 blocks of 64: the last workgroup's second subgroup is past the end). Hidden 770 only for v4: v1's single
   // scalar running sum over 770 values reached 1.2e-4 relative error (v4 sums per lane, then across the subgroup).
   const extra = variant === 'registers' ? [[4, 770]] : [];
-  for (const [rows, hidden] of [[4, 1], [4, 7], [8, 33], [4, 257], [4, 1000], [12, 35], [4, 3], [16, 129], [24, 768], [16, 256], ...extra]) {
+  for (const [rows, hidden] of [[4, 1], [4, 7], [8, 33], [4, 257], [4, 1000], [12, 35], [4, 3], [16, 129], [24, 768], [16, 256], [64, 768], [96, 36], [192, 100], ...extra]) {
     it(`rows=${rows} hidden=${hidden}: y and dx`, async () => {
       const x = randomArray(rows * hidden, rows + hidden, -2, 2);
       const w = randomArray(hidden, 2, 0.5, 1.5);

@@ -17,7 +17,8 @@ commands:
                                    train a text classifier (default: the bundled SST-2 sample)
   sweep [--config FILE.json|.yaml] [--storage sqlite:PATH] [--study-name N] [--n-trials N] [--slots N] [--json]
                                    hyperparameter search (default: a small sweep on the bundled SST-2 sample)
-  bench kernels [--quick] [--json] kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
+  bench kernels [--quick] [--json] [--only op[:shape],...]
+                                   kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
   bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
   bench samplers [--quick] [--json] Random, QMC and TPE on standard test functions over 30 seeds
   help                             this text
@@ -71,13 +72,22 @@ async function bench(args: string[]): Promise<number> {
   const [what, ...rest] = args;
   const { values } = parseArgs({
     args: rest,
-    options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } },
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+    },
     strict: true,
   });
+  if (values.only && what !== 'kernels') throw new UsageError(`--only is an option of bench kernels, not of bench ${what}`);
   switch (what) {
     case 'kernels': {
       const { benchKernels, formatKernelReport } = await import('../../bench/kernels.js');
-      const report = await benchKernels({ quick: values.quick, json: values.json });
+      const report = await benchKernels({
+        quick: values.quick,
+        json: values.json,
+        only: (values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean),
+      });
       process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatKernelReport(report));
       return 0;
     }
