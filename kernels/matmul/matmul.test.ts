@@ -137,6 +137,7 @@ describe('matmul kernel', () => {
       { batch: 1, m: 132, k: 300, n: 136, transposeA: true, transposeB: true },
       { batch: 3, m: 33, k: 20, n: 68, transposeA: false, transposeB: true },
       { batch: 2, m: 70, k: 64, n: 128, transposeA: false, transposeB: false }, // v5 reads A and B unpacked
+      { batch: 1, m: 45, k: 256, n: 64, transposeA: false, transposeB: false }, // unpacked, the longest k
     ];
     await expectSameBits(device(), cases, [{ variant: 'v3' }, { variant: 'v5' }], 70);
   });

@@ -29,9 +29,9 @@ import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3
 export const V5_TILE = V3_TILE;
 /**
  * A and B are read as they are (no pack dispatch, see matmulV5Wgsl) up to this k and this many multiply-adds: past
- * them the packed layout's faster loop outweighs the pack (README.md, run 15).
+ * them the packed layout's faster loop outweighs the pack (README.md, runs 15 and 17).
  */
-export const V5_DIRECT_MAX_K = 128;
+export const V5_DIRECT_MAX_K = 256;
 export const V5_DIRECT_MAX_MULTIPLY_ADDS = 1 << 25;
 const range = (count: number) => [...Array(count).keys()];
 

@@ -63,9 +63,10 @@ const otherCases: KernelCase[] = [
   { batch: 3, m: 7, k: 33, n: 65, bias: 'batched', gelu: true, preActivation: true, aBatched: true, bBatched: true },
   { batch: 1, m: 257, k: 33, n: 1, bias: 'shared', gelu: true, preActivation: true },
   { batch: 3, m: 7, k: 33, n: 68, bias: 'batched', gelu: true, preActivation: true }, // n % 4 = 0: v5's vec4 stores
-  // Untransposed, k and n multiples of 64, k <= 128: v5 reads A and B as they are ("direct").
+  // Untransposed, k and n multiples of 64, k <= 256: v5 reads A and B as they are ("direct").
   { batch: 2, m: 65, k: 64, n: 128 },
   { batch: 3, m: 33, k: 128, n: 64, aBatched: false },
+  { batch: 2, m: 40, k: 256, n: 64, bBatched: false },
   { batch: 3, m: 40, k: 64, n: 64, bBatched: false, bias: 'batched', gelu: true, preActivation: true },
   { batch: 2, m: 7, k: 5, n: 33, gelu: true },
 ];
