@@ -28,12 +28,17 @@ export function assertCount(kernel: string, count: number): void {
   }
 }
 
-/** WGSL tanh that stays finite for large |x| (some drivers overflow exp in the builtin). */
-export const safeTanhWgsl = /* wgsl */ `
-fn safeTanh(x: f32) -> f32 {
+/**
+ * WGSL tanh that stays finite for large |x| (some drivers overflow exp in the builtin), on f32 or componentwise on
+ * vec4f (the same operations per component, so the same bits).
+ */
+export function safeTanhWgsl(type: 'f32' | 'vec4f' = 'f32'): string {
+  return /* wgsl */ `
+fn safeTanh(x: ${type}) -> ${type} {
   let e = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - e) / (1.0 + e);
 }`;
+}
 
 const generatedWgsl = new WeakMap<object, Map<string, string>>();
 

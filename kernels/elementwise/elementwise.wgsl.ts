@@ -55,7 +55,7 @@ struct Params { count: u32, alpha: f32, beta: f32 }
 @group(0) @binding(1) var<storage, read> input: array<f32>;   // (count)
 @group(0) @binding(2) var<storage, read_write> output: array<f32>; // (count)
 ${linearIndexWgsl()}
-${safeTanhWgsl}
+${safeTanhWgsl()}
 
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
@@ -94,7 +94,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> output: array<f32>; // (count)
 #endif
 ${linearIndexWgsl()}
-${safeTanhWgsl}
+${safeTanhWgsl()}
 ${op === 'gelu_grad' ? geluDerivativeWgsl : ''}
 
 fn at(v: array<vec4u, ${ranks}>, axis: u32) -> u32 { return v[axis / 4u][axis % 4u]; }

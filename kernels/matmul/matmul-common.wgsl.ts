@@ -73,7 +73,7 @@ export function epilogueWgsl(spec: MatmulSpec, vec4 = false): string {
   const biasIndex = vec4 ? '(batchIndex * params.biasBatchStride + col0) / 4u' : 'batchIndex * params.biasBatchStride + col';
   return wgsl`
 #if ${spec.gelu}
-${vec4 ? safeTanhWgsl.replace(/f32/g, 'vec4f') : safeTanhWgsl}
+${safeTanhWgsl(T)}
 fn gelu(x: ${T}) -> ${T} {
   return 0.5 * x * (1.0 + safeTanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }

@@ -52,7 +52,10 @@ export async function runDoctor(): Promise<DoctorReport> {
 async function checkMatmul(device: Device, m: number, k: number, n: number) {
   const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
   const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
-  const c = await matmul(tensor(device, a, [m, k]), tensor(device, b, [k, n])).toArray();
+  const [ta, tb] = [tensor(device, a, [m, k]), tensor(device, b, [k, n])];
+  const tc = matmul(ta, tb);
+  const c = await tc.toArray();
+  for (const t of [ta, tb, tc]) t.release();
   let maxAbsError = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
