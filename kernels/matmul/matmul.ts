@@ -22,6 +22,7 @@ import {
   V5_DIRECT_MAX_MULTIPLY_ADDS,
   V5_TILE,
 } from './v5-packed.wgsl.js';
+import { matmulV5StreamedWgsl, V5_STREAMED_MAX_K } from './v5-streamed.wgsl.js';
 
 export type { MatmulVariant } from './choose-variant.js';
 
@@ -225,9 +226,11 @@ function launchV5(
     }
     operands = [target.view];
   }
+  // Small k: the direct layout's streamed loop (v5-streamed.wgsl.ts), specialised on k.
+  const streamed = direct && k <= V5_STREAMED_MAX_K;
   device.dispatch({
-    kernel: `${KERNEL}_v5${direct ? '_direct' : ''}_${name}${n % 4 === 0 ? '_vec4out' : ''}`,
-    wgsl: wgslFor(matmulV5Wgsl, spec, n % 4 === 0, direct),
+    kernel: streamed ? `${KERNEL}_v5_streamed_k${k}_${name}` : `${KERNEL}_v5${direct ? '_direct' : ''}_${name}${n % 4 === 0 ? '_vec4out' : ''}`,
+    wgsl: streamed ? wgslFor(matmulV5StreamedWgsl, spec, k) : wgslFor(matmulV5Wgsl, spec, n % 4 === 0, direct),
     buffers: [...operands, ...outputs],
     params,
     workgroups: [Math.ceil(n / V5_TILE.cols), Math.ceil(m / V5_TILE.rows), batch],

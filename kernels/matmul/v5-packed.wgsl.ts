@@ -48,11 +48,15 @@ const texelWgsl = `fn texel(t: u32) -> vec2u { return vec2u(t % ${WIDTH}u, t / $
  * v5's uniform parameters, shared by its pack and tile kernels: the common fields (the epilogue reads m, n and
  * biasBatchStride) and where packed B starts in the texture.
  */
-const V5_PARAMS_STRUCT = /* wgsl */ `
+export const V5_PARAMS_STRUCT = /* wgsl */ `
 struct Params {
   ${PARAMS_FIELDS}
   bTexelOffset: u32, // packed A fills texels [0, bTexelOffset), packed B follows
 }`;
+
+/** The direct layout's bindings 1 and 2: A and B as they are, one matrix row per texture row. */
+export const V5_DIRECT_OPERANDS = /* wgsl */ `@group(0) @binding(1) var matrixA: texture_storage_2d<rgba32float, read>; // (batch|1)·m rows of k/4 texels
+@group(0) @binding(2) var matrixB: texture_storage_2d<rgba32float, read>; // (batch|1)·k rows of n/4 texels`;
 
 /** How one operand is stored, for the pack kernel. */
 export interface V5Operand {
@@ -140,8 +144,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) lo
 export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean, direct = false): string {
   const ROWS = V5_TILE.rows;
   const operands = direct
-    ? `@group(0) @binding(1) var matrixA: texture_storage_2d<rgba32float, read>; // (batch|1)·m rows of k/4 texels
-@group(0) @binding(2) var matrixB: texture_storage_2d<rgba32float, read>; // (batch|1)·k rows of n/4 texels`
+    ? V5_DIRECT_OPERANDS
     : '@group(0) @binding(1) var packed: texture_storage_2d<rgba32float, read>; // A, then B from bTexelOffset';
   const starts = direct
     ? `// A shared operand (batch stride 0) was copied once.
