@@ -9,6 +9,8 @@
  * `await device.sync()`, before the timer stops; the peers wait for every step (their notes say how). The losses
  * of the first and last timed steps are kept on the device and read after the timer stops: on the one repeated
  * synthetic batch the loss must fall (a check that gradients and updates are wired, not a quality measure).
+ * webtrainer's step is also taken apart (`StepCost`): dispatches and submits counted by the Device, the CPU time of
+ * recording it, and its fixed cost (those dispatches at the fixed-cost probe's price) apart from its kernels' work.
  *
  * Missing pieces are reported, not fatal: webtrainer's modules still being written, and peers that are not
  * installed (they are dev dependencies, loaded with a dynamic `import()`), appear in `skipped` with the reason.
@@ -19,7 +21,7 @@ import type { HostBatch, ModelInput } from '../src/nn/model-input.js';
 import type { SequenceClassifier } from '../src/nn/sequence-classifier.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { createDevice, type Device } from '../src/tensor/device.js';
-import { warmUpGpu } from './probes/probes.js';
+import { measureFixedCost, warmUpGpu } from './probes/probes.js';
 import {
   parameterCount,
   syntheticBatch,
@@ -43,6 +45,27 @@ export interface TrainResult {
   lossDecreased?: boolean;
   /** What this implementation omits or does differently, and how it waits for the device. */
   notes: string[];
+  /** webtrainer only: the step's fixed cost apart from its work. */
+  stepCost?: StepCost;
+}
+
+/**
+ * What one webtrainer step costs besides its kernels' work. The device's fixed costs come from the kernels
+ * benchmark's probe (bench/probes/probes.ts `measureFixedCost`): a tiny dispatch recorded among 1,000 in one submit
+ * (recording plus launch) and one submit + wait. A step of `dispatches` dispatches pays at least `dispatches ×
+ * dispatchUs` whatever its arithmetic; its timed run also paid `waits` submit + waits in all (one, at the end).
+ */
+export interface StepCost {
+  dispatchesPerStep: number;
+  submitsPerStep: number;
+  /** CPU time to record one step (its `step()` call: encoding and flushes, no waiting). */
+  recordMsPerStep: number;
+  dispatchUs: number;
+  submitWaitUs: number;
+  /** dispatchesPerStep × dispatchUs + the run's submit + waits spread over its steps. */
+  fixedMsPerStep: number;
+  /** msPerStep − fixedMsPerStep: the kernels' arithmetic and memory traffic. */
+  workMsPerStep: number;
 }
 
 export interface TrainSkipped {
@@ -209,18 +232,44 @@ async function timeTraining(
   batch: number,
   syncEachStep: boolean,
   warmUpClocks: () => Promise<void>,
+  device: Device,
+  fixed: { dispatchUs: number; submitWaitUs: number } | undefined,
 ): Promise<TrainResult> {
   for (let i = 0; i < warmupSteps; i++) await runner.step();
   await runner.sync();
   await warmUpClocks();
+  const [dispatches, submits] = [device.dispatchCount, device.submitCount];
+  let recordMs = 0;
+  let waits = 0;
   const start = performance.now();
   for (let i = 0; i < steps; i++) {
     if (i === 0 || i === steps - 1) runner.keepNextLoss();
+    const stepStart = performance.now();
     await runner.step();
-    if (syncEachStep) await runner.sync();
+    recordMs += performance.now() - stepStart;
+    if (syncEachStep) {
+      await runner.sync();
+      waits++;
+    }
   }
   await runner.sync();
+  waits++;
   const seconds = (performance.now() - start) / 1000;
+  // Only webtrainer records on `device`; the peers have devices of their own.
+  let stepCost: StepCost | undefined;
+  if (runner.impl === 'webtrainer' && fixed) {
+    const dispatchesPerStep = (device.dispatchCount - dispatches) / steps;
+    const fixedMsPerStep = (dispatchesPerStep * fixed.dispatchUs + (waits * fixed.submitWaitUs) / steps) / 1000;
+    const msPerStep = (seconds * 1000) / steps;
+    stepCost = {
+      dispatchesPerStep,
+      submitsPerStep: (device.submitCount - submits) / steps,
+      recordMsPerStep: recordMs / steps,
+      ...fixed,
+      fixedMsPerStep,
+      workMsPerStep: msPerStep - fixedMsPerStep,
+    };
+  }
   const losses = await runner.readKeptLosses();
   const [firstLoss, finalLoss] = [losses[0], losses[losses.length - 1]];
   return {
@@ -231,6 +280,7 @@ async function timeTraining(
     finalLoss,
     lossDecreased: losses.length >= 2 ? finalLoss < firstLoss : undefined,
     notes: syncEachStep && runner.impl === 'webtrainer' ? [...runner.notes, 'syncEachStep: also `await device.sync()` after every step'] : runner.notes,
+    ...(stepCost ? { stepCost } : {}),
   };
 }
 
@@ -251,6 +301,9 @@ export async function benchTrain(options: BenchTrainOptions = {}): Promise<Train
   const device = await createDevice();
   const { description, vendor, architecture, backend } = device.info;
   log(`device: ${description} (${vendor}, ${backend}); ${parameterCount(spec)} parameters, batch ${spec.batchSize}×${spec.seqLength}`);
+  // The device's fixed costs, for webtrainer's step breakdown (StepCost).
+  const fixed = wanted.has('webtrainer') ? await measureFixedCost(device) : undefined;
+  if (fixed && !fixed.counted) throw new Error('bench train: the fixed-cost probe did not run every dispatch');
 
   const loaders: [TrainImpl, () => Promise<TrainRunner | string>][] = [
     ['webtrainer', () => loadWebtrainerTrainer(device, spec)],
@@ -282,7 +335,16 @@ export async function benchTrain(options: BenchTrainOptions = {}): Promise<Train
         const built = runner.parameterCount();
         if (built !== parameterCount(spec)) throw new Error(`built ${built} parameters, the spec has ${parameterCount(spec)}`);
         log(`${impl}: ${warmupSteps} warm-up + ${steps} timed steps…`);
-        const result = await timeTraining(runner, warmupSteps, steps, spec.batchSize, options.syncEachStep ?? false, () => warmUpGpu(device));
+        const result = await timeTraining(
+          runner,
+          warmupSteps,
+          steps,
+          spec.batchSize,
+          options.syncEachStep ?? false,
+          () => warmUpGpu(device),
+          device,
+          fixed,
+        );
         results.push(result);
         log(
           `${impl}: ${result.samplesPerSecond.toFixed(2)} samples/s, ${result.msPerStep.toFixed(0)} ms/step, ` +
@@ -340,6 +402,18 @@ export function formatTrainReport(report: TrainReport): string {
     r.impl === 'webtrainer' ? '' : own ? `${(own.samplesPerSecond / r.samplesPerSecond).toFixed(2)}×` : '–',
   ]);
   lines.push(...table([header, ...body]));
+  const cost = own?.stepCost;
+  if (cost) {
+    const share = (ms: number) => `${((100 * ms) / own!.msPerStep).toFixed(0)}%`;
+    lines.push(
+      '',
+      `webtrainer step: ${cost.dispatchesPerStep.toFixed(0)} dispatches and ${cost.submitsPerStep.toFixed(1)} submits; ` +
+        `recording it takes ${cost.recordMsPerStep.toFixed(1)} ms of CPU (${share(cost.recordMsPerStep)} of the step)`,
+      `  fixed cost ${cost.fixedMsPerStep.toFixed(1)} ms (${share(cost.fixedMsPerStep)}): ${cost.dispatchesPerStep.toFixed(0)} dispatches × ` +
+        `${cost.dispatchUs.toFixed(1)} µs + ${cost.submitWaitUs.toFixed(0)} µs per submit + wait, spread over the run's steps`,
+      `  the kernels' work ${cost.workMsPerStep.toFixed(1)} ms (${share(cost.workMsPerStep)})`,
+    );
+  }
   const notes = report.results.filter((r) => r.notes.length > 0);
   if (notes.length > 0) {
     lines.push('', 'notes:');

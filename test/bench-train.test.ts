@@ -111,6 +111,17 @@ describe('benchTrain (webtrainer only, 1 + 1 steps)', () => {
       expect(Number.isFinite(r.finalLoss)).toBe(true);
       expect(Array.isArray(r.notes)).toBe(true);
     }
+    // webtrainer's step cost: counted dispatches, and fixed cost + work adding up to the measured step.
+    const own = report.results.find((r) => r.impl === 'webtrainer');
+    if (own) {
+      const cost = own.stepCost!;
+      expect(cost.dispatchesPerStep).toBeGreaterThan(50);
+      expect(Number.isInteger(cost.dispatchesPerStep)).toBe(true);
+      expect(cost.submitsPerStep).toBeGreaterThanOrEqual(1);
+      expect(cost.recordMsPerStep).toBeGreaterThan(0);
+      expect(cost.fixedMsPerStep).toBeCloseTo((cost.dispatchesPerStep * cost.dispatchUs + cost.submitWaitUs) / 1000, 6);
+      expect(cost.fixedMsPerStep + cost.workMsPerStep).toBeCloseTo(own.msPerStep, 6);
+    }
     // webtrainer either ran or says why not; the peers were not selected.
     const ran = report.results.some((r) => r.impl === 'webtrainer');
     const skipped = report.skipped.some((s) => s.impl === 'webtrainer' && s.reason.length > 0);
@@ -131,7 +142,24 @@ describe('formatTrainReport', () => {
       device: { description: 'test adapter', vendor: 'v', architecture: 'a', backend: 'vulkan' },
       spec: { ...trainModelSpec, parameterCount: HAND_COUNT, warmupSteps: 3, timedSteps: 20 },
       results: [
-        { impl: 'webtrainer', samplesPerSecond: 40, msPerStep: 800, firstLoss: 0.69, finalLoss: 0.5, lossDecreased: true, notes: [] },
+        {
+          impl: 'webtrainer',
+          samplesPerSecond: 40,
+          msPerStep: 800,
+          firstLoss: 0.69,
+          finalLoss: 0.5,
+          lossDecreased: true,
+          notes: [],
+          stepCost: {
+            dispatchesPerStep: 270,
+            submitsPerStep: 1,
+            recordMsPerStep: 20,
+            dispatchUs: 40,
+            submitWaitUs: 300,
+            fixedMsPerStep: 10.815,
+            workMsPerStep: 789.185,
+          },
+        },
         { impl: 'tfjs-webgpu', samplesPerSecond: 10, msPerStep: 3200, firstLoss: 0.69, finalLoss: 0.6, lossDecreased: true, notes: ['waits each step'] },
         { impl: 'jax-wasm', samplesPerSecond: 20, msPerStep: 1600, firstLoss: 0.69, finalLoss: 0.7, lossDecreased: false, notes: [] },
       ],
@@ -141,6 +169,9 @@ describe('formatTrainReport', () => {
     expect(lines.find((l) => l.startsWith('tfjs-webgpu'))).toMatch(/10\.00\s+3200\s+0\.6900\s+0\.6000\s+yes\s+4\.00×$/);
     expect(lines.find((l) => l.startsWith('jax-wasm'))).toMatch(/NO\s+2\.00×$/);
     expect(lines.find((l) => /^webtrainer\s+\d/.test(l))).toMatch(/40\.00\s+800\s+0\.6900\s+0\.5000\s+yes$/);
+    expect(lines).toContain('webtrainer step: 270 dispatches and 1.0 submits; recording it takes 20.0 ms of CPU (3% of the step)');
+    expect(lines).toContain('  fixed cost 10.8 ms (1%): 270 dispatches × 40.0 µs + 300 µs per submit + wait, spread over the run\'s steps');
+    expect(lines).toContain("  the kernels' work 789.2 ms (99%)");
     expect(lines).toContain('  tfjs-webgpu: waits each step');
     expect(lines).toContain('  jax-webgpu: not installed');
   });
