@@ -4,6 +4,7 @@
 # under its own time limit, packing what finished into $OUT/results.tar after each stage, so a cut-off run still
 # returns it.
 #   device run: carry [".gpu"], command "bash bench/gpu/run.sh"   (STAGES="variants torch" to run fewer)
+#   Stage limits in seconds: VARIANTS_S (170), KERNELS_S (240: each case now also times its ceiling probe), TESTS_S.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -34,7 +35,7 @@ for s in $stages; do
         --shapes "${SHAPES:-4096x4096x4096,2048x2048x2048,1024x1024x1024,2048x256x1024,2048x1024x256,8x256x64x64,256x256x256}" \
         --json "$RES/variants.json" --repeats ${REPEATS:-5} 2>&1 | tee "$RES/variants.txt" ;;
     torch) stage torch; PYTHONUNBUFFERED=1 timeout 90 python3 bench/peers/torch_peer.py --json "$RES/torch.json" 2>&1 | tee "$RES/torch.txt" ;;
-    kernels) stage kernels; timeout 180 $node bin/webtrainer.js bench kernels --json > "$RES/kernels.json" 2> "$RES/kernels.err"; tail -3 "$RES/kernels.err" ;;
+    kernels) stage kernels; timeout "${KERNELS_S:-240}" $node bin/webtrainer.js bench kernels --json > "$RES/kernels.json" 2> "$RES/kernels.err"; tail -3 "$RES/kernels.err" ;;
     train) stage train; timeout 90 $node bin/webtrainer.js bench train --json > "$RES/train.json" 2> "$RES/train.err"; tail -3 "$RES/train.err" ;;
     sweep) stage sweep
       for slots in 8 1; do
