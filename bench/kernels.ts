@@ -356,15 +356,19 @@ async function prepareAdamw(
   const table = pack(slots, slots.map(() => c.step)) as Float32Array;
   const hyper = device.allocate(table.byteLength, 'bench adamw hyper');
   device.write(hyper, table);
+  const launchOnce = () => launch(device, { param, grad, m, v, hyper, slots: trials, elementsPerSlot: size, weightDecay: true });
+  return launchesThenSync(device, launchOnce, [param, grad, m, v, hyper]);
+}
+
+/** A run that records `launch` `times` times and waits once; releasing it returns `buffers` to the pool. */
+function launchesThenSync(device: Device, launch: () => void, buffers: GPUBuffer[]): PreparedRun {
   return {
     run: async (times = 1) => {
-      for (let i = 0; i < times; i++) {
-        launch(device, { param, grad, m, v, hyper, slots: trials, elementsPerSlot: size, weightDecay: true });
-      }
+      for (let i = 0; i < times; i++) launch();
       await device.sync();
     },
     release: () => {
-      for (const b of [param, grad, m, v, hyper]) device.release(b);
+      for (const b of buffers) device.release(b);
     },
   };
 }
@@ -388,29 +392,14 @@ function prepareCeiling(device: Device, c: OpCase, fmaSize: FmaProbeSize): { run
   if (c.op === 'matmul') {
     const output = device.allocate(fmaSize.invocations * 4, 'bench fma probe');
     return {
-      run: {
-        run: async (times = 1) => {
-          for (let i = 0; i < times; i++) launchFmaProbe(device, output, fmaSize);
-          await device.sync();
-        },
-        release: () => device.release(output),
-      },
+      run: launchesThenSync(device, () => launchFmaProbe(device, output, fmaSize), [output]),
       rate: (ms) => fmaProbeFlops(fmaSize) / (ms * 1e6),
     };
   }
   const bytes = Math.max(16, Math.round(c.bytes / 2 / 16) * 16);
   const [source, target] = [device.allocate(bytes, 'bench copy probe source'), device.allocate(bytes, 'bench copy probe target')];
   return {
-    run: {
-      run: async (times = 1) => {
-        for (let i = 0; i < times; i++) launchCopyProbe(device, source, target, bytes);
-        await device.sync();
-      },
-      release: () => {
-        device.release(source);
-        device.release(target);
-      },
-    },
+    run: launchesThenSync(device, () => launchCopyProbe(device, source, target, bytes), [source, target]),
     rate: (ms) => (2 * bytes) / (ms * 1e6),
   };
 }

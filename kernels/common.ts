@@ -40,6 +40,11 @@ fn safeTanh(x: ${type}) -> ${type} {
 }`;
 }
 
+/** 0, 1, …, count − 1: the indices the WGSL generators unroll over. */
+export function range(count: number): number[] {
+  return [...Array(count).keys()];
+}
+
 const generatedWgsl = new WeakMap<object, Map<string, string>>();
 
 /**

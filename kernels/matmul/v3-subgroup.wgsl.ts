@@ -18,6 +18,7 @@
  * without lavapipe putting them in memory.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { range } from '../common.js';
 import { bindingsWgsl, epilogueWgsl, type MatmulSpec } from './matmul-common.wgsl.js';
 
 export const V3_TILE = { rows: 32, cols: 32, lanes: 8 } as const;
@@ -31,7 +32,6 @@ export interface V3Spec extends MatmulSpec {
   kTail: boolean;
 }
 
-const range = (count: number) => [...Array(count).keys()];
 const lines = (count: number, line: (i: number) => string) => range(count).map(line).join('\n    ');
 
 /** aRow0..aRow3: this lane's rows 4L+q, each a vec4 of k0..k0+3. */

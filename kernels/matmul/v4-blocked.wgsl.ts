@@ -17,6 +17,7 @@
  * Loads are guarded like v2's: indices clamped into the matrix, values outside zeroed, so every shape and
  * transposition is correct without padding; vec4 loads along an operand's contiguous axis when it is a multiple of 4.
  */
+import { range } from '../common.js';
 import { accessorsWgsl, bindingsWgsl, epilogueWgsl, type MatmulSpec } from './matmul-common.wgsl.js';
 
 export interface V4Config {
@@ -131,7 +132,6 @@ export function matmulV4Wgsl(spec: V4Spec, config: V4Config): string {
   const colGroups = config.colsPerThread / 4;
   const aSlots = spec.aVec4 ? L.aVec4Loads : L.aScalarLoads;
   const bSlots = spec.bVec4 ? L.bVec4Loads : L.bScalarLoads;
-  const range = (count: number) => Array.from({ length: count }, (_, i) => i);
   const a = range(aSlots).map((s) => operandCode('a', spec, config, s));
   const b = range(bSlots).map((s) => operandCode('b', spec, config, s));
   const registers = [

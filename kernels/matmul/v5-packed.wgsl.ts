@@ -23,6 +23,7 @@
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ScratchTextures } from '../../src/tensor/scratch-textures.js';
+import { range } from '../common.js';
 import { epilogueWgsl, outputBindingsWgsl, PARAMS_FIELDS, type MatmulSpec } from './matmul-common.wgsl.js';
 import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3-subgroup.wgsl.js';
 
@@ -33,7 +34,6 @@ export const V5_TILE = V3_TILE;
  */
 export const V5_DIRECT_MAX_K = 256;
 export const V5_DIRECT_MAX_MULTIPLY_ADDS = 1 << 25;
-const range = (count: number) => [...Array(count).keys()];
 
 /** Texels of one packed matrix: A with `rows` = m, B with `rows` = n (both padded to 32 and k to a multiple of 4). */
 export function packedTexels(rows: number, k: number): number {

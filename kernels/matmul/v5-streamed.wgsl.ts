@@ -16,13 +16,13 @@
  * the bits are the same (tested).
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { range } from '../common.js';
 import { epilogueWgsl, outputBindingsWgsl, type MatmulSpec } from './matmul-common.wgsl.js';
 import { V5_DIRECT_OPERANDS, V5_PARAMS_STRUCT, V5_TILE } from './v5-packed.wgsl.js';
 
 /** The streamed loop is used up to this k (a multiple of 64, as the direct layout needs). */
 export const V5_STREAMED_MAX_K = 128;
 
-const range = (count: number) => [...Array(count).keys()];
 
 /**
  * `k`: a multiple of 4, at most V5_STREAMED_MAX_K. The output is stored as vec4s (the direct layout has
