@@ -10,11 +10,13 @@ import type { Trainer } from '../train/trainer.js';
 import type { ParamValue } from './distributions.js';
 import type { Direction, FrozenTrial } from './frozen-trial.js';
 import { FusedRunner } from './fused-runner.js';
+import { MedianPruner } from './pruners/median.js';
 import type { Pruner } from './pruners/pruner.js';
 import { NopPruner } from './pruners/nop.js';
+import { defaultSampler } from './samplers/default-sampler.js';
+import { NSGAIISampler } from './samplers/nsga2.js';
 import { RandomSampler } from './samplers/random.js';
 import type { Sampler } from './samplers/sampler.js';
-import { TPESampler } from './samplers/tpe/sampler.js';
 import { defaultComputeObjective, defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb } from './spaces/hf-defaults.js';
 import type { HpSpace } from './spaces/optuna.js';
 import { raySpace, type RayConfig } from './spaces/ray.js';
@@ -72,28 +74,35 @@ export interface ResolvedSpace {
   direction: Direction;
 }
 
-/** The space, sampler, pruner and direction a backend's space implies (explicit options win). */
+/**
+ * The space, sampler, pruner and direction a backend's space implies (explicit options win).
+ * optuna: Optuna's `create_study` defaults, TPE (NSGA-II when there are several directions) and MedianPruner.
+ * With several directions, ray's sampled parameters and a wandb `bayes` sweep use NSGA-II too (TPE here is
+ * single-objective; Optuna's choice for several objectives).
+ */
 export function resolveSpace(options: HyperparameterSearchOptions): ResolvedSpace {
   const backend = options.backend ?? 'optuna';
   const seed = options.seed;
   const given = options.hpSpace;
+  const multiObjective = (options.directions?.length ?? 1) > 1;
   switch (backend) {
     case 'optuna': {
       const hpSpace = (given as HpSpace | undefined) ?? defaultHpSpaceOptuna;
       if (typeof hpSpace !== 'function') throw new Error("hpSpace for backend 'optuna' must be a function (trial) => params");
       return {
         hpSpace,
-        sampler: options.sampler ?? new TPESampler({ seed }),
-        pruner: options.pruner ?? new NopPruner(),
+        sampler: options.sampler ?? defaultSampler(options.directions ?? [options.direction ?? 'minimize'], seed),
+        pruner: options.pruner ?? new MedianPruner(),
         direction: options.direction ?? 'minimize',
       };
     }
     case 'ray': {
       const config = (typeof given === 'function' ? (given as () => RayConfig)() : (given as RayConfig | undefined)) ?? defaultHpSpaceRay();
       const space = raySpace(config);
+      const fallback = multiObjective ? new NSGAIISampler({ seed }) : new RandomSampler({ seed });
       return {
         hpSpace: space.hpSpace,
-        sampler: options.sampler ?? space.sampler({ seed, fallback: new RandomSampler({ seed }) }),
+        sampler: options.sampler ?? space.sampler({ seed, fallback }),
         pruner: options.pruner ?? new NopPruner(),
         direction: options.direction ?? 'minimize',
       };
@@ -103,7 +112,7 @@ export function resolveSpace(options: HyperparameterSearchOptions): ResolvedSpac
       const sweep = wandbSweep(config);
       return {
         hpSpace: sweep.hpSpace,
-        sampler: options.sampler ?? sweep.sampler({ seed }),
+        sampler: options.sampler ?? (multiObjective && config.method === 'bayes' ? new NSGAIISampler({ seed }) : sweep.sampler({ seed })),
         pruner: options.pruner ?? sweep.pruner,
         direction: options.direction ?? sweep.direction,
       };

@@ -1,45 +1,74 @@
 /**
- * Seeded random numbers for the search layer: one `Rng` per sampler so that the same seed gives the
- * same sequence of suggestions. Built on pure-rand's xoroshiro128+ (53-bit doubles from two 32-bit draws).
- * Limits: not cryptographic; sequences differ from NumPy's, so seeds do not reproduce Optuna's exact values.
+ * Seeded random numbers for the search layer, drawn as NumPy's legacy `numpy.random.RandomState(seed)`
+ * draws them (numpy/random/mtrand.pyx, numpy/random/src/legacy/legacy-distributions.c and
+ * numpy/random/src/distributions/distributions.c, NumPy 1.24): MT19937 seeded by `init_genrand`, 53-bit
+ * doubles, masked rejection for bounded integers, the polar method for normals. Optuna's samplers each own a
+ * RandomState, so a sampler here given the same seed draws the same numbers as Optuna's.
+ * Limits: not cryptographic; integer ranges wider than 2^32 are refused (NumPy would switch to 64-bit draws);
+ * an unseeded Rng takes a random 32-bit seed (NumPy seeds from 624 words of OS entropy).
  */
-import { xoroshiro128plus } from 'pure-rand';
 import { randomInt } from 'node:crypto';
+import { MT19937 } from './mt19937.js';
 
-type Generator = ReturnType<typeof xoroshiro128plus>;
+/** Smallest all-ones bit mask >= max (NumPy's `gen_mask`), for max < 2^32. */
+function mask32(max: number): number {
+  let m = max;
+  m |= m >>> 1;
+  m |= m >>> 2;
+  m |= m >>> 4;
+  m |= m >>> 8;
+  m |= m >>> 16;
+  return m >>> 0;
+}
 
 export class Rng {
-  private readonly gen: Generator;
+  private readonly gen: MT19937;
+  /** The second normal of the last polar-method pair (NumPy's `has_gauss`/`gauss`). */
   private spareNormal: number | null = null;
 
+  /** `seed`: an integer in [0, 2^32 - 1] as NumPy accepts; none means a random one. */
   constructor(seed?: number) {
-    const s = seed ?? randomInt(0, 2 ** 31 - 1);
-    if (!Number.isInteger(s)) throw new RangeError(`seed: ${s} must be an integer`);
-    this.gen = xoroshiro128plus(s | 0);
+    this.gen = new MT19937(seed ?? randomInt(0, 2 ** 32));
   }
 
-  /** A random 32-bit unsigned integer. */
+  /** A random 32-bit unsigned integer (one MT19937 word). */
   uint32(): number {
-    return this.gen.unsafeNext() >>> 0;
+    return this.gen.nextUint32();
   }
 
-  /** Uniform double in [0, 1) with 53 random bits. */
+  /** Uniform double in [0, 1) with 53 random bits (`RandomState.random_sample`). */
   random(): number {
-    const a = this.uint32() >>> 5; // 27 bits
-    const b = this.uint32() >>> 6; // 26 bits
-    return (a * 67108864 + b) / 9007199254740992;
+    return this.gen.nextDouble();
   }
 
+  /** `RandomState.uniform(low, high)`: low + (high - low) · random_sample. */
   uniform(low: number, high: number): number {
     return low + (high - low) * this.random();
   }
 
-  /** Integer in [low, high] inclusive. */
-  int(low: number, high: number): number {
-    return low + Math.floor(this.random() * (high - low + 1));
+  /** Uniform integer in [0, max]: masked rejection on 32-bit words (NumPy's `random_interval`/masked bounded draw). */
+  private interval(max: number): number {
+    if (max === 0) return 0; // NumPy draws nothing for a one-value range
+    if (!Number.isInteger(max) || max < 0 || max > 0xffffffff) throw new RangeError(`integer range (${max + 1} values) must be between 1 and 2^32`);
+    const mask = mask32(max);
+    for (;;) {
+      const v = (this.uint32() & mask) >>> 0;
+      if (v <= max) return v;
+    }
   }
 
-  /** Standard normal via the polar Box–Muller method. */
+  /** `RandomState.randint(low, high)`: integer in [low, high) (high exclusive, as NumPy). */
+  randint(low: number, high: number): number {
+    if (!(high > low)) throw new RangeError(`randint: low (${low}) must be < high (${high})`);
+    return low + this.interval(high - 1 - low);
+  }
+
+  /** Integer in [low, high] inclusive (`randint(low, high + 1)`). */
+  int(low: number, high: number): number {
+    return this.randint(low, high + 1);
+  }
+
+  /** Standard normal by the polar method (NumPy's `legacy_gauss`, i.e. `RandomState.standard_normal`). */
   normal(): number {
     if (this.spareNormal !== null) {
       const v = this.spareNormal;
@@ -47,42 +76,53 @@ export class Rng {
       return v;
     }
     for (;;) {
-      const u = 2 * this.random() - 1;
-      const v = 2 * this.random() - 1;
-      const s = u * u + v * v;
-      if (s > 0 && s < 1) {
-        const f = Math.sqrt((-2 * Math.log(s)) / s);
-        this.spareNormal = v * f;
-        return u * f;
+      const x1 = 2 * this.random() - 1;
+      const x2 = 2 * this.random() - 1;
+      const r2 = x1 * x1 + x2 * x2;
+      if (r2 < 1 && r2 !== 0) {
+        const f = Math.sqrt((-2 * Math.log(r2)) / r2);
+        this.spareNormal = f * x1; // NumPy keeps f·x1 for the next call and returns f·x2
+        return f * x2;
       }
     }
   }
 
-  /** Index drawn with probability proportional to `weights` (which must sum to > 0). */
-  choiceIndex(weights: ArrayLike<number>): number {
-    let total = 0;
-    for (let i = 0; i < weights.length; i++) total += weights[i];
-    let r = this.random() * total;
-    for (let i = 0; i < weights.length; i++) {
-      r -= weights[i];
-      if (r < 0) return i;
-    }
-    return weights.length - 1;
+  /** `RandomState.normal(loc, scale)`. */
+  gauss(loc: number, scale: number): number {
+    return loc + scale * this.normal();
   }
 
+  /** `RandomState.choice(n)`: a uniform index in [0, n) (`randint(0, n)`). */
+  choice(n: number): number {
+    return this.randint(0, n);
+  }
+
+  /**
+   * `RandomState.choice(len(p), p=p)`: index i with probability weights[i] / Σweights. As NumPy: one
+   * random_sample u, then the first i whose normalised cumulative weight exceeds u (searchsorted, side='right').
+   */
+  choiceIndex(weights: ArrayLike<number>): number {
+    const cdf = new Float64Array(weights.length);
+    let total = 0;
+    for (let i = 0; i < weights.length; i++) cdf[i] = total += weights[i];
+    if (!(total > 0)) throw new RangeError('choiceIndex: weights must sum to > 0');
+    for (let i = 0; i < cdf.length; i++) cdf[i] /= total;
+    const u = this.random();
+    for (let i = 0; i < cdf.length; i++) if (cdf[i] > u) return i;
+    return cdf.length - 1;
+  }
+
+  /** In-place Fisher–Yates shuffle from the last element down (`RandomState.shuffle`). */
   shuffle<T>(xs: T[]): T[] {
     for (let i = xs.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
+      const j = this.interval(i);
       [xs[i], xs[j]] = [xs[j], xs[i]];
     }
     return xs;
   }
-}
 
-/** A seed for a helper generator (e.g. a sampler's startup RandomSampler) that differs from `seed` itself. */
-export function deriveSeed(seed: number | undefined, salt: string): number | undefined {
-  if (seed === undefined) return undefined;
-  let h = 0x811c9dc5; // FNV-1a over the salt
-  for (let i = 0; i < salt.length; i++) h = Math.imul(h ^ salt.charCodeAt(i), 0x01000193);
-  return (seed ^ h) | 0;
+  /** `RandomState.permutation(n)`: 0..n-1 shuffled. */
+  permutation(n: number): number[] {
+    return this.shuffle(Array.from({ length: n }, (_, i) => i));
+  }
 }

@@ -14,8 +14,7 @@ import { nonDominatedSort, toLoss } from './multi-objective.js';
 import { MedianPruner } from './pruners/median.js';
 import type { Pruner } from './pruners/pruner.js';
 import type { Sampler } from './samplers/sampler.js';
-import { NSGAIISampler } from './samplers/nsga2.js';
-import { TPESampler } from './samplers/tpe/sampler.js';
+import { defaultSampler } from './samplers/default-sampler.js';
 import { getStorage } from './storage/index.js';
 import type { StudyStorage } from './storage/storage.js';
 import { FIXED_PARAMS_KEY, Trial } from './trial.js';
@@ -313,7 +312,10 @@ export class Study {
   }
 }
 
-/** Creates a study, or loads it when `loadIfExists` and the name exists (directions must then match). */
+/**
+ * Creates a study, or loads it when `loadIfExists` and the name exists (directions must then match).
+ * Defaults as Optuna's `create_study`: TPE (NSGA-II for several objectives) and MedianPruner.
+ */
 export function createStudy(opts: CreateStudyOptions = {}): Study {
   if (opts.direction && opts.directions) throw new StudyError('give direction or directions, not both');
   const directions = opts.directions ?? [opts.direction ?? 'minimize'];
@@ -339,9 +341,4 @@ export function loadStudy(opts: { studyName: string; storage: string | StudyStor
   const storage = getStorage(opts.storage);
   const studyId = storage.getStudyIdFromName(opts.studyName);
   return new Study(storage, studyId, opts.sampler ?? defaultSampler(storage.getStudyDirections(studyId)), opts.pruner ?? new MedianPruner());
-}
-
-/** Optuna's defaults: TPE for one objective, NSGA-II for several. */
-function defaultSampler(directions: Direction[]): Sampler {
-  return directions.length > 1 ? new NSGAIISampler() : new TPESampler();
 }

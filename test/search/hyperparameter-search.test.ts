@@ -141,6 +141,27 @@ describe('hyperparameterSearch', () => {
     }
   });
 
+  it('several directions with no sampler use NSGA-II and return the Pareto front as BestRun[]', async () => {
+    // Before: the default TPE refused several objectives, every trial FAILed and the search threw.
+    const ended: Array<{ number: number; values: number[] }> = [];
+    const best = await trainer().hyperparameterSearch({
+      nTrials: 3,
+      directions: ['minimize', 'minimize'],
+      hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 1e-2, { log: true }) }),
+      computeObjective: (m) => [m.eval_loss, -m.eval_loss], // opposed objectives: every distinct trial is on the front
+      seed: 0,
+      onTrialEnd: (s, trial) => {
+        expect(s.sampler.constructor.name).toBe('NSGAIISampler');
+        if (trial.state === 'COMPLETE') ended.push({ number: trial.number, values: trial.values! });
+      },
+    });
+    expect(ended).toHaveLength(3);
+    const dominated = (a: number[], b: number[]): boolean => b[0] <= a[0] && b[1] <= a[1] && (b[0] < a[0] || b[1] < a[1]);
+    const front = ended.filter((a) => !ended.some((b) => dominated(a.values, b.values))).map((t) => String(t.number));
+    expect(Array.isArray(best)).toBe(true);
+    expect((best as Array<{ runId: string }>).map((r) => r.runId)).toEqual(front);
+  });
+
   it('needs a modelInit, as Hugging Face does', async () => {
     const t = new Trainer({ model: new SequenceClassifier(device(), config, [1]), trainDataset: examples(4, 1), evalDataset: examples(4, 2) });
     await expect(t.hyperparameterSearch({ nTrials: 1 })).rejects.toThrow(/needs a modelInit/);

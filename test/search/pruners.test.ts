@@ -64,12 +64,41 @@ describe('MedianPruner / PercentilePruner', () => {
     // interval 2, warm-up 0: pruning steps are 0, 2, 4…; at step 1 the previous report (0) is already in
     // the interval starting at 0, so step 1 is not checked; step 2 opens a new interval.
     const s = studyWith(new MedianPruner({ intervalSteps: 2 }), [[1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4], [5, 5, 5]]);
+    // Step 0 reports 50, not a value below the median: the trial is judged by its best report (Optuna 3.1
+    // prints False then True for exactly this case).
     const t = s.ask();
-    t.report(0, 0);
+    t.report(50, 0);
     t.report(100, 1);
     expect(t.shouldPrune()).toBe(false);
     t.report(100, 2);
     expect(t.shouldPrune()).toBe(true);
+  });
+
+  it("compares the trial's best report so far, not its latest (Optuna's _get_best_intermediate_result_over_steps)", () => {
+    // Minimise. Completed trials reported 2.0 and 3.0 at step 1: the median there is 2.5. The trial reported
+    // 1.0 at step 0 and 5.0 at step 1: its best is min(1, 5) = 1 <= 2.5, so it is kept. Judging the latest
+    // report alone (5 > 2.5) would prune it. Real Optuna 3.1 (MedianPruner(n_startup_trials=0)) prints False.
+    const s = studyWith(new MedianPruner({ nStartupTrials: 0 }), [[0.5, 2.0], [0.5, 3.0]]);
+    const t = s.ask();
+    t.report(1.0, 0);
+    t.report(5.0, 1);
+    expect(t.shouldPrune()).toBe(false);
+    // Maximise, same completed curves but 9.0 at step 0; the median at step 1 is still 2.5 (percentile 100 − 50).
+    // Best of (4.0, 0.5) is 4.0 >= 2.5: kept. Best of (2.0, 0.5) is 2.0 < 2.5: pruned. Optuna prints False, True.
+    const m = studyWith(new MedianPruner({ nStartupTrials: 0 }), [[9.0, 2.0], [9.0, 3.0]], 'maximize');
+    const kept = m.ask();
+    kept.report(4.0, 0);
+    kept.report(0.5, 1);
+    expect(kept.shouldPrune()).toBe(false);
+    const pruned = m.ask();
+    pruned.report(2.0, 0);
+    pruned.report(0.5, 1);
+    expect(pruned.shouldPrune()).toBe(true);
+    // A NaN after a finite report: the best ignores NaN (numpy.nanmin), 1.0 < median 3 at step 1 → kept (Optuna: False).
+    const n = studyWith(new MedianPruner(), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]).ask();
+    n.report(1.0, 0);
+    n.report(NaN, 1);
+    expect(n.shouldPrune()).toBe(false);
   });
 
   it('25th percentile interpolates linearly (NumPy): of 1..5 it is 2', () => {

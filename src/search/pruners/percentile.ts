@@ -1,9 +1,11 @@
 /**
- * Prune a trial whose intermediate value at the current step is worse than the given percentile of the
- * COMPLETE trials' values at that same step (Optuna's `optuna/pruners/_percentile.py`).
+ * Prune a trial whose best intermediate value so far (min when minimising, max when maximising, over all its
+ * reports) is worse than the given percentile of the COMPLETE trials' values at the trial's latest step
+ * (Optuna 3.1's `optuna/pruners/_percentile.py`: `_get_best_intermediate_result_over_steps` and
+ * `_get_percentile_intermediate_result_over_trials`).
  * nStartupTrials: no pruning until that many trials are COMPLETE. nWarmupSteps: no pruning before that step.
  * intervalSteps: only check at the first report in each interval after warm-up. nMinTrials: at least this many
- * completed trials must have reported at the step. A NaN report prunes. Percentile uses linear interpolation
+ * completed trials must have reported at the step. A trial whose reports are all NaN is pruned. Percentile uses linear interpolation
  * (NumPy's default), over the completed values that are not NaN.
  */
 import { StudyError } from '../errors.js';
@@ -26,6 +28,16 @@ export function nanPercentile(values: readonly number[], q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo);
+}
+
+/** The trial's best report, ignoring NaN (`numpy.nanmin`/`nanmax`; NaN when every report is NaN). */
+export function bestIntermediateValue(trial: FrozenTrial, maximize: boolean): number {
+  let best = NaN;
+  for (const v of trial.intermediateValues.values()) {
+    if (Number.isNaN(v)) continue;
+    if (Number.isNaN(best) || (maximize ? v > best : v < best)) best = v;
+  }
+  return best;
 }
 
 /** True if `step` is the first reported step of its interval (Optuna's `_is_first_in_interval_step`). */
@@ -60,11 +72,12 @@ export class PercentilePruner implements Pruner {
     const step = lastStep(trial);
     if (step === null || step < this.nWarmupSteps) return false;
     if (!isFirstInIntervalStep(step, trial.intermediateValues.keys(), this.nWarmupSteps, this.intervalSteps)) return false;
-    const score = trial.intermediateValues.get(step)!;
+    const maximize = study.direction === 'maximize';
+    // Optuna judges the trial by its best value so far, not by the latest report.
+    const score = bestIntermediateValue(trial, maximize);
     if (Number.isNaN(score)) return true;
     const atStep = completed.filter((t) => t.intermediateValues.has(step)).map((t) => t.intermediateValues.get(step)!);
     if (atStep.length < this.nMinTrials) return false;
-    const maximize = study.direction === 'maximize';
     const p = nanPercentile(atStep, maximize ? 100 - this.percentile : this.percentile);
     if (Number.isNaN(p)) return false;
     return maximize ? score < p : score > p;

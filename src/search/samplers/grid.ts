@@ -11,6 +11,7 @@ import type { FrozenTrial, TrialState } from '../frozen-trial.js';
 import { Rng } from '../rng.js';
 import type { Study } from '../study.js';
 import type { Sampler, SearchSpace } from './sampler.js';
+import { FIXED_PARAMS_KEY } from '../trial.js';
 
 const GRID_ID = 'grid_id';
 
@@ -43,15 +44,20 @@ export class GridSampler implements Sampler {
     return ids;
   }
 
+  /**
+   * Picks the grid point as Optuna's `sample_relative` does: `rng.choice(unvisited ids)`. The ids are listed in
+   * ascending order, which is how CPython lists Optuna's set of small ints in the usual case (a set can list
+   * them otherwise, so a long run may then diverge from Optuna). An enqueued trial (fixed params) gets no point.
+   */
   beforeTrial(study: Study, trial: FrozenTrial): void {
-    if (GRID_ID in trial.systemAttrs) return;
+    if (GRID_ID in trial.systemAttrs || FIXED_PARAMS_KEY in trial.systemAttrs) return;
     const visited = this.gridIds(study, FINISHED);
     const running = this.gridIds(study, ['RUNNING']);
     const all = this.grid.map((_, i) => i);
     let candidates = all.filter((i) => !visited.has(i) && !running.has(i));
     if (candidates.length === 0) candidates = all.filter((i) => !visited.has(i));
     if (candidates.length === 0) candidates = all;
-    const id = candidates[Math.floor(this.rng.random() * candidates.length)];
+    const id = candidates[this.rng.choice(candidates.length)];
     study.storage.setTrialSystemAttr(trial.trialId, GRID_ID, id);
   }
 
@@ -67,7 +73,8 @@ export class GridSampler implements Sampler {
     const idx = this.paramNames.indexOf(name);
     if (idx < 0 && this.fallback) return this.fallback.sampleIndependent(study, trial, name, dist);
     if (idx < 0) throw new DistributionError(`${name}: not in the grid (grid parameters: ${this.paramNames.join(', ')})`);
-    const id = trial.systemAttrs[GRID_ID] as number;
+    const id = trial.systemAttrs[GRID_ID];
+    if (typeof id !== 'number') throw new DistributionError(`${name}: an enqueued trial must fix every grid parameter (${this.paramNames.join(', ')}) when GridSampler is used`);
     const value = this.grid[id][idx];
     if (!dist.contains(dist.toInternal(value, name))) throw new DistributionError(`${name}: grid value (${JSON.stringify(value)}) is outside the suggested distribution ${JSON.stringify(dist.toJSON().attributes)}`);
     return value;

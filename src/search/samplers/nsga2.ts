@@ -13,7 +13,7 @@
 import type { Distribution, ParamValue } from '../distributions.js';
 import type { FrozenTrial } from '../frozen-trial.js';
 import { crowdingDistance, nonDominatedSort, toLoss } from '../multi-objective.js';
-import { deriveSeed, Rng } from '../rng.js';
+import { Rng } from '../rng.js';
 import type { Study } from '../study.js';
 import { intersectionSearchSpace } from './intersection-search-space.js';
 import { RandomSampler } from './random.js';
@@ -60,7 +60,7 @@ export class NSGAIISampler implements Sampler {
     this.populationSize = opts.populationSize ?? 50;
     if (!Number.isInteger(this.populationSize) || this.populationSize < 2) throw new RangeError(`populationSize (${this.populationSize}) must be an integer >= 2`);
     this.rng = new Rng(opts.seed);
-    this.random = new RandomSampler({ seed: deriveSeed(opts.seed, 'independent') });
+    this.random = new RandomSampler({ seed: opts.seed }); // as Optuna: the same seed as the sampler's own rng
   }
 
   inferRelativeSearchSpace(study: Study): SearchSpace {

@@ -10,7 +10,6 @@ import type { Distribution, ParamValue } from '../distributions.js';
 import type { FrozenTrial } from '../frozen-trial.js';
 import type { Study } from '../study.js';
 import { RandomSampler } from './random.js';
-import { deriveSeed } from '../rng.js';
 import type { Sampler, SearchSpace } from './sampler.js';
 import { SearchSpaceTransform } from './search-space-transform.js';
 import { Sobol } from './sobol.js';
@@ -22,7 +21,7 @@ export class QMCSampler implements Sampler {
   private readonly key: string;
 
   constructor(private readonly opts: { seed?: number; scramble?: boolean } = {}) {
-    this.random = new RandomSampler({ seed: deriveSeed(opts.seed, 'independent') });
+    this.random = new RandomSampler({ seed: opts.seed }); // as Optuna's QMCSampler: RandomSampler(seed=seed)
     this.key = `qmc:sobol:${opts.scramble ?? true}:${opts.seed ?? 'none'}:sample_id`;
   }
 

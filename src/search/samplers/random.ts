@@ -1,18 +1,21 @@
 /**
- * Uniform random sampling in the transformed space (Optuna's `optuna/samplers/_random.py`):
- * log parameters are log-uniform, stepped parameters uniform over their grid, categoricals uniform.
+ * Uniform random sampling, draw for draw as Optuna 3.1's `optuna/samplers/_random.py`: the sampler owns one
+ * `numpy.random.RandomState(seed)` (here `Rng`), and each parameter is `rng.uniform(bounds)` in the space of
+ * `_SearchSpaceTransform` (log parameters over the log bounds, stepped ones over bounds widened by half a step,
+ * then snapped back; a categorical is one uniform coordinate per choice and the argmax wins), so the same seed
+ * gives the same values as Optuna for the same sequence of suggestions.
  */
 import type { Distribution, ParamValue } from '../distributions.js';
 import type { FrozenTrial } from '../frozen-trial.js';
 import { Rng } from '../rng.js';
 import type { Study } from '../study.js';
 import type { Sampler, SearchSpace } from './sampler.js';
-import { numericBounds, untransformNumeric } from './search-space-transform.js';
+import { SearchSpaceTransform } from './search-space-transform.js';
 
 export function sampleUniform(rng: Rng, dist: Distribution): ParamValue {
-  if (dist.kind === 'categorical') return dist.choices[Math.floor(rng.random() * dist.choices.length)];
-  const [lo, hi] = numericBounds(dist);
-  return untransformNumeric(dist, rng.uniform(lo, hi));
+  const trans = new SearchSpaceTransform({ param: dist });
+  // One uniform per box column, in column order, as `RandomState.uniform(low_array, high_array)`.
+  return trans.untransform(trans.bounds.map(([lo, hi]) => rng.uniform(lo, hi))).param;
 }
 
 export class RandomSampler implements Sampler {

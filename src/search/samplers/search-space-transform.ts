@@ -57,10 +57,35 @@ export function numericBounds(dist: Exclude<Distribution, { kind: 'categorical' 
   return [dist.low - dist.step / 2, dist.high + dist.step / 2];
 }
 
+/** NumPy's `round` (half to even), which Optuna applies when snapping to a step. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The largest double below x (`numpy.nextafter(x, x - 1)`), so a continuous draw never equals `high`. */
+export function nextBelow(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  view.setBigUint64(0, x > 0 ? bits - 1n : bits + 1n);
+  return view.getFloat64(0);
+}
+
+function clip(x: number, lo: number, hi: number): number {
+  return Math.min(Math.max(x, lo), hi);
+}
+
+/** Box coordinate → external value, as Optuna 3.1's `_untransform_numerical_param` (transform_log, transform_step). */
 export function untransformNumeric(dist: Exclude<Distribution, { kind: 'categorical' }>, v: number): number {
-  let x = dist.log ? Math.exp(v) : v;
-  const step = dist.kind === 'int' ? dist.step : dist.step;
-  if (step !== null) x = dist.low + Math.round((x - dist.low) / step) * step;
-  x = Math.min(Math.max(x, dist.low), dist.high);
-  return dist.kind === 'int' ? Math.round(x) : x;
+  if (dist.kind === 'int') {
+    if (dist.log) return clip(roundHalfEven(Math.exp(v)), dist.low, dist.high);
+    return clip(roundHalfEven((v - dist.low) / dist.step) * dist.step + dist.low, dist.low, dist.high);
+  }
+  if (dist.step !== null) return clip(roundHalfEven((v - dist.low) / dist.step) * dist.step + dist.low, dist.low, dist.high);
+  const x = dist.log ? Math.exp(v) : v;
+  if (dist.single()) return x;
+  // Optuna caps at the double below high; the floor at low (not in Optuna) only guards exp(log(low)) rounding below low.
+  return Math.max(Math.min(x, nextBelow(dist.high)), dist.low);
 }

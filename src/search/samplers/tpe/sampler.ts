@@ -12,7 +12,7 @@
 import type { Distribution, ParamValue } from '../../distributions.js';
 import { StudyError } from '../../errors.js';
 import { lastStep, type FrozenTrial } from '../../frozen-trial.js';
-import { deriveSeed, Rng } from '../../rng.js';
+import { Rng } from '../../rng.js';
 import type { Study } from '../../study.js';
 import { intersectionSearchSpace } from '../intersection-search-space.js';
 import { RandomSampler } from '../random.js';
@@ -98,7 +98,7 @@ export class TPESampler implements Sampler {
       multivariate: this.multivariate,
     };
     this.rng = new Rng(opts.seed);
-    this.random = new RandomSampler({ seed: deriveSeed(opts.seed, 'independent') });
+    this.random = new RandomSampler({ seed: opts.seed }); // Optuna seeds its startup RandomSampler with the same seed
   }
 
   private checkSingleObjective(study: Study): void {
