@@ -136,7 +136,7 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
   const { SequenceClassifier: Classifier } = modules.classifier as unknown as typeof import('../src/nn/sequence-classifier.js');
   const { AdamW: AdamWClass } = modules.adamw as unknown as typeof import('../src/nn/adamw.js');
   const { uploadBatch, releaseInput } = modules.input as unknown as typeof import('../src/nn/model-input.js');
-  const { ForwardContext: Context } = modules.context as unknown as typeof import('../src/nn/forward-context.js');
+  const { ForwardContext: Context, writeDropoutCallBase } = modules.context as unknown as typeof import('../src/nn/forward-context.js');
   const { backward } = modules.autograd as unknown as typeof import('../src/tensor/autograd.js');
   const { tidy, keep } = modules.scope as unknown as typeof import('../src/tensor/scope.js');
   const { tensor } = modules.create as unknown as typeof import('../src/tensor/create.js');
@@ -163,6 +163,7 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
     seeds: keep(tensor(device, Int32Array.from([spec.dataSeed % 1_000_000]), [1])),
     hidden: keep(tensor(device, Float32Array.from([spec.hiddenDropoutProb]), [1])),
     attention: keep(tensor(device, Float32Array.from([spec.attentionDropoutProb]), [1])),
+    callBase: keep(tensor(device, new Int32Array(2), [2])),
   };
   const data = syntheticBatch(spec);
   const host: HostBatch = {
@@ -180,7 +181,8 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
   const step = async () => {
     // TrainingGroup.trainStep, for one slot at a constant learning rate.
     const input: ModelInput = uploadBatch(device, host, config.maxPositionEmbeddings);
-    const context: ForwardContext = new Context(1, true, dropout, stepIndex);
+    writeDropoutCallBase(dropout, stepIndex);
+    const context: ForwardContext = new Context(1, true, dropout);
     const wantLoss = keepNext;
     keepNext = false;
     const loss = tidy(() => {
@@ -217,7 +219,7 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
       for (const t of kept.splice(0)) t.release();
       optimizer.release();
       model.release();
-      for (const t of [dropout.seeds, dropout.hidden, dropout.attention]) t.release();
+      for (const t of Object.values(dropout)) t.release();
     },
   };
 }

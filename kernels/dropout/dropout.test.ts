@@ -82,6 +82,22 @@ describe('dropout', () => {
     x.release();
   });
 
+  // A training step writes its base once; each site adds its number on the GPU, carrying into the high word.
+  it.each([
+    [[7, 0], 9, 7 + 9],
+    [[2 ** 32 - 2, 1], 5, 2 * 2 ** 32 + 3], // low word overflows: carry into the high word
+  ])('a call base (%j) plus an offset (%i) draws the mask of call %i', async (base, offset, call) => {
+    const d = device();
+    const x = tensor(d, randomArray(3 * 2 * 9, 8, 0.5, 1.5), [3, 2, 9]);
+    const s = tensor(d, Int32Array.from(seeds), [3]);
+    const p = tensor(d, Float32Array.from(probabilities), [3]);
+    const callBase = tensor(d, Int32Array.from(base), [2]);
+    const out = await dropout(x, { seeds: s, probabilities: p, callBase, callIndex: offset, slots: 3, training: true }).toArray();
+    const keep = dropoutMaskReference(seeds, probabilities, [2, 9], call);
+    expect(Array.from(out, (v) => (v !== 0 ? 1 : 0))).toEqual(Array.from(keep));
+    for (const t of [x, s, p, callBase]) t.release();
+  });
+
   it('padding does not move a value\'s mask: (B, S, H) and (B, heads, S, S) padded to longer S', async () => {
     // A fused group pads every slot to the longest sequence among the slots; a trial alone pads to its own.
     for (const [short, long] of [

@@ -15,8 +15,10 @@ export interface DropoutLaunch {
   slots: number;
   /** One slot's shape (x without its leading T): sets the (blocks, rows, rowLength) view of dropout.wgsl.ts. */
   slotShape: readonly number[];
-  /** Distinct per dropout site and step: selects the counter stream (an integer in [0, 2^53)). */
-  callIndex: number;
+  /** (2) u32: low and high words of the call index's base (a step's, written once per step). */
+  callBase: GPUBuffer;
+  /** Added to the base on the GPU: the call index is base + offset, distinct per dropout site and step. */
+  callOffset: number;
 }
 
 /** (blocks, rowsPerBlock, rowLength) of one slot: last axis, the one before it, the product of the rest. */
@@ -36,8 +38,8 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
   // Coordinates are Philox counter words: each must fit 32 bits.
   if (Math.max(blocks, rowsPerBlock, rowLength) >= 2 ** 32) throw new ShapeError(`dropout: slot shape [${a.slotShape.join(', ')}] too large`);
   const elementsPerSlot = blocks * rowsPerBlock * rowLength;
-  if (!Number.isSafeInteger(a.callIndex) || a.callIndex < 0) {
-    throw new ShapeError(`dropout: callIndex ${a.callIndex} must be an integer in [0, 2^53)`);
+  if (!Number.isInteger(a.callOffset) || a.callOffset < 0 || a.callOffset >= 2 ** 32) {
+    throw new ShapeError(`dropout: callOffset ${a.callOffset} must be a 32-bit unsigned integer`);
   }
   const count = a.slots * elementsPerSlot;
   assertCount('dropout', count);
@@ -46,6 +48,7 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
     ['output', a.output, count],
     ['seeds', a.seeds, a.slots],
     ['probabilities', a.probabilities, a.slots],
+    ['callBase', a.callBase, 2],
   ] as const) {
     if (buffer.size < n * 4) throw new ShapeError(`dropout: ${what} holds ${buffer.size / 4} values, needs ${n}`);
   }
@@ -56,9 +59,9 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
   device.dispatch({
     kernel: 'dropout',
     wgsl: wgslFor(dropoutWgsl),
-    buffers: [a.input, a.seeds, a.probabilities, a.output],
-    params: packParams([quadsPerRow, rowLength, rowsPerBlock, rowsPerSlot, a.slots, a.callIndex % 2 ** 32, Math.floor(a.callIndex / 2 ** 32)]),
+    buffers: [a.input, a.seeds, a.probabilities, a.callBase, a.output],
+    params: packParams([quadsPerRow, rowLength, rowsPerBlock, rowsPerSlot, a.slots, a.callOffset]),
     workgroups: gridFor(quadsPerRow * rowsPerSlot * a.slots),
-    shapes: `slots=${a.slots} slotShape=[${a.slotShape.join(', ')}] call=${a.callIndex}`,
+    shapes: `slots=${a.slots} slotShape=[${a.slotShape.join(', ')}] callOffset=${a.callOffset}`,
   });
 }

@@ -18,6 +18,7 @@ export class Dropout extends Module {
     return dropout(x, {
       seeds: context.dropout.seeds,
       probabilities: context.dropout[this.kind],
+      callBase: context.dropout.callBase,
       callIndex: context.nextDropoutCall(),
       slots: context.slots,
       training: true,

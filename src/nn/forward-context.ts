@@ -12,7 +12,21 @@ export interface SlotDropout {
   hidden: Tensor;
   /** (T) f32: attention-probability dropout per slot. */
   attention: Tensor;
+  /**
+   * (2) i32: the low and high words of this step's first dropout call index (step · 4096), written once per step
+   * (`writeDropoutCallBase`). Each site adds its own number on the GPU, so its dispatch is the same every step.
+   */
+  callBase: Tensor;
 }
+
+/** Writes step `step`'s call-index base into `dropout.callBase`: the masks of step s are those of calls s · 4096 + site. */
+export function writeDropoutCallBase(dropout: SlotDropout, step: number): void {
+  const base = step * DROPOUT_CALLS_PER_STEP;
+  dropout.callBase.device.write(dropout.callBase.buffer, Int32Array.of(base % 2 ** 32, Math.floor(base / 2 ** 32)));
+}
+
+/** Dropout sites per forward pass that get distinct streams: a step's call indices are step · this + site. */
+export const DROPOUT_CALLS_PER_STEP = 4096;
 
 export class ForwardContext {
   private calls = 0;
@@ -20,13 +34,13 @@ export class ForwardContext {
   constructor(
     readonly slots: number,
     readonly training: boolean,
+    /** For training: whose `callBase` holds this step's base (writeDropoutCallBase). */
     readonly dropout: SlotDropout | null,
-    /** Distinct per step, so each step draws new masks; the same step replays the same masks. */
-    readonly step: number,
   ) {}
 
-  /** A call index unique to this dropout site in this step (sites are numbered in forward order). */
+  /** This dropout site's number in the step (sites are numbered in forward order), added to the step's base. */
   nextDropoutCall(): number {
-    return this.step * 4096 + this.calls++;
+    if (this.calls >= DROPOUT_CALLS_PER_STEP) throw new Error(`ForwardContext: more than ${DROPOUT_CALLS_PER_STEP} dropout calls in one step`);
+    return this.calls++;
   }
 }

@@ -16,6 +16,10 @@ export interface BufferPoolStats {
   inUse: number;
   /** Acquisitions served from a free list. */
   reused: number;
+  /** Buffers not destroyed: in use or free for reuse. */
+  live: number;
+  /** Bytes of the live buffers. */
+  bytesLive: number;
 }
 
 export function sizeClass(bytes: number): number {
@@ -27,7 +31,7 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
-  private readonly stats: BufferPoolStats = { created: 0, bytesCreated: 0, inUse: 0, reused: 0 };
+  private readonly stats: BufferPoolStats = { created: 0, bytesCreated: 0, inUse: 0, reused: 0, live: 0, bytesLive: 0 };
 
   constructor(
     private readonly device: GPUDevice,
@@ -45,6 +49,8 @@ export class BufferPool {
     }
     this.stats.created++;
     this.stats.bytesCreated += size;
+    this.stats.live++;
+    this.stats.bytesLive += size;
     return this.device.createBuffer({ size, usage: this.usage, label: `${this.label} ${size}B` });
   }
 
@@ -61,7 +67,13 @@ export class BufferPool {
 
   /** Destroys every free buffer (the ones in use stay valid). */
   trim(): void {
-    for (const list of this.free.values()) for (const buffer of list) buffer.destroy();
+    for (const list of this.free.values()) {
+      for (const buffer of list) {
+        this.stats.live--;
+        this.stats.bytesLive -= buffer.size;
+        buffer.destroy();
+      }
+    }
     this.free.clear();
   }
 }

@@ -10,6 +10,7 @@
 import { create, globals as webgpuGlobals } from 'webgpu';
 import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
+import { collectGarbage, NativeObjectCounter } from './native-objects.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { setQuietWaits, waitForGpu } from './quiet-wait.js';
 import { ScratchTextures, type ScratchTexture } from './scratch-textures.js';
@@ -32,6 +33,21 @@ export interface AdapterSummary {
   isSoftware: boolean;
   subgroupMinSize: number;
   subgroupMaxSize: number;
+}
+
+/** What a device holds (`Device.resourceStats`). */
+export interface DeviceResourceStats {
+  bindGroupsCreated: number;
+  /** Bind group wrappers not yet collected by V8 (cached, or dropped and awaiting collection). */
+  bindGroupsLive: number;
+  bindGroupsCached: number;
+  uniformBuffersCached: number;
+  /** Uniform buffer wrappers not yet collected (a destroyed one has already released its memory). */
+  uniformBuffersLive: number;
+  pipelines: number;
+  /** Pooled storage buffers not destroyed (in use or free for reuse). */
+  storageBuffersLive: number;
+  storageBytesLive: number;
 }
 
 /** One compute dispatch, as a kernel launcher describes it. */
@@ -103,9 +119,13 @@ export class Device {
   readonly scratchTextures: ScratchTextures;
   private readonly storagePool: BufferPool;
   private readonly readbackPool: BufferPool;
+  /** Uniform buffers by content, least recently used first (a Map keeps insertion order). */
   private readonly uniforms = new Map<string, GPUBuffer>();
-  /** Bind groups by (layout, buffers): a training step binds the same pooled buffers every step. */
+  /** Bind groups by (layout, buffers), least recently used first: a training step binds the same pooled buffers. */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly nativeObjects = new NativeObjectCounter<'bind group' | 'uniform buffer'>();
+  /** Bind groups dropped from the cache since the last full garbage collection (see native-objects.ts). */
+  private droppedBindGroups = 0;
   private readonly objectIds = new WeakMap<object, number>();
   private nextObjectId = 0;
   private readonly retired: (GPUBuffer | GPUTexture)[] = [];
@@ -121,6 +141,12 @@ export class Device {
    * its output unwritten fails its comparison instead of passing on stale data.
    */
   poisonAllocations = false;
+  /**
+   * Most bind groups (and uniform buffers) kept for reuse. A training step of the default model binds ~300; a run
+   * over data of varying lengths binds new ones as shapes and pooled buffers change, and the least recently used
+   * are dropped past this.
+   */
+  cacheCapacity = 4096;
   /** Total dispatches recorded, for the benchmark's fixed-cost accounting. */
   dispatchCount = 0;
   submitCount = 0;
@@ -177,6 +203,25 @@ export class Device {
 
   poolStats(): BufferPoolStats {
     return this.storagePool.snapshot();
+  }
+
+  /**
+   * What this device holds on the GPU side: a long run must keep each of these bounded. `bindGroupsLive` counts
+   * wrappers not yet collected by V8 (each holds a native descriptor set); it is exact only after V8 has run its
+   * finalizers, a task after a collection.
+   */
+  resourceStats(): DeviceResourceStats {
+    const pool = this.storagePool.snapshot();
+    return {
+      bindGroupsCreated: this.nativeObjects.createdCount('bind group'),
+      bindGroupsLive: this.nativeObjects.liveCount('bind group'),
+      bindGroupsCached: this.bindGroups.size,
+      uniformBuffersCached: this.uniforms.size,
+      uniformBuffersLive: this.nativeObjects.liveCount('uniform buffer'),
+      pipelines: this.pipelines.size,
+      storageBuffersLive: pool.live,
+      storageBytesLive: pool.bytesLive,
+    };
   }
 
   /** Records one compute dispatch. Nothing runs until the next submit. */
@@ -305,8 +350,9 @@ export class Device {
   /**
    * The bind group of `resources` (bindings 0, 1, …) for `layout`, made once and reused: creating one was the largest
    * part of a dispatch's CPU cost, which bounds small ops on a real GPU (bench/RESULTS.md). Keyed by object
-   * identity; a destroyed buffer is never passed again, so its entries are never hit, and the map is emptied when
-   * it grows large.
+   * identity; at most `cacheCapacity` are kept, least recently used dropped first. A dropped bind group's native
+   * descriptor set lives until V8 collects its wrapper, so after every `cacheCapacity` drops a full collection
+   * releases them: live bind groups stay under twice the capacity however long the run (issue 17).
    */
   private bindGroup(
     layout: GPUBindGroupLayout,
@@ -315,16 +361,29 @@ export class Device {
   ): GPUBindGroup {
     const key = [layout, ...resources].map((o) => this.objectId(o)).join(',');
     let group = this.bindGroups.get(key);
-    if (!group) {
-      if (this.bindGroups.size >= 8192) this.bindGroups.clear();
+    if (group) {
+      this.bindGroups.delete(key); // re-inserted below: most recently used last
+    } else {
       const entries = resources.map((resource, binding) => ({
         binding,
         resource: isBuffer(resource) ? { buffer: resource } : resource,
       }));
-      group = this.gpuDevice.createBindGroup({ layout, entries, label });
-      this.bindGroups.set(key, group);
+      group = this.nativeObjects.track('bind group', this.gpuDevice.createBindGroup({ layout, entries, label }));
+      if (this.bindGroups.size >= this.cacheCapacity) this.dropLeastRecentBindGroup();
     }
+    this.bindGroups.set(key, group);
     return group;
+  }
+
+  private dropLeastRecentBindGroup(): void {
+    const oldest = this.bindGroups.keys().next().value as string;
+    this.bindGroups.delete(oldest);
+    // Commands already recorded keep their own reference to the native object (Dawn counts references), so dropping
+    // the wrapper is safe before they are submitted.
+    if (++this.droppedBindGroups >= this.cacheCapacity) {
+      this.droppedBindGroups = 0;
+      collectGarbage();
+    }
   }
 
   private objectId(o: object): number {
@@ -335,20 +394,26 @@ export class Device {
 
   /**
    * Uniform buffers are cached by content: a training loop repeats the same few shapes, so after the first step no
-   * uniform buffer is created. The cache is dropped wholesale (after the pending work is submitted) if it grows large.
+   * uniform buffer is created. At most `cacheCapacity` are kept; the least recently used is destroyed once the work
+   * recorded so far is submitted.
    */
   private uniformBuffer(params: ArrayBuffer): GPUBuffer {
     const key = new Uint32Array(params).join(',');
     let buffer = this.uniforms.get(key);
-    if (buffer) return buffer;
-    if (this.uniforms.size >= 4096) {
-      this.retired.push(...this.uniforms.values());
-      this.uniforms.clear();
+    if (buffer) {
+      this.uniforms.delete(key); // re-inserted below: most recently used last
+    } else {
+      if (this.uniforms.size >= this.cacheCapacity) {
+        const oldest = this.uniforms.keys().next().value as string;
+        this.retired.push(this.uniforms.get(oldest)!);
+        this.uniforms.delete(oldest);
+      }
+      const U = globals.GPUBufferUsage;
+      buffer = this.gpuDevice.createBuffer({ size: params.byteLength, usage: U.UNIFORM, mappedAtCreation: true });
+      this.nativeObjects.track('uniform buffer', buffer);
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
+      buffer.unmap();
     }
-    const U = globals.GPUBufferUsage;
-    buffer = this.gpuDevice.createBuffer({ size: params.byteLength, usage: U.UNIFORM, mappedAtCreation: true });
-    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
-    buffer.unmap();
     this.uniforms.set(key, buffer);
     return buffer;
   }

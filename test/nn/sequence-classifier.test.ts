@@ -72,7 +72,7 @@ function randomizeWeights(d: Device, model: SequenceClassifier, seed: number): v
 
 function forward(d: Device, model: SequenceClassifier, host: HostBatch) {
   const input = uploadBatch(d, host, model.config.maxPositionEmbeddings);
-  const context = new ForwardContext(model.slots, false, null, 0);
+  const context = new ForwardContext(model.slots, false, null);
   const result = tidy(() => {
     const logits = model.forward(input, context);
     return { logits, loss: model.loss(logits, input.labels!) };

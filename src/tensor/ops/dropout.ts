@@ -7,6 +7,7 @@
 import { launchDropout } from '../../../kernels/dropout/dropout.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../errors.js';
+import { tensor } from '../create.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 
@@ -15,8 +16,16 @@ export interface DropoutOptions {
   seeds: Tensor;
   /** (T) f32: each slot's drop probability (clamped to [0, 1] on the GPU). */
   probabilities: Tensor;
-  /** Distinct per dropout site and step (an integer in [0, 2^53)); the same index replays the same masks. */
+  /**
+   * Distinct per dropout site and step (an integer in [0, 2^53)); the same index replays the same masks. With
+   * `callBase`, the index is that base plus this.
+   */
   callIndex: number;
+  /**
+   * (2) i32: the low and high 32-bit words of a base added to `callIndex` on the GPU. A training step writes its
+   * base once and each site passes its own number, so a site records the same dispatch every step.
+   */
+  callBase?: Tensor;
   /** T: x is (T, ...). */
   slots: number;
   /** False: identity (x itself is returned). */
@@ -29,35 +38,35 @@ export interface DropoutOptions {
 }
 
 interface DropoutAttrs {
-  callIndex: number;
+  callOffset: number;
   slots: number;
   slotShape: readonly number[];
 }
 
-function run(x: Tensor, seeds: Tensor, probabilities: Tensor, { callIndex, slots, slotShape }: DropoutAttrs): Tensor {
+function run(x: Tensor, seeds: Tensor, probabilities: Tensor, callBase: Tensor, attrs: DropoutAttrs): Tensor {
   const out = emptyTensor(x.device, x.shape, 'f32', 'dropout');
   launchDropout(x.device, {
     input: x.buffer,
     output: out.buffer,
     seeds: seeds.buffer,
     probabilities: probabilities.buffer,
-    slots,
-    slotShape,
-    callIndex,
+    callBase: callBase.buffer,
+    ...attrs,
   });
   return out;
 }
 
 export const dropoutOp: OpDefinition<DropoutAttrs> = {
   name: 'dropout',
-  forward([x, seeds, probabilities], attrs, save) {
+  forward([x, seeds, probabilities, callBase], attrs, save) {
     save(seeds);
     save(probabilities);
-    return run(x, seeds, probabilities, attrs);
+    save(callBase);
+    return run(x, seeds, probabilities, callBase, attrs);
   },
   // d/dx of mask * x / (1 − p) is the same mask and scale: the forward kernel applied to the gradient.
-  backward({ saved: [seeds, probabilities], attrs }, g) {
-    return [run(g, seeds, probabilities, attrs), null, null];
+  backward({ saved: [seeds, probabilities, callBase], attrs }, g) {
+    return [run(g, seeds, probabilities, callBase, attrs), null, null, null];
   },
 };
 
@@ -82,5 +91,12 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   if (slotShape.reduce((a, b) => a * b, 1) * slots !== x.size) {
     throw new ShapeError(`dropout: slotShape [${slotShape.join(', ')}] does not hold one slot of ${shape}`);
   }
-  return apply(dropoutOp, [x, seeds, probabilities], { callIndex, slots, slotShape });
+  if (options.callBase && (options.callBase.size !== 2 || options.callBase.dtype !== 'i32')) {
+    throw new ShapeError(`dropout: callBase ${options.callBase.dtype}[${options.callBase.shape.join(', ')}] must be i32 (2)`);
+  }
+  if (options.callBase && callIndex >= 2 ** 32) throw new ShapeError(`dropout: callIndex ${callIndex} must be < 2^32 with a callBase`);
+  // Without a base, the whole index goes in a (2) tensor of its own and the offset is 0.
+  const callBase = options.callBase ?? tensor(x.device, Int32Array.of(callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)), [2]);
+  const callOffset = options.callBase ? callIndex : 0;
+  return apply(dropoutOp, [x, seeds, probabilities, callBase], { callOffset, slots, slotShape });
 }

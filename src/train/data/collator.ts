@@ -5,7 +5,9 @@
  * `collateEncoded` takes examples that were tokenized already (the fast path for training: tokenize
  * once, batch every epoch); `TextCollator` tokenizes text examples first.
  *
- * Limits: no padding to a multiple of 8 or to a fixed length; examples keep their own length.
+ * `padToMultipleOf` (Hugging Face's `pad_to_multiple_of`) rounds the padded length up: every distinct length is
+ * another set of kernel shapes, uniforms and bind groups to record, so fewer lengths make a step cheaper to record
+ * (the Trainer pads to a multiple of 8: bench/RESULTS.md, issue 17).
  */
 
 import type { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
@@ -28,8 +30,15 @@ export interface Batch {
   seqLength: number;
 }
 
-/** Pads pre-tokenized examples to the longest one in the batch. */
-export function collateEncoded(examples: readonly EncodedExample[], padId = 0): Batch {
+export interface PaddingOptions {
+  /** Round the padded length up to a multiple of this (HF's pad_to_multiple_of). */
+  padToMultipleOf?: number;
+  /** Never round past this (the model's position embeddings); a longer example is still kept whole. */
+  maxLength?: number;
+}
+
+/** Pads pre-tokenized examples to the longest one in the batch (rounded up as `padding` says). */
+export function collateEncoded(examples: readonly EncodedExample[], padId = 0, padding: PaddingOptions = {}): Batch {
   if (examples.length === 0) throw new Error('collate: a batch needs at least one example');
   examples.forEach((example, index) => {
     if (example.inputIds.length === 0) throw new Error(`collate: example ${index} has no tokens`);
@@ -43,7 +52,8 @@ export function collateEncoded(examples: readonly EncodedExample[], padId = 0): 
     }
   });
   const batchSize = examples.length;
-  const seqLength = examples.reduce((longest, example) => Math.max(longest, example.inputIds.length), 0);
+  const longest = examples.reduce((most, example) => Math.max(most, example.inputIds.length), 0);
+  const seqLength = paddedLength(longest, padding);
   const inputIds = new Int32Array(batchSize * seqLength).fill(padId);
   const attentionMask = new Int32Array(batchSize * seqLength); // zeros: padding
   const labels = new Int32Array(batchSize);
@@ -53,6 +63,15 @@ export function collateEncoded(examples: readonly EncodedExample[], padId = 0): 
     labels[row] = example.label;
   });
   return { inputIds, attentionMask, labels, batchSize, seqLength };
+}
+
+/** `longest` rounded up to `padToMultipleOf`, but not past `maxLength` unless `longest` already is. */
+export function paddedLength(longest: number, { padToMultipleOf = 1, maxLength = Infinity }: PaddingOptions): number {
+  if (!Number.isInteger(padToMultipleOf) || padToMultipleOf < 1) {
+    throw new Error(`collate: padToMultipleOf must be an integer ≥ 1, got ${padToMultipleOf}`);
+  }
+  const rounded = Math.ceil(longest / padToMultipleOf) * padToMultipleOf;
+  return Math.max(longest, Math.min(rounded, maxLength));
 }
 
 /** Tokenizes text examples with a BERT tokenizer, then collates them. */
