@@ -4,12 +4,16 @@
  * else the sum of the other evaluation metrics; default spaces per backend as HF's. The space may be written in
  * Optuna's define-by-run style, as a Ray Tune config or as a W&B sweep config; `slots` trials are fused into one
  * set of kernels at a time (FusedRunner).
+ * Heartbeats (heartbeatInterval, gracePeriod, failedTrialCallback: see heartbeat.ts) go to the study: every trial,
+ * also one waiting in the FusedRunner's queue for its group, beats from ask to tell, and a resumed or concurrent
+ * search fails (and may retry) the trials of a killed process.
  */
 import { camelCase, trainingArgumentsFrom, type TrainingArguments } from '../train/training-arguments.js';
 import type { Trainer } from '../train/trainer.js';
 import type { ParamValue } from './distributions.js';
 import type { Direction, FrozenTrial } from './frozen-trial.js';
 import { FusedRunner } from './fused-runner.js';
+import type { HeartbeatOptions } from './heartbeat.js';
 import { MedianPruner } from './pruners/median.js';
 import type { Pruner } from './pruners/pruner.js';
 import { NopPruner } from './pruners/nop.js';
@@ -27,7 +31,7 @@ import type { Trial } from './trial.js';
 
 export type SearchBackend = 'optuna' | 'ray' | 'wandb';
 
-export interface HyperparameterSearchOptions {
+export interface HyperparameterSearchOptions extends HeartbeatOptions {
   direction?: Direction;
   directions?: Direction[];
   backend?: SearchBackend;
@@ -152,6 +156,9 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     directions,
     studyName: options.studyName,
     loadIfExists: options.loadIfExists,
+    heartbeatInterval: options.heartbeatInterval,
+    gracePeriod: options.gracePeriod,
+    failedTrialCallback: options.failedTrialCallback,
   });
   const computeObjective = options.computeObjective ?? ((m: Record<string, number>) => defaultComputeObjective(m));
   const slots = options.slots ?? 1;

@@ -1,7 +1,11 @@
 /** Public API of the hyperparameter-search layer (no GPU code: it only talks to an objective function). */
 export { createStudy, loadStudy, Study } from './study.js';
-export type { CreateStudyOptions, Objective, ObjectiveResult, OptimizeOptions, Callback, TellInput } from './study.js';
+export type { CreateStudyOptions, LoadStudyOptions, Objective, ObjectiveResult, OptimizeOptions, Callback, TellInput } from './study.js';
 export { Trial } from './trial.js';
+export { failStaleTrials } from './heartbeat.js';
+export type { HeartbeatOptions, FailedTrialCallback } from './heartbeat.js';
+export { RetryFailedTrialCallback } from './retry-failed-trial-callback.js';
+export type { RetryFailedTrialCallbackOptions } from './retry-failed-trial-callback.js';
 export type { FrozenTrial, TrialState, Direction } from './frozen-trial.js';
 export { TrialPruned, DistributionError, StudyError } from './errors.js';
 export {

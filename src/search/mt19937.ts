@@ -3,7 +3,9 @@
  * `numpy.random.RandomState(seed)` does for an integer seed: `mt19937_seed` (Knuth's `init_genrand`) in
  * numpy/random/src/mt19937/mt19937.c, reached from `_legacy_seeding` in numpy/random/_mt19937.pyx.
  * Same seed, same 32-bit words as NumPy, so the doubles built from them match NumPy's too.
+ * `fromSeedSequence` seeds as NumPy's `MT19937(SeedSequence(...))` (numpy/random/_mt19937.pyx `__init__`).
  */
+import type { SeedSequence } from './seed-sequence.js';
 
 const N = 624;
 const M = 397;
@@ -25,6 +27,19 @@ export class MT19937 {
       s = (Math.imul(1812433253, s ^ (s >>> 30)) + i + 1) >>> 0;
     }
     this.pos = N;
+  }
+
+  /**
+   * As NumPy's `MT19937(seed_seq)`: 624 words from the SeedSequence, word 0 forced to 0x80000000 (a state that
+   * is never all zero), and the position left at 623 as NumPy leaves it, so the first word drawn is word 623.
+   */
+  static fromSeedSequence(seq: SeedSequence): MT19937 {
+    const g = new MT19937(0);
+    const words = seq.generateState(N);
+    g.key.set(words);
+    g.key[0] = 0x80000000;
+    g.pos = N - 1;
+    return g;
   }
 
   /** Refills the 624-word state (NumPy's `mt19937_gen`). */

@@ -9,6 +9,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { MT19937 } from './mt19937.js';
+import { SeedSequence } from './seed-sequence.js';
 
 /** Smallest all-ones bit mask >= max (NumPy's `gen_mask`), for max < 2^32. */
 function mask32(max: number): number {
@@ -26,9 +27,18 @@ export class Rng {
   /** The second normal of the last polar-method pair (NumPy's `has_gauss`/`gauss`). */
   private spareNormal: number | null = null;
 
-  /** `seed`: an integer in [0, 2^32 - 1] as NumPy accepts; none means a random one. */
-  constructor(seed?: number) {
-    this.gen = new MT19937(seed ?? randomInt(0, 2 ** 32));
+  /** `seed`: an integer in [0, 2^32 - 1] as NumPy accepts, or a seeded generator; none means a random seed. */
+  constructor(seed?: number | MT19937) {
+    this.gen = seed instanceof MT19937 ? seed : new MT19937(seed ?? randomInt(0, 2 ** 32));
+  }
+
+  /**
+   * An independent stream for trial `trialNumber` of a sampler seeded with `seed`: NumPy's
+   * `RandomState(MT19937(SeedSequence(seed, spawn_key=(trialNumber,))))`, i.e. child `trialNumber` of
+   * `SeedSequence(seed).spawn(...)`, so (seed, number) pairs hash to unrelated full MT19937 states.
+   */
+  static forTrial(seed: number, trialNumber: number): Rng {
+    return new Rng(MT19937.fromSeedSequence(new SeedSequence(seed, [trialNumber])));
   }
 
   /** A random 32-bit unsigned integer (one MT19937 word). */

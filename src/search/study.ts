@@ -4,12 +4,15 @@
  * (`concurrency`) so a fused GPU runner can train K trials at once.
  * Failure is data: an objective that throws, or returns NaN/±Inf, records FAIL with a `fail_reason`
  * user attribute and the loop goes on. `TrialPruned` records PRUNED.
+ * With `heartbeatInterval` (heartbeat.ts) a RUNNING trial beats from ask to tell, and stale trials of dead
+ * processes are failed (and, with a failedTrialCallback, retried) on create/load and before each ask.
  */
 import { randomUUID } from 'node:crypto';
 import type { Distribution, ParamValue } from './distributions.js';
 import { StudyError, TrialPruned } from './errors.js';
 import { trialRows, trialsToCSV, type TrialRow } from './export.js';
 import { isFinished, lastStep, type Direction, type FrozenTrial, type TrialState } from './frozen-trial.js';
+import { failStaleTrials, resolveHeartbeat, startHeartbeat, type Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { nonDominatedSort, toLoss } from './multi-objective.js';
 import { MedianPruner } from './pruners/median.js';
 import type { Pruner } from './pruners/pruner.js';
@@ -39,13 +42,11 @@ export interface OptimizeOptions {
   concurrency?: number;
   /** Aborting marks running trials FAIL ("interrupted") and returns. */
   signal?: AbortSignal;
-  /** While a trial runs, refresh its heartbeat every this many seconds (for failStaleTrials in other processes). */
-  heartbeatSeconds?: number;
 }
 
 export type TellInput = number | number[] | { state: 'COMPLETE' | 'PRUNED' | 'FAIL'; values?: number | number[]; failReason?: string };
 
-export interface CreateStudyOptions {
+export interface CreateStudyOptions extends HeartbeatOptions {
   storage?: string | StudyStorage;
   sampler?: Sampler;
   pruner?: Pruner;
@@ -64,15 +65,21 @@ class Interrupted extends Error {
 export class Study {
   private stopState: 'none' | 'graceful' | 'interrupt' = 'none';
   private readonly interruptListeners = new Set<() => void>();
+  /** Heartbeat timers of the trials this Study asked and has not told yet, by trial id. */
+  private readonly beating = new Map<number, () => void>();
   readonly directions: Direction[];
+  /** Heartbeat settings, or null when heartbeats are off. */
+  readonly heartbeat: Heartbeat | null;
 
   constructor(
     readonly storage: StudyStorage,
     readonly studyId: number,
     readonly sampler: Sampler,
     readonly pruner: Pruner,
+    heartbeat: HeartbeatOptions = {},
   ) {
     this.directions = storage.getStudyDirections(studyId);
+    this.heartbeat = resolveHeartbeat(heartbeat);
   }
 
   get studyName(): string {
@@ -104,13 +111,24 @@ export class Study {
     this.storage.setStudyUserAttr(this.studyId, key, value);
   }
 
-  /** Starts a trial: an enqueued (WAITING) one if any, else a new one; `fixedDistributions` are suggested at once. */
+  /**
+   * Starts a trial: an enqueued (WAITING) one if any, else a new one; `fixedDistributions` are suggested at once.
+   * With heartbeats, stale trials are failed first (their retries are then the first WAITING trials) and the new
+   * trial beats until it is told.
+   */
   ask(fixedDistributions: Record<string, Distribution> = {}, signal?: AbortSignal): Trial {
+    if (this.heartbeat) failStaleTrials(this);
     const trialId = this.storage.claimWaitingTrial(this.studyId) ?? this.storage.createNewTrial(this.studyId);
     this.sampler.beforeTrial?.(this, this.storage.getTrial(trialId));
     const trial = new Trial(this, trialId, signal);
     for (const [name, dist] of Object.entries(fixedDistributions)) trial.suggest(name, dist);
+    if (this.heartbeat) this.beating.set(trialId, startHeartbeat(this.storage, trialId, this.heartbeat.intervalSeconds));
     return trial;
+  }
+
+  private stopHeartbeat(trialId: number): void {
+    this.beating.get(trialId)?.();
+    this.beating.delete(trialId);
   }
 
   /**
@@ -121,7 +139,10 @@ export class Study {
   tell(trialOrNumber: Trial | number, input: TellInput): FrozenTrial {
     const trialId = typeof trialOrNumber === 'number' ? this.storage.getTrialIdFromNumber(this.studyId, trialOrNumber) : trialOrNumber.trialId;
     const frozen = this.storage.getTrial(trialId);
-    if (isFinished(frozen.state)) throw new StudyError(`trial ${frozen.number} is already finished (${frozen.state})`);
+    if (isFinished(frozen.state)) {
+      this.stopHeartbeat(trialId);
+      throw new StudyError(`trial ${frozen.number} is already finished (${frozen.state})`);
+    }
     const spec = typeof input === 'number' || Array.isArray(input) ? { state: 'COMPLETE' as const, values: input } : input;
     let state: TrialState = spec.state;
     let values: number[] | null = spec.values === undefined ? null : Array.isArray(spec.values) ? [...spec.values] : [spec.values];
@@ -147,10 +168,15 @@ export class Study {
         values = v !== undefined && Number.isFinite(v) ? [v] : null;
       }
     } else values = null;
-    if (failReason !== null) this.storage.setTrialUserAttr(trialId, 'fail_reason', failReason);
-    this.sampler.afterTrial?.(this, this.storage.getTrial(trialId), state, values);
-    if (!this.storage.setTrialStateValues(trialId, state, values)) {
-      throw new StudyError(`trial ${frozen.number} was finished by someone else meanwhile`);
+    // The heartbeat stops however this ends: told, or finished meanwhile by another process's failStaleTrials.
+    try {
+      if (failReason !== null) this.storage.setTrialUserAttr(trialId, 'fail_reason', failReason);
+      this.sampler.afterTrial?.(this, this.storage.getTrial(trialId), state, values);
+      if (!this.storage.setTrialStateValues(trialId, state, values)) {
+        throw new StudyError(`trial ${frozen.number} was finished by someone else meanwhile`);
+      }
+    } finally {
+      this.stopHeartbeat(trialId);
     }
     return this.storage.getTrial(trialId);
   }
@@ -198,13 +224,16 @@ export class Study {
     for (const l of this.interruptListeners) l();
   }
 
-  /** Marks FAIL the RUNNING trials whose heartbeat is older than graceSeconds (a dead process's trials). */
-  failStaleTrials(graceSeconds: number): number[] {
-    return this.storage.failStaleTrials(this.studyId, graceSeconds);
+  /**
+   * Marks FAIL the RUNNING trials whose heartbeat stopped for longer than the grace period (a dead process's
+   * trials) and calls the failedTrialCallback for each; returns them. Nothing without heartbeats (as Optuna).
+   */
+  failStaleTrials(): FrozenTrial[] {
+    return failStaleTrials(this);
   }
 
   async optimize(objective: Objective, opts: OptimizeOptions = {}): Promise<void> {
-    const { nTrials, timeout, callbacks = [], concurrency = 1, signal, heartbeatSeconds } = opts;
+    const { nTrials, timeout, callbacks = [], concurrency = 1, signal } = opts;
     const catchOpt = opts.catch ?? 'all';
     if (nTrials !== undefined && (!Number.isInteger(nTrials) || nTrials < 0)) throw new StudyError(`nTrials (${nTrials}) must be an integer >= 0`);
     if (timeout !== undefined && !(timeout >= 0)) throw new StudyError(`timeout (${timeout}) must be >= 0 seconds`);
@@ -232,8 +261,6 @@ export class Study {
     const runOne = async (): Promise<void> => {
       nStarted++;
       const trial = this.ask({}, controller.signal);
-      const beat = heartbeatSeconds ? setInterval(() => this.storage.recordHeartbeat(trial.trialId), heartbeatSeconds * 1000) : null;
-      beat?.unref();
       let input: TellInput;
       try {
         const pending = Promise.resolve().then(() => objective(trial));
@@ -249,10 +276,18 @@ export class Study {
           const caught = catchOpt === 'all' || catchOpt.some((c) => err instanceof c);
           if (!caught && fatal === null) fatal = err;
         }
-      } finally {
-        if (beat) clearInterval(beat);
       }
-      const frozen = this.tell(trial, input);
+      let frozen: FrozenTrial;
+      try {
+        frozen = this.tell(trial, input);
+      } catch (err) {
+        // Another process failed this trial as stale (this one's heartbeat was late, e.g. a blocked event loop):
+        // its FAIL stands and the loop goes on.
+        const now = this.storage.getTrial(trial.trialId);
+        if (!(err instanceof StudyError) || now.state !== 'FAIL' || now.userAttrs.fail_reason !== 'stale heartbeat') throw err;
+        process.emitWarning(`trial ${trial.number} was failed by another process (stale heartbeat) before it finished here; its result is dropped`);
+        return;
+      }
       if (this.stopState !== 'interrupt') for (const cb of callbacks) await cb(this, frozen);
     };
 
@@ -334,11 +369,22 @@ export function createStudy(opts: CreateStudyOptions = {}): Study {
       throw new StudyError(`study "${name}" exists with directions ${JSON.stringify(stored)}, not ${JSON.stringify(directions)}`);
     }
   }
-  return new Study(storage, studyId, opts.sampler ?? defaultSampler(directions), opts.pruner ?? new MedianPruner());
+  const study = new Study(storage, studyId, opts.sampler ?? defaultSampler(directions), opts.pruner ?? new MedianPruner(), opts);
+  if (study.heartbeat) study.failStaleTrials(); // a resumed study fails (and may retry) its dead trials at once
+  return study;
 }
 
-export function loadStudy(opts: { studyName: string; storage: string | StudyStorage; sampler?: Sampler; pruner?: Pruner }): Study {
+export interface LoadStudyOptions extends HeartbeatOptions {
+  studyName: string;
+  storage: string | StudyStorage;
+  sampler?: Sampler;
+  pruner?: Pruner;
+}
+
+export function loadStudy(opts: LoadStudyOptions): Study {
   const storage = getStorage(opts.storage);
   const studyId = storage.getStudyIdFromName(opts.studyName);
-  return new Study(storage, studyId, opts.sampler ?? defaultSampler(storage.getStudyDirections(studyId)), opts.pruner ?? new MedianPruner());
+  const study = new Study(storage, studyId, opts.sampler ?? defaultSampler(storage.getStudyDirections(studyId)), opts.pruner ?? new MedianPruner(), opts);
+  if (study.heartbeat) study.failStaleTrials();
+  return study;
 }

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
+import { RetryFailedTrialCallback } from '../../src/search/retry-failed-trial-callback.js';
 import { GridSampler } from '../../src/search/samplers/grid.js';
 import { ThresholdPruner } from '../../src/search/pruners/threshold.js';
 import { tune } from '../../src/search/spaces/ray.js';
@@ -119,6 +120,36 @@ describe('hyperparameterSearch', () => {
     const after = loadStudy({ studyName: 'interrupted', storage }).trials;
     expect(after.map((t) => t.number)).toEqual([...Array(before + 1).keys()]);
     expect(after[before].state).toBe('COMPLETE');
+  });
+
+  it('a resumed search with the same seed fails the dead trial, retries it, and repeats no configuration', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webtrainer-heartbeat-'));
+    const storage = `sqlite:${join(dir, 'study.db')}`;
+    const hpSpace = (trial: import('../../src/search/trial.js').Trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 1e-2, { log: true }) });
+    const heartbeat = { heartbeatInterval: 0.05, gracePeriod: 0.2 };
+    await trainer().hyperparameterSearch({ nTrials: 2, storage, studyName: 'hb', seed: 0, hpSpace, ...heartbeat });
+    // A worker killed mid-trial: trial 2 RUNNING with its learning rate, never told, never beating again.
+    const dead = loadStudy({ studyName: 'hb', storage });
+    hpSpace(dead.ask());
+    dead.storage.close();
+    await new Promise((r) => setTimeout(r, 300));
+    await trainer().hyperparameterSearch({
+      nTrials: 3, slots: 2, storage, studyName: 'hb', loadIfExists: true, seed: 0, hpSpace,
+      ...heartbeat, failedTrialCallback: new RetryFailedTrialCallback({ maxRetry: 1 }),
+    });
+    const trials = loadStudy({ studyName: 'hb', storage }).trials;
+    expect(trials.map((t) => [t.number, t.state, t.userAttrs.fail_reason, t.systemAttrs.failed_trial])).toEqual([
+      [0, 'COMPLETE', undefined, undefined],
+      [1, 'COMPLETE', undefined, undefined],
+      [2, 'FAIL', 'stale heartbeat', undefined],
+      [3, 'COMPLETE', undefined, 2],
+      [4, 'COMPLETE', undefined, undefined],
+      [5, 'COMPLETE', undefined, undefined],
+    ]);
+    expect(trials[3].params.learning_rate).toBe(trials[2].params.learning_rate);
+    // Before: the resumed sampler restarted from seed 0 and trials 4–5 equalled trials 0–1.
+    const fresh = trials.filter((t) => t.number !== 3).map((t) => t.params.learning_rate);
+    expect(new Set(fresh).size).toBe(5);
   });
 
   it('reports each evaluation to its trial and stops a pruned one (alone and fused)', async () => {

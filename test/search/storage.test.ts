@@ -124,12 +124,33 @@ describe.each(backends)('%s', (_name, make) => {
     const st = s.createNewStudy(['minimize'], 'a');
     const t = s.createNewTrial(st);
     const alive = s.createNewTrial(st);
+    const done = s.createNewTrial(st);
+    s.setTrialStateValues(done, 'COMPLETE', [1]);
     await new Promise((r) => setTimeout(r, 30));
     s.recordHeartbeat(alive);
-    expect(s.failStaleTrials(st, 0.02)).toEqual([0]);
+    expect(s.getStaleTrialIds(st, 0.02)).toEqual([t]);
+    expect(s.failStaleTrials(st, 0.02)).toEqual([t]);
     expect(s.getTrial(t).state).toBe('FAIL');
     expect(s.getTrial(t).userAttrs.fail_reason).toBe('stale heartbeat');
     expect(s.getTrial(alive).state).toBe('RUNNING');
+    // Already failed: a second call (another process) fails nothing.
+    expect(s.failStaleTrials(st, 0.02)).toEqual([]);
+    s.close();
+  });
+
+  it('a RUNNING trial never beaten counts from its start; WAITING trials are never stale', async () => {
+    const s = make();
+    const st = s.createNewStudy(['minimize'], 'a');
+    const waiting = s.createNewTrial(st, { state: 'WAITING' });
+    await new Promise((r) => setTimeout(r, 30));
+    const fresh = s.createNewTrial(st);
+    expect(s.getStaleTrialIds(st, 0.02)).toEqual([]);
+    expect(s.getStaleTrialIds(st, 3600)).toEqual([]);
+    const claimed = s.claimWaitingTrial(st)!;
+    expect(claimed).toBe(waiting);
+    await new Promise((r) => setTimeout(r, 30));
+    // Both started ≥ 30 ms ago and neither beat since.
+    expect(s.getStaleTrialIds(st, 0.02).sort()).toEqual([waiting, fresh].sort());
     s.close();
   });
 

@@ -214,17 +214,18 @@ describe('interruption and resumption', () => {
 
   it('heartbeats keep a running trial alive for failStaleTrials; a dead one is failed', async () => {
     const url = `sqlite:${join(dir, 'beat.db')}`;
-    const study = createStudy({ storage: url, studyName: 'b', sampler: new RandomSampler({ seed: 1 }) });
-    // A trial left RUNNING by a "dead process": never beats.
-    study.ask();
-    let staleDuringRun: number[] = [];
+    const study = createStudy({ storage: url, studyName: 'b', sampler: new RandomSampler({ seed: 1 }), heartbeatInterval: 0.05, gracePeriod: 0.15 });
+    // A trial left RUNNING by a "dead process": asked from a study without heartbeats, so it never beats.
+    loadStudy({ studyName: 'b', storage: url }).ask();
+    let statesDuringRun: string[] = [];
     await study.optimize(async () => {
       await new Promise((r) => setTimeout(r, 250));
-      // Another process would call this; the beating trial (#1) must survive, the dead one (#0) not.
-      staleDuringRun = loadStudy({ studyName: 'b', storage: url }).failStaleTrials(0.15);
+      // Another process loading the study with heartbeats fails stale trials at once: the beating trial (#1)
+      // must survive, the dead one (#0) not.
+      statesDuringRun = loadStudy({ studyName: 'b', storage: url, heartbeatInterval: 0.05, gracePeriod: 0.15 }).trials.map((t) => t.state);
       return 1;
-    }, { nTrials: 1, heartbeatSeconds: 0.05 });
-    expect(staleDuringRun).toEqual([0]);
+    }, { nTrials: 1 });
+    expect(statesDuringRun).toEqual(['FAIL', 'RUNNING']);
     expect(study.trials.map((t) => [t.state, t.userAttrs.fail_reason])).toEqual([['FAIL', 'stale heartbeat'], ['COMPLETE', undefined]]);
   });
 

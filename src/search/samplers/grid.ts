@@ -4,13 +4,15 @@
  * (COMPLETE, PRUNED or FAIL: as Optuna's _get_unvisited_grid_ids, which counts every finished trial as visited, a
  * failed point is not run again). Several processes may run a point twice (as in Optuna).
  * Suggesting a parameter that is not in the grid, or a grid value outside the suggested distribution, is an error.
+ * The choice among unvisited points reseeds per trial number in a resumed or concurrent study (TrialStream), so
+ * two workers with one seed do not pick the same point in the same order.
  */
 import type { Distribution, ParamValue } from '../distributions.js';
 import { DistributionError } from '../errors.js';
 import type { FrozenTrial, TrialState } from '../frozen-trial.js';
-import { Rng } from '../rng.js';
 import type { Study } from '../study.js';
 import type { Sampler, SearchSpace } from './sampler.js';
+import { TrialStream } from './trial-stream.js';
 import { FIXED_PARAMS_KEY } from '../trial.js';
 
 const GRID_ID = 'grid_id';
@@ -20,7 +22,7 @@ const FINISHED: TrialState[] = ['COMPLETE', 'PRUNED', 'FAIL'];
 export class GridSampler implements Sampler {
   readonly paramNames: string[];
   readonly grid: ParamValue[][];
-  private readonly rng: Rng;
+  private readonly stream: TrialStream;
 
   private readonly fallback: Sampler | null;
 
@@ -35,7 +37,7 @@ export class GridSampler implements Sampler {
       if (!Array.isArray(searchSpace[name]) || searchSpace[name].length === 0) throw new DistributionError(`${name}: grid values (${JSON.stringify(searchSpace[name])}) must be a non-empty array`);
     }
     this.grid = this.paramNames.reduce<ParamValue[][]>((acc, name) => acc.flatMap((row) => searchSpace[name].map((v) => [...row, v])), [[]]);
-    this.rng = new Rng(opts.seed);
+    this.stream = new TrialStream(opts.seed);
   }
 
   private gridIds(study: Study, states: TrialState[]): Set<number> {
@@ -50,6 +52,9 @@ export class GridSampler implements Sampler {
    * them otherwise, so a long run may then diverge from Optuna). An enqueued trial (fixed params) gets no point.
    */
   beforeTrial(study: Study, trial: FrozenTrial): void {
+    // Every started trial counts for the streams, enqueued ones too (TrialStream).
+    this.stream.startTrial(trial.number);
+    this.fallback?.beforeTrial?.(study, trial);
     if (GRID_ID in trial.systemAttrs || FIXED_PARAMS_KEY in trial.systemAttrs) return;
     const visited = this.gridIds(study, FINISHED);
     const running = this.gridIds(study, ['RUNNING']);
@@ -57,7 +62,7 @@ export class GridSampler implements Sampler {
     let candidates = all.filter((i) => !visited.has(i) && !running.has(i));
     if (candidates.length === 0) candidates = all.filter((i) => !visited.has(i));
     if (candidates.length === 0) candidates = all;
-    const id = candidates[this.rng.choice(candidates.length)];
+    const id = candidates[this.stream.rngFor(trial.number).choice(candidates.length)];
     study.storage.setTrialSystemAttr(trial.trialId, GRID_ID, id);
   }
 

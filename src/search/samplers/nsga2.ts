@@ -13,12 +13,13 @@
 import type { Distribution, ParamValue } from '../distributions.js';
 import type { FrozenTrial } from '../frozen-trial.js';
 import { crowdingDistance, nonDominatedSort, toLoss } from '../multi-objective.js';
-import { Rng } from '../rng.js';
+import type { Rng } from '../rng.js';
 import type { Study } from '../study.js';
 import { intersectionSearchSpace } from './intersection-search-space.js';
 import { RandomSampler } from './random.js';
 import type { Sampler, SearchSpace } from './sampler.js';
 import { numericBounds, untransformNumeric } from './search-space-transform.js';
+import { TrialStream } from './trial-stream.js';
 
 export interface NSGAIISamplerOptions {
   seed?: number;
@@ -53,14 +54,20 @@ export function selectElite(trials: readonly FrozenTrial[], size: number, study:
 
 export class NSGAIISampler implements Sampler {
   readonly populationSize: number;
-  private readonly rng: Rng;
+  private readonly stream: TrialStream;
   private readonly random: RandomSampler;
 
   constructor(private readonly opts: NSGAIISamplerOptions = {}) {
     this.populationSize = opts.populationSize ?? 50;
     if (!Number.isInteger(this.populationSize) || this.populationSize < 2) throw new RangeError(`populationSize (${this.populationSize}) must be an integer >= 2`);
-    this.rng = new Rng(opts.seed);
+    this.stream = new TrialStream(opts.seed);
     this.random = new RandomSampler({ seed: opts.seed }); // as Optuna: the same seed as the sampler's own rng
+  }
+
+  /** Both streams see every trial start, so each knows when the study's numbering jumped (TrialStream). */
+  beforeTrial(study: Study, trial: FrozenTrial): void {
+    this.stream.startTrial(trial.number);
+    this.random.beforeTrial(study, trial);
   }
 
   inferRelativeSearchSpace(study: Study): SearchSpace {
@@ -69,9 +76,9 @@ export class NSGAIISampler implements Sampler {
     return space;
   }
 
-  private tournament(pop: Ranked[]): Ranked {
-    const a = pop[Math.floor(this.rng.random() * pop.length)];
-    const b = pop[Math.floor(this.rng.random() * pop.length)];
+  private tournament(rng: Rng, pop: Ranked[]): Ranked {
+    const a = pop[Math.floor(rng.random() * pop.length)];
+    const b = pop[Math.floor(rng.random() * pop.length)];
     if (a.rank !== b.rank) return a.rank < b.rank ? a : b;
     return a.crowding >= b.crowding ? a : b;
   }
@@ -84,30 +91,31 @@ export class NSGAIISampler implements Sampler {
     const done = study.getTrials({ states: ['COMPLETE'] }).filter((t) => t.number < generation * this.populationSize && names.every((n) => n in t.params));
     if (done.length < 2) return {};
     const parents = selectElite(done, this.populationSize, study);
-    const p1 = this.tournament(parents).trial;
-    const p2 = this.tournament(parents).trial;
+    const rng = this.stream.rngFor(trial.number);
+    const p1 = this.tournament(rng, parents).trial;
+    const p2 = this.tournament(rng, parents).trial;
     const child: Record<string, ParamValue> = {};
-    const cross = this.rng.random() < (this.opts.crossoverProb ?? 0.9);
+    const cross = rng.random() < (this.opts.crossoverProb ?? 0.9);
     for (const name of names) {
       const d = space[name];
       if (!cross) child[name] = p1.params[name];
-      else if ((this.opts.crossover ?? 'uniform') === 'sbx' && d.kind !== 'categorical') child[name] = this.sbx(d, p1.params[name] as number, p2.params[name] as number);
-      else child[name] = this.rng.random() < (this.opts.swappingProb ?? 0.5) ? p2.params[name] : p1.params[name];
+      else if ((this.opts.crossover ?? 'uniform') === 'sbx' && d.kind !== 'categorical') child[name] = this.sbx(rng, d, p1.params[name] as number, p2.params[name] as number);
+      else child[name] = rng.random() < (this.opts.swappingProb ?? 0.5) ? p2.params[name] : p1.params[name];
     }
     const mutationProb = this.opts.mutationProb ?? 1 / names.length;
-    for (const name of names) if (this.rng.random() < mutationProb) delete child[name]; // resampled independently
+    for (const name of names) if (rng.random() < mutationProb) delete child[name]; // resampled independently
     return child;
   }
 
   /** Simulated binary crossover of two parent values (one child), in the transformed space. */
-  private sbx(d: Exclude<Distribution, { kind: 'categorical' }>, a: number, b: number): number {
+  private sbx(rng: Rng, d: Exclude<Distribution, { kind: 'categorical' }>, a: number, b: number): number {
     const eta = this.opts.sbxEta ?? 20;
     const [lo, hi] = numericBounds(d);
     const x1 = d.log ? Math.log(a) : a;
     const x2 = d.log ? Math.log(b) : b;
-    const u = this.rng.random();
+    const u = rng.random();
     const beta = u <= 0.5 ? (2 * u) ** (1 / (eta + 1)) : (1 / (2 * (1 - u))) ** (1 / (eta + 1));
-    const c = this.rng.random() < 0.5 ? 0.5 * ((1 + beta) * x1 + (1 - beta) * x2) : 0.5 * ((1 - beta) * x1 + (1 + beta) * x2);
+    const c = rng.random() < 0.5 ? 0.5 * ((1 + beta) * x1 + (1 - beta) * x2) : 0.5 * ((1 - beta) * x1 + (1 + beta) * x2);
     return untransformNumeric(d, Math.min(Math.max(c, lo), hi));
   }
 

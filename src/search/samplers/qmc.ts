@@ -4,7 +4,8 @@
  * next point of a scrambled Sobol' sequence mapped through the search-space transform. Parameters outside
  * that space, and the first trial, are sampled at random.
  * The point index is a counter in the study's system attrs (not atomic across processes: two processes
- * may take the same point, as in Optuna).
+ * may take the same point, as in Optuna). The random part reseeds per trial number in a resumed or concurrent
+ * study (TrialStream, through its RandomSampler).
  */
 import type { Distribution, ParamValue } from '../distributions.js';
 import type { FrozenTrial } from '../frozen-trial.js';
@@ -23,6 +24,10 @@ export class QMCSampler implements Sampler {
   constructor(private readonly opts: { seed?: number; scramble?: boolean } = {}) {
     this.random = new RandomSampler({ seed: opts.seed }); // as Optuna's QMCSampler: RandomSampler(seed=seed)
     this.key = `qmc:sobol:${opts.scramble ?? true}:${opts.seed ?? 'none'}:sample_id`;
+  }
+
+  beforeTrial(study: Study, trial: FrozenTrial): void {
+    this.random.beforeTrial(study, trial);
   }
 
   inferRelativeSearchSpace(study: Study): SearchSpace {

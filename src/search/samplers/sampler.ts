@@ -16,7 +16,10 @@ export interface Sampler {
   sampleRelative(study: Study, trial: FrozenTrial, searchSpace: SearchSpace): Record<string, ParamValue>;
   /** One parameter not covered by the relative sample. */
   sampleIndependent(study: Study, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue;
-  /** Called when a trial starts, before the relative sample. */
+  /**
+   * Called when a trial starts (every trial, enqueued ones too), before the relative sample. Seeded samplers
+   * register the trial number with their TrialStream here; a sampler wrapping others forwards it.
+   */
   beforeTrial?(study: Study, trial: FrozenTrial): void;
   /** Called when a trial finishes, before its state is stored. */
   afterTrial?(study: Study, trial: FrozenTrial, state: TrialState, values: number[] | null): void;

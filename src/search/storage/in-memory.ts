@@ -193,20 +193,29 @@ export class InMemoryStorage implements StudyStorage {
   }
 
   recordHeartbeat(trialId: number): void {
-    this.trial(trialId).heartbeat = Date.now();
+    const t = this.trial(trialId);
+    if (t.state === 'RUNNING') t.heartbeat = Date.now();
+  }
+
+  getStaleTrialIds(studyId: number, graceSeconds: number): number[] {
+    const limit = Date.now() - graceSeconds * 1000;
+    const stale: number[] = [];
+    for (const id of this.study(studyId).trialIds) {
+      const t = this.trials[id];
+      const last = t.heartbeat ?? t.datetimeStart?.getTime() ?? null;
+      if (t.state === 'RUNNING' && last !== null && last < limit) stale.push(id);
+    }
+    return stale;
   }
 
   failStaleTrials(studyId: number, graceSeconds: number): number[] {
-    const limit = Date.now() - graceSeconds * 1000;
-    const failed: number[] = [];
-    for (const id of this.study(studyId).trialIds) {
+    // One process, no await in between: listing and failing cannot interleave with another caller.
+    const failed = this.getStaleTrialIds(studyId, graceSeconds);
+    for (const id of failed) {
       const t = this.trials[id];
-      if (t.state === 'RUNNING' && t.heartbeat !== null && t.heartbeat < limit) {
-        t.state = 'FAIL';
-        t.userAttrs.fail_reason = 'stale heartbeat';
-        t.datetimeComplete = new Date();
-        failed.push(t.number);
-      }
+      t.state = 'FAIL';
+      t.userAttrs.fail_reason = 'stale heartbeat';
+      t.datetimeComplete = new Date();
     }
     return failed;
   }

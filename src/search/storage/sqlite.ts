@@ -5,7 +5,8 @@
  * - Every write is one `BEGIN IMMEDIATE` transaction: trial numbers are MAX(number)+1 taken under the
  *   write lock (and UNIQUE(study_id, number) backs it), so two processes never get the same number.
  * - Schema versioned in a `version` table; a file written by a newer schema is refused.
- * - A heartbeat column on trials lets a later run fail trials whose process died.
+ * - A heartbeat column on trials (Optuna keeps a trial_heartbeats table) lets a later run fail trials whose
+ *   process died; it is set when the trial starts, so a trial killed before its first beat is stale too.
  * Limits: one machine (SQLite over a network file system is not safe); NaN intermediate values are stored as NULL.
  */
 import { createRequire } from 'node:module';
@@ -364,16 +365,27 @@ export class SqliteStorage implements StudyStorage {
     });
   }
 
+  getStaleTrialIds(studyId: number, graceSeconds: number): number[] {
+    const limit = Date.now() - graceSeconds * 1000;
+    return this.db
+      .prepare("SELECT trial_id FROM trials WHERE study_id = ? AND state = 'RUNNING' AND COALESCE(heartbeat, datetime_start) < ? ORDER BY number")
+      .all(studyId, limit)
+      .map((r) => r.trial_id as number);
+  }
+
   failStaleTrials(studyId: number, graceSeconds: number): number[] {
+    // Listed and failed under one write lock, each UPDATE re-checking RUNNING: of two processes failing stale
+    // trials at once, only one changes (and then retries) a given trial.
     return this.write(() => {
-      const limit = Date.now() - graceSeconds * 1000;
-      const rows = this.db.prepare("SELECT trial_id, number FROM trials WHERE study_id = ? AND state = 'RUNNING' AND heartbeat IS NOT NULL AND heartbeat < ?").all(studyId, limit);
       const now = Date.now();
-      for (const r of rows) {
-        this.db.prepare("UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ?").run(now, r.trial_id);
-        this.db.prepare("INSERT OR REPLACE INTO trial_attrs (trial_id, kind, key, value_json) VALUES (?, 'user', 'fail_reason', ?)").run(r.trial_id, JSON.stringify('stale heartbeat'));
+      const failed: number[] = [];
+      for (const trialId of this.getStaleTrialIds(studyId, graceSeconds)) {
+        const r = this.db.prepare("UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ? AND state = 'RUNNING'").run(now, trialId);
+        if (r.changes !== 1) continue;
+        this.db.prepare("INSERT OR REPLACE INTO trial_attrs (trial_id, kind, key, value_json) VALUES (?, 'user', 'fail_reason', ?)").run(trialId, JSON.stringify('stale heartbeat'));
+        failed.push(trialId);
       }
-      return rows.map((r) => r.number as number);
+      return failed;
     });
   }
 

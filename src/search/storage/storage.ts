@@ -59,9 +59,18 @@ export interface StudyStorage {
   getAllTrials(studyId: number, states?: readonly TrialState[]): FrozenTrial[];
   getTrialIdFromNumber(studyId: number, number: number): number;
 
-  /** Records that a RUNNING trial is alive now. */
+  /** Records that a RUNNING trial is alive now (Optuna's `record_heartbeat`); no effect on a finished trial. */
   recordHeartbeat(trialId: number): void;
-  /** Marks FAIL (fail_reason "stale heartbeat") the RUNNING trials whose heartbeat is older than graceSeconds. */
+  /**
+   * Ids of the RUNNING trials with no heartbeat for more than graceSeconds (Optuna's `_get_stale_trial_ids`).
+   * A trial with no heartbeat recorded counts from its start (unlike Optuna, which never fails those), so a
+   * process killed before its first beat does not leave its trial RUNNING forever.
+   */
+  getStaleTrialIds(studyId: number, graceSeconds: number): number[];
+  /**
+   * Atomically marks FAIL (user attr fail_reason "stale heartbeat") the trials getStaleTrialIds lists, each
+   * only if still RUNNING, and returns the ids this call failed: two processes never both fail one trial.
+   */
   failStaleTrials(studyId: number, graceSeconds: number): number[];
   close(): void;
 }

@@ -12,11 +12,11 @@
 import type { Distribution, ParamValue } from '../../distributions.js';
 import { StudyError } from '../../errors.js';
 import { lastStep, type FrozenTrial } from '../../frozen-trial.js';
-import { Rng } from '../../rng.js';
 import type { Study } from '../../study.js';
 import { intersectionSearchSpace } from '../intersection-search-space.js';
 import { RandomSampler } from '../random.js';
 import type { Sampler, SearchSpace } from '../sampler.js';
+import { TrialStream } from '../trial-stream.js';
 import { buildParzenEstimator, defaultGamma, defaultWeights, parzenLogPdf, sampleParzen, type ParzenEstimatorParameters } from './parzen-estimator.js';
 
 export interface TPESamplerOptions {
@@ -77,7 +77,7 @@ export class TPESampler implements Sampler {
   readonly multivariate: boolean;
   readonly constantLiar: boolean;
   readonly parameters: ParzenEstimatorParameters;
-  private readonly rng: Rng;
+  private readonly stream: TrialStream;
   private readonly random: RandomSampler;
 
   constructor(opts: TPESamplerOptions = {}) {
@@ -97,8 +97,14 @@ export class TPESampler implements Sampler {
       weights: opts.weights ?? defaultWeights,
       multivariate: this.multivariate,
     };
-    this.rng = new Rng(opts.seed);
+    this.stream = new TrialStream(opts.seed);
     this.random = new RandomSampler({ seed: opts.seed }); // Optuna seeds its startup RandomSampler with the same seed
+  }
+
+  /** Both streams see every trial start, so each knows when the study's numbering jumped (TrialStream). */
+  beforeTrial(study: Study, trial: FrozenTrial): void {
+    this.stream.startTrial(trial.number);
+    this.random.beforeTrial(study, trial);
   }
 
   private checkSingleObjective(study: Study): void {
@@ -135,7 +141,7 @@ export class TPESampler implements Sampler {
     const { below, above } = splitTrials(trials, this.gamma(n), study.direction);
     const lower = buildParzenEstimator(observationsOf(below, space), space, this.parameters);
     const upper = buildParzenEstimator(observationsOf(above, space), space, this.parameters);
-    const candidates = sampleParzen(lower, this.rng, this.nEiCandidates);
+    const candidates = sampleParzen(lower, this.stream.rngFor(trial.number), this.nEiCandidates);
     const ll = parzenLogPdf(lower, candidates);
     const lg = parzenLogPdf(upper, candidates);
     let best = 0;
