@@ -1,10 +1,18 @@
 #!/usr/bin/env node
-// The `webtrainer` command: runs the compiled CLI (npm run build makes dist/).
+// The `webtrainer` command: runs the compiled CLI (npm run build makes dist/) in a child process that this one
+// supervises, so that a crash in native code is reported with what was running (src/cli/supervisor.ts).
 import { existsSync } from 'node:fs';
-const entry = new URL('../dist/src/cli/main.js', import.meta.url);
-if (!existsSync(entry)) {
+import { fileURLToPath } from 'node:url';
+const dist = (path) => new URL(`../dist/src/cli/${path}`, import.meta.url);
+if (!existsSync(dist('main.js'))) {
   console.error('webtrainer: dist/ is missing; run `npm run build` (npm ci/install does it through `prepare`).');
   process.exit(1);
 }
-const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+const supervisor = await import(dist('supervisor.js').href);
+if (supervisor.isSupervisedChild()) {
+  supervisor.exitWithSupervisor();
+  const { main } = await import(dist('main.js').href);
+  process.exitCode = await main(process.argv.slice(2));
+} else {
+  process.exitCode = await supervisor.runSupervised(fileURLToPath(import.meta.url), process.argv.slice(2));
+}

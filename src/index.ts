@@ -30,7 +30,7 @@ export { collateEncoded, TextCollator, type Batch, type EncodedExample } from '.
 export { lengthBucketedBatches } from './train/data/length-buckets.js';
 export { readSafetensors, writeSafetensors, validateAgainst } from './train/checkpoint/safetensors.js';
 export { accuracy, f1Binary, f1Macro, matthewsCorrelation, classificationMetrics } from './train/metrics.js';
-export { trainingArgumentsFrom, defaultTrainingArguments, type TrainingArguments } from './train/training-arguments.js';
+export { trainingArgumentsFrom, defaultTrainingArguments, TrainingArgumentsError, type TrainingArguments } from './train/training-arguments.js';
 export { Trainer, type TrainerOptions, type ModelInit } from './train/trainer.js';
-export { TrainingGroup, type TrainOutput, type EvalPrediction, type ComputeMetrics } from './train/training-group.js';
+export { TrainingGroup, TrainingDivergedError, type Divergence, type TrainOutput, type EvalPrediction, type ComputeMetrics } from './train/training-group.js';
 export { EarlyStoppingCallback, type TrainerCallback } from './train/trainer-callback.js';

@@ -1,12 +1,17 @@
 /**
  * The `webtrainer` command line. Each subcommand lives in its own module; this file only routes and parses.
- * Exit codes: 0 success, 1 failure of the job, 2 bad usage.
+ * Exit codes, the same for every command: 0 success, 1 failure of the job, 2 bad usage (unknown command or
+ * option, bad value), 130 interrupted (SIGINT, SIGTERM or SIGHUP). Errors print as `webtrainer: <message>`;
+ * the JavaScript stack only with --debug or WEBTRAINER_DEBUG=1.
  */
 import { parseArgs } from 'node:util';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { runSweep } from './sweep.js';
 import { runTrain } from './train.js';
 import { UsageError } from './args.js';
+import { InterruptedError } from './interrupt.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 
 const USAGE = `usage: webtrainer <command> [options]
 
@@ -22,12 +27,19 @@ commands:
   bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
   bench samplers [--quick] [--json] Random, QMC and TPE on standard test functions over 30 seeds
   help                             this text
+
+options of every command:
+  --debug                          print the JavaScript stack with an error (or set WEBTRAINER_DEBUG=1)
+
+exit codes: 0 ok, 1 failure, 2 usage (unknown command or option, bad value),
+            130 interrupted (Ctrl-C, SIGTERM or SIGHUP: the command stops at a safe point)
 `;
 
 export { UsageError };
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const debug = argv.includes('--debug') || process.env.WEBTRAINER_DEBUG === '1';
+  const [command, ...rest] = argv.filter((arg) => arg !== '--debug');
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
@@ -52,13 +64,26 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`webtrainer: ${(error as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`webtrainer: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
+    return reportError(error, debug);
   }
+}
+
+/** Prints an error the way every command does and returns its exit code. */
+export function reportError(error: unknown, debug: boolean): number {
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = debug && error instanceof Error ? `\n${stackWithCauses(error)}` : '';
+  if (error instanceof UsageError || (error as { code?: string } | null)?.code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`webtrainer: ${message}${stack}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  process.stderr.write(`webtrainer: ${message}${stack}\n`);
+  return error instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
+}
+
+function stackWithCauses(error: Error): string {
+  const lines = [error.stack ?? error.message];
+  for (let cause = error.cause; cause instanceof Error; cause = cause.cause) lines.push(`caused by: ${cause.stack ?? cause.message}`);
+  return lines.join('\n');
 }
 
 async function doctor(args: string[]): Promise<number> {

@@ -31,7 +31,9 @@ import { Trainer } from '../train/trainer.js';
 import { camelCase } from '../train/training-arguments.js';
 import { parseOptions, UsageError } from './args.js';
 import { bundled } from './package-files.js';
-import { FROM_SCRATCH_DEFAULTS } from './train.js';
+import { handleInterrupts, InterruptedError } from './interrupt.js';
+import { SweepActivity } from './sweep-activity.js';
+import { FROM_SCRATCH_DEFAULTS, namingPath, warn } from './train.js';
 
 export interface SweepConfig {
   data?: { train?: string; eval?: string; textColumn?: string; labelColumn?: string };
@@ -63,7 +65,7 @@ export const DEFAULT_SWEEP: SweepConfig = {
 };
 
 export async function loadSweepConfig(path: string): Promise<SweepConfig> {
-  const text = await readFile(path, 'utf8');
+  const text = await namingPath(path, () => readFile(path, 'utf8'));
   let parsed: unknown;
   try {
     parsed = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
@@ -158,16 +160,22 @@ export function searchOptionsFrom(config: SweepConfig): HyperparameterSearchOpti
   return { backend: 'wandb', hpSpace: sweep, seed: config.seed, metric: sweep.metric?.name ?? null };
 }
 
+/** Seconds between a running trial's heartbeats; a trial silent for twice this is failed by the next sweep. */
+export const SWEEP_HEARTBEAT_SECONDS = 10;
+
 export async function runSweep(argv: string[]): Promise<number> {
   const { flags, values } = parseOptions(argv, ['json']);
   for (const key of values.keys()) {
     if (!['config', 'storage', 'study-name', 'n-trials', 'slots'].includes(key)) throw new UsageError(`unknown option --${key}`);
   }
   const json = flags.has('json');
+  // Checked before any file is read: a bad number on the command line is a usage error (exit 2).
+  const nTrialsOption = values.has('n-trials') ? positiveInteger('n-trials', values.get('n-trials')!) : undefined;
+  const slotsOption = values.has('slots') ? positiveInteger('slots', values.get('slots')!) : undefined;
   const config = values.has('config') ? await loadSweepConfig(values.get('config')!) : DEFAULT_SWEEP;
   const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
   const data = config.data ?? {};
-  const columns = { textColumn: data.textColumn, labelColumn: data.labelColumn, labels: 'auto' as const };
+  const columns = { textColumn: data.textColumn, labelColumn: data.labelColumn, labels: 'auto' as const, onWarning: warn };
   const train = await readDataset(data.train ?? bundled.sst2Train(), columns);
   const evalSet = await readDataset(data.eval ?? (data.train ? failNoEval() : bundled.sst2Dev()), { ...columns, labels: train.labelMap });
   const tokenizer = await BertTokenizer.fromVocabFile(bundled.vocab());
@@ -177,8 +185,10 @@ export async function runSweep(argv: string[]): Promise<number> {
     if (!(name in defaultModelConfig)) throw new Error(`model.${key}: unknown model setting`);
     (model as unknown as Record<string, number>)[name] = Number(value);
   }
+  const activity = new SweepActivity(values.get('storage'));
   const trainer = new Trainer({
     modelInit: (device, seeds) => new SequenceClassifier(device, model, seeds),
+    callbacks: [{ onStepEnd: ({ globalStep }) => activity.stepEnded(globalStep) }],
     args: { ...FROM_SCRATCH_DEFAULTS, save_strategy: 'no', ...(config.trainingArguments ?? {}) },
     trainDataset: train,
     evalDataset: evalSet,
@@ -187,21 +197,21 @@ export async function runSweep(argv: string[]): Promise<number> {
   });
   const { metric, ...search } = searchOptionsFrom(config);
   const space = resolveSpace(search);
-  const nTrials = values.has('n-trials') ? Number(values.get('n-trials')) : (config.nTrials ?? 20);
-  if (!Number.isInteger(nTrials) || nTrials < 1) throw new Error(`--n-trials must be a positive integer, got ${values.get('n-trials')}`);
-  const slots = values.has('slots') ? Number(values.get('slots')) : (config.slots ?? 1);
+  const nTrials = nTrialsOption ?? config.nTrials ?? 20;
+  if (!Number.isInteger(nTrials) || nTrials < 1) throw new Error(`nTrials in the config must be a positive integer, got ${JSON.stringify(nTrials)}`);
+  const slots = slotsOption ?? config.slots ?? 1;
   say(`sweep: ${nTrials} trials on ${train.path} (${train.examples.length} examples), ${slots} fused per group, ` +
     `${space.direction} ${metric ?? 'the default objective'}\n`);
   const started = performance.now();
   const table = new TrialTable(say);
-  // Ctrl-C: running trials are marked FAIL ('interrupted') and the study stays consistent and resumable.
+  // Ctrl-C, SIGTERM or SIGHUP: running trials are marked FAIL ('interrupted'), the study stays consistent and
+  // resumable, the trials so far are summarised, and the exit code is 130.
   const controller = new AbortController();
-  const interrupt = () => {
-    say('\ninterrupted: stopping the running trials; the study can be resumed with --study-name\n');
+  const interrupt = handleInterrupts((signal) => {
+    say(`\n${signal}: stopping the running trials; the study can be resumed with --study-name (again to exit now)\n`);
     controller.abort();
-  };
-  process.once('SIGINT', interrupt);
-  const best = await trainer.hyperparameterSearch({
+  });
+  const searching = trainer.hyperparameterSearch({
     signal: controller.signal,
     ...search,
     direction: space.direction,
@@ -210,10 +220,39 @@ export async function runSweep(argv: string[]): Promise<number> {
     storage: values.get('storage'),
     studyName: values.get('study-name'),
     loadIfExists: values.has('study-name'),
+    // A worker killed outright (SIGKILL, a lost machine) leaves its trials RUNNING; their heartbeat stops, and the
+    // next sweep on the study fails them after the grace period (Optuna's heartbeat_interval / grace_period).
+    heartbeatInterval: SWEEP_HEARTBEAT_SECONDS,
+    gracePeriod: 2 * SWEEP_HEARTBEAT_SECONDS,
     computeObjective: metric ? (m) => objectiveMetric(m, metric) : undefined,
-    onTrialEnd: (_study, trial) => table.row(trial),
-  }).finally(() => process.off('SIGINT', interrupt));
-  trainer.release();
+    onTrialStart: (study, trial) => activity.trialStarted(study.studyName, trial.number),
+    onTrialEnd: (_study, trial) => {
+      activity.trialEnded(trial.number);
+      table.row(trial);
+    },
+  });
+  let best: Awaited<typeof searching>;
+  try {
+    best = await searching;
+  } catch (error) {
+    if (!interrupt.signal) throw error;
+    // Interrupted: the trials that ended in this run, and the best of them, are still worth showing.
+    const finished = table.trials.filter((t) => t.state === 'COMPLETE' && t.values !== undefined && t.values !== null);
+    const sign = space.direction === 'maximize' ? -1 : 1;
+    const top = finished.sort((a, b) => sign * (a.values![0] - b.values![0]))[0];
+    const summary = {
+      interrupted: interrupt.signal,
+      best_run: top ? { run_id: String(top.number), objective: top.values![0], hyperparameters: top.params } : null,
+      trials: table.trials.map((t) => ({ number: t.number, state: t.state, params: t.params, value: t.values?.[0] ?? null })),
+      runtime_seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+    if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else say(top ? `best completed trial of this run: ${top.number}, objective ${top.values![0]}\n  ${JSON.stringify(top.params)}\n` : 'no trial completed in this run\n');
+    throw new InterruptedError(`interrupted by ${interrupt.signal}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    interrupt.dispose();
+    trainer.release();
+  }
   const bestRun = Array.isArray(best) ? best[0] : best;
   const summary = {
     best_run: { run_id: bestRun.runId, objective: bestRun.objective, hyperparameters: bestRun.hyperparameters },
@@ -223,6 +262,12 @@ export async function runSweep(argv: string[]): Promise<number> {
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   else say(`best run: trial ${bestRun.runId}, objective ${String(bestRun.objective)}\n  ${JSON.stringify(bestRun.hyperparameters)}\n`);
   return 0;
+}
+
+function positiveInteger(option: string, value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isInteger(number) || number < 1) throw new UsageError(`--${option} must be a positive integer, got '${value}'`);
+  return number;
 }
 
 function failNoEval(): never {

@@ -2,18 +2,23 @@
  * `webtrainer train`: trains a SequenceClassifier from a TSV/CSV/JSONL file (default: the bundled SST-2 sample),
  * evaluates it, and saves model.safetensors, config.json and labels.json to the output directory.
  * Any TrainingArguments key can be given as --kebab-case; model config keys as --model-kebab-case.
+ * The output directory is checked before training; a loss or weight that stops being finite ends the run with
+ * an error and nothing saved; SIGINT, SIGTERM and SIGHUP stop it after the current step, nothing saved.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultModelConfig, validateModelConfig, type ModelConfig } from '../nn/config.js';
 import { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { readDataset, type TextDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
+import { describeError, ensureDirectory, prepareOutputDirectory, removeIfEmpty } from '../train/checkpoint/files.js';
 import { Trainer } from '../train/trainer.js';
-import { saveModelWeights } from '../train/training-group.js';
-import { camelCase, trainingArgumentsFrom, type TrainingArguments } from '../train/training-arguments.js';
-import { parseOptions } from './args.js';
+import { saveModelWeights, TrainingDivergedError } from '../train/training-group.js';
+import { camelCase, trainingArgumentsFrom, TrainingArgumentsError, type TrainingArguments } from '../train/training-arguments.js';
+import { reportActivity } from './activity.js';
+import { parseOptions, UsageError } from './args.js';
+import { handleInterrupts } from './interrupt.js';
 import { bundled } from './package-files.js';
 import { formatTable, ProgressBar } from './progress.js';
 
@@ -44,7 +49,15 @@ export interface TrainJob {
 
 const DATA_OPTIONS = ['train', 'eval', 'text-column', 'label-column', 'vocab'];
 
-/** Reads the command line into a job: data, tokenizer, model config and training arguments. */
+/** How the commands print a warning (the run goes on). */
+export function warn(message: string): void {
+  process.stderr.write(`webtrainer: warning: ${message}\n`);
+}
+
+/**
+ * Reads the command line into a job: data, tokenizer, model config and training arguments. An unknown option
+ * or a bad value is a UsageError (exit 2); a file that cannot be read or parsed is an Error (exit 1).
+ */
 export async function trainJobFrom(values: Map<string, string>): Promise<TrainJob> {
   const modelOverrides: Record<string, number> = {};
   const trainingValues: Record<string, unknown> = { ...FROM_SCRATCH_DEFAULTS };
@@ -52,75 +65,129 @@ export async function trainJobFrom(values: Map<string, string>): Promise<TrainJo
     if (DATA_OPTIONS.includes(key)) continue;
     if (key.startsWith('model-')) {
       const name = camelCase(key.slice('model-'.length));
-      if (!(name in defaultModelConfig)) throw new Error(`--${key}: unknown model setting '${name}' (known: ${Object.keys(defaultModelConfig).join(', ')})`);
+      if (!(name in defaultModelConfig)) throw new UsageError(`--${key}: unknown model setting '${name}' (known: ${Object.keys(defaultModelConfig).join(', ')})`);
       const number = Number(value);
-      if (value.trim() === '' || Number.isNaN(number)) throw new Error(`--${key}: expected a number, got '${value}'`);
+      if (value.trim() === '' || !Number.isFinite(number)) throw new UsageError(`--${key}: expected a finite number, got '${value}'`);
       modelOverrides[name] = number;
     } else {
       trainingValues[key] = value;
     }
   }
-  const args = trainingArgumentsFrom(trainingValues);
-  const columns = { textColumn: values.get('text-column'), labelColumn: values.get('label-column'), labels: 'auto' as const };
+  const args = asUsageError(() => trainingArgumentsFrom(trainingValues), TrainingArgumentsError);
+  const columns = { textColumn: values.get('text-column'), labelColumn: values.get('label-column'), labels: 'auto' as const, onWarning: warn };
   const trainPath = values.get('train') ?? bundled.sst2Train();
   const evalPath = values.get('eval') ?? (values.has('train') ? undefined : bundled.sst2Dev());
   const train = await readDataset(trainPath, columns);
   const evalSet = evalPath ? await readDataset(evalPath, { ...columns, labels: train.labelMap }) : null;
-  const tokenizer = await BertTokenizer.fromVocabFile(values.get('vocab') ?? bundled.vocab());
-  const model = validateModelConfig({
+  const vocabPath = values.get('vocab') ?? bundled.vocab();
+  const tokenizer = await namingPath(vocabPath, () => BertTokenizer.fromVocabFile(vocabPath));
+  // The model's numbers come from the command line (or from the data, which cannot make them invalid).
+  const model = asUsageError(() => validateModelConfig({
     ...defaultModelConfig,
     vocabSize: tokenizer.vocab.size,
     numLabels: train.labelMap.size,
     maxPositionEmbeddings: Math.max(defaultModelConfig.maxPositionEmbeddings, args.maxSeqLength),
     ...modelOverrides,
-  });
+  }), Error);
   return { train, eval: evalSet, tokenizer, model, args };
+}
+
+/** Runs `read`; a file-system error from it (Node's EISDIR or EACCES name no path) gets `path` in front. */
+export async function namingPath<T>(path: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).syscall === undefined) throw error;
+    throw new Error(`${path}: cannot read: ${describeError(error)}`, { cause: error });
+  }
+}
+
+function asUsageError<T>(make: () => T, kind: new (...args: never[]) => Error): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof kind) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
   const { flags, values } = parseOptions(argv, ['json']);
   const json = flags.has('json');
-  const job = await trainJobFrom(values);
-  const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
-  say(`training on ${job.train.path} (${job.train.examples.length} examples, ${job.model.numLabels} labels)` + (job.eval ? `, evaluating on ${job.eval.path}\n` : '\n'));
+  const interrupt = handleInterrupts((signal) => process.stderr.write(`\n${signal}: stopping after this step (the model will not be saved); again to exit now\n`));
+  let outputDir: { path: string; created: boolean } | null = null;
+  let saved = false;
+  let trainer: Trainer | null = null;
   let progress: ProgressBar | null = null;
-  const trainer = new Trainer({
-    modelInit: (device, seeds) => new SequenceClassifier(device, job.model, seeds),
-    args: job.args,
-    trainDataset: job.train,
-    evalDataset: job.eval ?? undefined,
-    tokenizer: job.tokenizer,
-    computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
-    callbacks: [
-      {
-        onStepEnd: ({ globalStep, epoch }) => progress?.update(globalStep, epoch),
-        onLog: (_e, logs) => {
-          if (progress) progress.loss = logs.loss;
+  try {
+    const job = await trainJobFrom(values);
+    // Before any training: a directory that cannot be created or written would otherwise fail (or, for
+    // `mkdir -p` on some paths, hang) only once the work is done.
+    const path = job.args.outputDir;
+    outputDir = { path, ...(await prepareOutputDirectory(path).catch((error: unknown) => {
+      throw new Error(`--output-dir: ${(error as Error).message}`, { cause: error });
+    })) };
+    const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
+    say(`training on ${job.train.path} (${job.train.examples.length} examples, ${job.model.numLabels} labels)` + (job.eval ? `, evaluating on ${job.eval.path}\n` : '\n'));
+    const steps = job.args.maxSteps > 0 ? job.args.maxSteps : Math.ceil(job.args.numTrainEpochs * Math.ceil(job.train.examples.length / job.args.perDeviceTrainBatchSize));
+    trainer = new Trainer({
+      modelInit: (device, seeds) => new SequenceClassifier(device, job.model, seeds),
+      args: job.args,
+      trainDataset: job.train,
+      evalDataset: job.eval ?? undefined,
+      tokenizer: job.tokenizer,
+      computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
+      callbacks: [
+        {
+          onStepEnd: ({ globalStep, epoch }) => {
+            progress?.update(globalStep, epoch);
+            reportActivity({ doing: `training step ${globalStep + 1} of ${steps}` });
+            return interrupt.signal ? { shouldTrainingStop: true } : {};
+          },
+          onLog: (_e, logs) => {
+            if (progress) progress.loss = logs.loss;
+          },
+          onEvaluate: ({ globalStep }, metrics) => {
+            progress?.finish();
+            say(`evaluation at step ${globalStep}:\n${formatTable(Object.entries(metrics))}`);
+          },
         },
-        onEvaluate: ({ globalStep }, metrics) => {
-          progress?.finish();
-          say(`evaluation at step ${globalStep}:\n${formatTable(Object.entries(metrics))}`);
-        },
-      },
-    ],
-  });
-  const model = await trainer.getModel();
-  const steps = job.args.maxSteps > 0 ? job.args.maxSteps : Math.ceil(job.args.numTrainEpochs * Math.ceil(job.train.examples.length / job.args.perDeviceTrainBatchSize));
-  progress = new ProgressBar(steps, job.args.perDeviceTrainBatchSize);
-  const output = await trainer.train();
-  progress.finish();
-  const evalMetrics = job.eval ? await trainer.evaluate() : {};
-  const metrics = { ...output.metrics, ...evalMetrics };
-  await saveModel(job.args.outputDir, model, job.train);
-  trainer.release();
-  if (json) process.stdout.write(JSON.stringify(metrics) + '\n');
-  else say(`final metrics (model saved in ${job.args.outputDir}):\n${formatTable(Object.entries(metrics))}`);
-  return 0;
+      ],
+    });
+    const model = await trainer.getModel();
+    interrupt.check('before training; the model was not saved');
+    progress = new ProgressBar(steps, job.args.perDeviceTrainBatchSize);
+    const output = await trainer.train();
+    progress.finish();
+    progress = null;
+    interrupt.check(`stopped at step ${output.globalStep} of ${steps}; the model was not saved`);
+    const evalMetrics = job.eval ? await trainer.evaluate() : {};
+    // The last steps' updates are only seen here: NaN logits mean NaN weights.
+    if (job.eval && !Number.isFinite(evalMetrics.eval_loss)) {
+      throw new TrainingDivergedError({ step: output.globalStep, what: 'eval_loss', value: evalMetrics.eval_loss });
+    }
+    interrupt.check('stopped after training, before saving; the model was not saved');
+    const metrics = { ...output.metrics, ...evalMetrics };
+    await saveModel(path, model, job.train);
+    saved = true;
+    if (json) process.stdout.write(JSON.stringify(metrics) + '\n');
+    else say(`final metrics (model saved in ${path}):\n${formatTable(Object.entries(metrics))}`);
+    return 0;
+  } catch (error) {
+    progress?.finish();
+    if (error instanceof TrainingDivergedError) throw new Error(`${error.message}; the model was not saved`, { cause: error });
+    throw error;
+  } finally {
+    interrupt.dispose();
+    trainer?.release();
+    // A run that saved nothing leaves no empty directory behind.
+    if (outputDir?.created && !saved) await removeIfEmpty(outputDir.path);
+  }
 }
 
 /** model.safetensors + config.json + labels.json (the label mapping the model was trained with). */
 export async function saveModel(dir: string, model: SequenceClassifier, train: TextDataset): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await ensureDirectory(dir);
   await saveModelWeights(model, join(dir, 'model.safetensors'));
   await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
   await writeFile(join(dir, 'labels.json'), JSON.stringify(train.labelMap.toJSON(), null, 2) + '\n');

@@ -141,8 +141,8 @@ export class FusedRunner {
       const finals = await trainingGroup.evaluate();
       members.forEach((member, slot) => {
         if (pruned.has(slot)) return member.reject(new TrialPruned(`pruned at step ${trainingGroup.state.globalStep}`));
-        const stopped = outputs[slot].stoppedEarly;
-        if (stopped && stopped.startsWith('loss is')) return member.reject(new Error(`training diverged: ${stopped}`));
+        const diverged = outputs[slot].diverged;
+        if (diverged) return member.reject(new Error(`training diverged at step ${diverged.step}: ${diverged.what} is ${diverged.value}`));
         const metrics = { ...finals[slot], train_loss: outputs[slot].trainingLoss };
         const objective = o.computeObjective(finals[slot]);
         const values = Array.isArray(objective) ? objective : [objective];

@@ -23,10 +23,11 @@ import { RandomSampler } from './samplers/random.js';
 import type { Sampler } from './samplers/sampler.js';
 import { defaultComputeObjective, defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb } from './spaces/hf-defaults.js';
 import type { HpSpace } from './spaces/optuna.js';
+import type { SpaceValue } from './spaces/param-spec.js';
 import { raySpace, type RayConfig } from './spaces/ray.js';
 import { wandbSweep, type WandbSweepConfig } from './spaces/wandb.js';
 import type { StudyStorage } from './storage/storage.js';
-import { createStudy, type Study } from './study.js';
+import { createStudy, type Callback, type Study } from './study.js';
 import type { Trial } from './trial.js';
 
 export type SearchBackend = 'optuna' | 'ray' | 'wandb';
@@ -52,6 +53,8 @@ export interface HyperparameterSearchOptions extends HeartbeatOptions {
   signal?: AbortSignal;
   /** Called after each trial ends (any state). */
   onTrialEnd?: (study: Study, trial: FrozenTrial) => void;
+  /** Called when a trial starts (it is RUNNING in the study from then on, also while it waits for its group). */
+  onTrialStart?: (study: Study, trial: Trial) => void;
 }
 
 /** HF's BestRun: run_id, objective, hyperparameters, run_summary. */
@@ -72,10 +75,14 @@ const DROPOUT_KEYS: Record<string, 'hiddenDropout' | 'attentionDropout'> = {
 };
 
 export interface ResolvedSpace {
-  hpSpace: (trial: Trial) => Record<string, ParamValue>;
+  hpSpace: (trial: Trial) => Record<string, SpaceValue>;
   sampler: Sampler;
   pruner: Pruner;
   direction: Direction;
+  /** Trials to run for the requested nTrials in a study holding `existing` (Ray: a grid per sample; W&B: run_cap). */
+  trialCount?: (requested: number, existing: number) => number;
+  /** Study callbacks the space brings (W&B's metric.target). */
+  callbacks?: Callback[];
 }
 
 /**
@@ -109,16 +116,20 @@ export function resolveSpace(options: HyperparameterSearchOptions): ResolvedSpac
         sampler: options.sampler ?? space.sampler({ seed, fallback }),
         pruner: options.pruner ?? new NopPruner(),
         direction: options.direction ?? 'minimize',
+        trialCount: space.trialCount,
       };
     }
     case 'wandb': {
       const config = (typeof given === 'function' ? (given as () => WandbSweepConfig)() : (given as WandbSweepConfig | undefined)) ?? defaultHpSpaceWandb();
-      const sweep = wandbSweep(config);
+      // HF's run_hp_search_wandb sets the sweep's metric goal to `direction` (default 'minimize').
+      const sweep = wandbSweep(config, { direction: options.direction ?? 'minimize' });
       return {
         hpSpace: sweep.hpSpace,
         sampler: options.sampler ?? (multiObjective && config.method === 'bayes' ? new NSGAIISampler({ seed }) : sweep.sampler({ seed })),
         pruner: options.pruner ?? sweep.pruner,
-        direction: options.direction ?? sweep.direction,
+        direction: sweep.direction,
+        trialCount: sweep.trialCount,
+        callbacks: sweep.callbacks,
       };
     }
     default:
@@ -127,7 +138,7 @@ export function resolveSpace(options: HyperparameterSearchOptions): ResolvedSpac
 }
 
 /** Splits a sampled configuration into training arguments and per-slot dropout rates. */
-export function trialConfiguration(base: TrainingArguments, params: Record<string, ParamValue>) {
+export function trialConfiguration(base: TrainingArguments, params: Record<string, SpaceValue>) {
   const overrides: Record<string, unknown> = {};
   const dropout: { hiddenDropout?: number; attentionDropout?: number } = {};
   for (const [key, value] of Object.entries(params)) {
@@ -172,10 +183,12 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     slots,
     computeMetrics: trainer.options.computeMetrics,
     computeObjective,
+    callbacks: trainer.options.callbacks, // HF keeps the Trainer's callbacks during a search
     signal: options.signal,
   });
   await study.optimize(
     async (trial) => {
+      options.onTrialStart?.(study, trial);
       const params = space.hpSpace(trial);
       const { args, hiddenDropout, attentionDropout } = trialConfiguration(trainer.args, params);
       const result = await runner.run({ trial, args, hiddenDropout, attentionDropout });
@@ -183,11 +196,11 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
       return result.objective;
     },
     {
-      nTrials: options.nTrials ?? 20,
+      nTrials: space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20),
       timeout: options.timeout,
       concurrency: slots,
       signal: options.signal,
-      callbacks: options.onTrialEnd ? [options.onTrialEnd] : [],
+      callbacks: [...(space.callbacks ?? []), ...(options.onTrialEnd ? [options.onTrialEnd] : [])],
     },
   );
   const toBestRun = (t: FrozenTrial): BestRun => ({

@@ -11,7 +11,7 @@ import type { TextDataset } from './data/read-dataset.js';
 import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';
 import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments } from './training-arguments.js';
-import { TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
+import { TrainingDivergedError, TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
 
 export type DatasetInput = TextDataset | readonly EncodedExample[];
 
@@ -50,9 +50,14 @@ export class Trainer {
     if (this.model && this.model.slots !== 1) throw new Error(`Trainer: the model has ${this.model.slots} slots; use TrainingGroup for fused trials`);
   }
 
+  /**
+   * Trains the model. Throws a TrainingDivergedError (naming the step and the value) when the loss or the weights
+   * stop being finite: training stops there, and no checkpoint is written from then on.
+   */
   async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainOutput> {
     const group = await this.trainingGroup();
     const [output] = await group.train(options);
+    if (output.diverged) throw new TrainingDivergedError(output.diverged);
     return output;
   }
 

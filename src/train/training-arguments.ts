@@ -79,12 +79,17 @@ export function camelCase(key: string): string {
 /** HF's older name for eval_strategy is still accepted. */
 const ALIASES: Record<string, keyof TrainingArguments> = { evaluationStrategy: 'evalStrategy' };
 
+/** A training argument that is unknown or has a bad value; the message names it and the value. */
+export class TrainingArgumentsError extends Error {
+  override name = 'TrainingArgumentsError';
+}
+
 export function trainingArgumentsFrom(values: Record<string, unknown> = {}): TrainingArguments {
   const args: TrainingArguments = { ...defaultTrainingArguments };
   for (const [rawKey, value] of Object.entries(values)) {
     if (value === undefined) continue;
     const key = (ALIASES[camelCase(rawKey)] ?? camelCase(rawKey)) as keyof TrainingArguments;
-    if (!(key in defaultTrainingArguments)) throw new Error(`training arguments: unknown argument '${rawKey}'`);
+    if (!(key in defaultTrainingArguments)) throw new TrainingArgumentsError(`training arguments: unknown argument '${rawKey}'`);
     (args as unknown as Record<string, unknown>)[key] = coerce(rawKey, value, defaultTrainingArguments[key]);
   }
   return validateTrainingArguments(args);
@@ -93,22 +98,31 @@ export function trainingArgumentsFrom(values: Record<string, unknown> = {}): Tra
 function coerce(key: string, value: unknown, example: unknown): unknown {
   if (value === null) return null;
   if (typeof example === 'number' || example === null) {
-    if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
-    if (typeof value === 'number' || example === null) return value;
-    throw new Error(`training arguments: ${key} must be a number, got ${JSON.stringify(value)}`);
+    const numeric = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value));
+    const number = numeric ? Number(value) : value;
+    // Infinity passes a plain "is it a number" test, and an infinite learning rate trains NaN weights.
+    if (typeof number === 'number' && !Number.isFinite(number)) {
+      throw new TrainingArgumentsError(`training arguments: ${key} must be a finite number, got ${formatValue(value)}`);
+    }
+    if (typeof number === 'number' || example === null) return number;
+    throw new TrainingArgumentsError(`training arguments: ${key} must be a number, got ${formatValue(value)}`);
   }
   if (typeof example === 'boolean') {
     if (value === 'true' || value === true) return true;
     if (value === 'false' || value === false) return false;
-    throw new Error(`training arguments: ${key} must be true or false, got ${JSON.stringify(value)}`);
+    throw new TrainingArgumentsError(`training arguments: ${key} must be true or false, got ${formatValue(value)}`);
   }
   return String(value);
 }
 
 export function validateTrainingArguments(args: TrainingArguments): TrainingArguments {
   const fail = (key: string, value: unknown, rule: string) => {
-    throw new Error(`training arguments: ${key} (${JSON.stringify(value)}) ${rule}`);
+    throw new TrainingArgumentsError(`training arguments: ${key} (${formatValue(value)}) ${rule}`);
   };
+  // Checked first, for arguments set in code too: every rule below would let Infinity through somewhere.
+  for (const [key, value] of Object.entries(args)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) fail(key, value, 'must be a finite number');
+  }
   const positive = ['learningRate', 'perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'loggingSteps', 'saveSteps', 'maxSeqLength'] as const;
   for (const key of positive) if (!(args[key] > 0)) fail(key, args[key], 'must be > 0');
   const integers = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'maxSteps', 'warmupSteps', 'loggingSteps', 'saveSteps', 'seed', 'maxSeqLength'] as const;
@@ -139,6 +153,11 @@ export function validateTrainingArguments(args: TrainingArguments): TrainingArgu
     }
   }
   return args;
+}
+
+/** JSON for strings and objects; numbers as JavaScript writes them (JSON would write Infinity and NaN as null). */
+function formatValue(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
 /** The AdamW settings of one slot, from HF's argument names. */

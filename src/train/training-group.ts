@@ -5,9 +5,9 @@
  * length) must agree. A step uploads one (T, B, S) batch and reads nothing back; losses are summed on the GPU and
  * read only at logging steps, evaluations read logits.
  */
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
+import { ForwardContext, writeDropoutCallBase, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import { scheduleFactor, warmupStepsFor } from '../nn/schedules.js';
@@ -18,7 +18,8 @@ import type { Device } from '../tensor/device.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { accumulateInto } from '../tensor/tensor-fill.js';
-import { readSafetensors, validateAgainst, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
+import { describeError, ensureDirectory } from './checkpoint/files.js';
+import { firstNonFinite, readSafetensors, validateAgainst, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
 import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
 import { epochBatches, evaluationBatches, lengthGroupedEpochBatches, stackSlots } from './slot-batches.js';
 import type { TrainerCallback, TrainerControl } from './trainer-callback.js';
@@ -58,6 +59,24 @@ export interface TrainOutput {
   metrics: Record<string, number>;
   /** Why this slot stopped before the end, if it did. */
   stoppedEarly: string | null;
+  /** Set when this slot stopped because its loss or weights stopped being finite. */
+  diverged: Divergence | null;
+}
+
+/** Where a slot's training blew up: the step, and what was not finite ('loss', 'eval_loss', or a weight). */
+export interface Divergence {
+  step: number;
+  what: string;
+  value: number;
+}
+
+/** Thrown by Trainer.train when its one slot diverged: nothing after that step is worth keeping. */
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+  constructor(readonly divergence: Divergence) {
+    super(`training diverged at step ${divergence.step}: ${divergence.what} is ${divergence.value} ` +
+      '(try a smaller learning rate, or gradient clipping with max_grad_norm)');
+  }
 }
 
 export interface TrainerState {
@@ -71,6 +90,13 @@ export interface TrainerState {
 
 const CHECKPOINT_PREFIX = 'checkpoint-';
 
+/**
+ * The default collation pads each batch to a multiple of 8 tokens (HF's pad_to_multiple_of): the attention mask
+ * makes the extra positions change nothing, and 8 lengths instead of 64 let a step reuse its cached uniforms and
+ * bind groups (full SST-2 on lavapipe: 122 → 7 new bind groups per step, 133 → 112 ms per step; issue 17).
+ */
+export const DEFAULT_PAD_TO_MULTIPLE_OF = 8;
+
 /** Arguments that set shapes or the length of training: every slot of a group must agree on these. */
 export const SLOT_SHARED_ARGUMENTS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
 
@@ -82,6 +108,7 @@ export class TrainingGroup {
   state: TrainerState;
   private readonly args: TrainingArguments;
   private readonly stopped: (string | null)[];
+  private readonly diverged: (Divergence | null)[];
   private readonly dropout: SlotDropout;
   private lossSum: Tensor | null = null; // (T) training loss summed since the last log
   private readonly totalLoss: number[];
@@ -102,6 +129,7 @@ export class TrainingGroup {
     this.totalSteps = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * this.stepsPerEpoch);
     this.epochs = Math.ceil(this.totalSteps / this.stepsPerEpoch);
     this.stopped = new Array<string | null>(this.slots).fill(null);
+    this.diverged = new Array<Divergence | null>(this.slots).fill(null);
     this.totalLoss = new Array<number>(this.slots).fill(0);
     this.state = {
       globalStep: 0,
@@ -116,6 +144,7 @@ export class TrainingGroup {
       seeds: keep(tensor(device, Int32Array.from(slotArgs.map((a) => a.seed)), [this.slots])),
       hidden: keep(tensor(device, perSlot(options.hiddenDropout, config.hiddenDropoutProb), [this.slots])),
       attention: keep(tensor(device, perSlot(options.attentionDropout, config.attentionDropoutProb), [this.slots])),
+      callBase: keep(zeros(device, [2], { dtype: 'i32' })),
     };
   }
 
@@ -126,6 +155,16 @@ export class TrainingGroup {
 
   isStopped(slot: number): boolean {
     return this.stopped[slot] !== null;
+  }
+
+  /**
+   * Stops a slot whose loss or weights are no longer finite. The reason of a non-finite loss starts with
+   * "loss is", which the sweep's runner recognises.
+   */
+  private markDiverged(slot: number, divergence: Divergence, reason: string): void {
+    if (this.stopped[slot] !== null) return;
+    this.diverged[slot] = divergence;
+    this.stopSlot(slot, reason);
   }
 
   learningRate(slot: number, step: number): number {
@@ -145,6 +184,7 @@ export class TrainingGroup {
     model.train();
     const padId = this.options.padId ?? 0;
     let step = this.state.globalStep;
+    let lastYield = performance.now();
     for (let epoch = Math.floor(step / this.stepsPerEpoch); epoch < this.epochs && step < this.totalSteps; epoch++) {
       const batchSize = this.args.perDeviceTrainBatchSize;
       const lengths = this.args.groupByLength ? train.map((e) => e.inputIds.length) : null;
@@ -159,6 +199,12 @@ export class TrainingGroup {
         this.state.globalStep = step;
         this.state.epoch = epoch + (b + 1) / this.stepsPerEpoch;
         this.forEachSlot((slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
+        // Steps only record GPU work, so without logging the loop may not await for a long time; let signal
+        // handlers and timers run (a callback can then stop training) about every 50 ms.
+        if (performance.now() - lastYield > 50) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
         const a = this.args;
         if (a.loggingStrategy === 'steps' && step % a.loggingSteps === 0) await this.log();
         if (a.evalStrategy === 'steps' && step % (a.evalSteps ?? a.loggingSteps) === 0) await this.evaluateAndReport();
@@ -188,7 +234,7 @@ export class TrainingGroup {
         epoch: this.state.epoch,
       };
       this.state.logHistory[slot].push({ ...metrics, step });
-      return { globalStep: step, trainingLoss: metrics.train_loss, metrics, stoppedEarly: this.stopped[slot] };
+      return { globalStep: step, trainingLoss: metrics.train_loss, metrics, stoppedEarly: this.stopped[slot], diverged: this.diverged[slot] };
     });
     this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onTrainEnd?.(this.event(slot))));
     return outputs;
@@ -198,7 +244,8 @@ export class TrainingGroup {
   private trainStep(host: HostBatch, step: number): void {
     const { device, model, optimizer } = this.options;
     const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
-    const context = new ForwardContext(this.slots, true, this.dropout, step);
+    writeDropoutCallBase(this.dropout, step);
+    const context = new ForwardContext(this.slots, true, this.dropout);
     tidy(() => {
       const loss = model.loss(model.forward(input, context), input.labels!); // (T)
       accumulateInto(this.lossSum!, loss);
@@ -225,7 +272,8 @@ export class TrainingGroup {
     this.forEachSlot((slot) => {
       this.totalLoss[slot] += losses[slot];
       const loss = losses[slot] / steps;
-      if (!Number.isFinite(loss)) this.stopSlot(slot, `loss is ${loss} at step ${this.state.globalStep}`);
+      const step = this.state.globalStep;
+      if (!Number.isFinite(loss)) this.markDiverged(slot, { step, what: 'loss', value: loss }, `loss is ${loss} at step ${step}`);
       if (!report) return;
       const logs = {
         loss: round(loss, 6),
@@ -244,8 +292,12 @@ export class TrainingGroup {
     const all = await this.evaluate();
     this.forEachSlot((slot) => {
       const metrics = all[slot];
-      this.state.logHistory[slot].push({ ...metrics, step: this.state.globalStep });
+      const step = this.state.globalStep;
+      this.state.logHistory[slot].push({ ...metrics, step });
       this.control(slot, (c) => c.onEvaluate?.(this.event(slot), metrics));
+      // NaN logits mean NaN weights, even if the training losses read so far were finite.
+      const loss = metrics.eval_loss;
+      if (!Number.isFinite(loss)) this.markDiverged(slot, { step, what: 'eval_loss', value: loss }, `loss is ${loss} at step ${step} (evaluation)`);
     });
   }
 
@@ -275,7 +327,7 @@ export class TrainingGroup {
     const logits = Array.from({ length: this.slots }, () => new Float32Array(n * numLabels));
     const lossSums = new Float64Array(this.slots);
     const padId = this.options.padId ?? 0;
-    const context = new ForwardContext(this.slots, false, null, 0);
+    const context = new ForwardContext(this.slots, false, null);
     model.eval();
     let offset = 0;
     for (const indices of evaluationBatches(n, this.args.perDeviceEvalBatchSize)) {
@@ -307,7 +359,8 @@ export class TrainingGroup {
 
   private collate(examples: readonly EncodedExample[], indices: readonly number[]): Batch {
     const chosen = indices.map((i) => examples[i]);
-    return this.options.dataCollator?.(chosen) ?? collateEncoded(chosen, this.options.padId ?? 0);
+    const padding = { padToMultipleOf: DEFAULT_PAD_TO_MULTIPLE_OF, maxLength: this.options.model.config.maxPositionEmbeddings };
+    return this.options.dataCollator?.(chosen) ?? collateEncoded(chosen, this.options.padId ?? 0, padding);
   }
 
   private event(slot: number) {
@@ -329,19 +382,28 @@ export class TrainingGroup {
   /**
    * Writes `outputDir/checkpoint-<step>/`: model.safetensors + config.json, optimizer.safetensors and
    * trainer_state.json, each written atomically, then removes the oldest checkpoints beyond saveTotalLimit
-   * (never the best one).
+   * (never the best one). Writes nothing, and returns null, when every slot has diverged: a checkpoint of NaN
+   * weights is worth nothing. A slot still training whose weights are not finite is marked diverged first.
    */
-  async saveCheckpoint(): Promise<string> {
-    const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
-    await mkdir(dir, { recursive: true });
+  async saveCheckpoint(): Promise<string | null> {
     const { model, optimizer } = this.options;
-    await saveModelWeights(model, join(dir, 'model.safetensors'));
+    const weights = await readTensors(model.namedParameters());
+    this.forEachSlot((slot) => {
+      const bad = nonFiniteInSlot(weights, this.slots, slot);
+      const step = this.state.globalStep;
+      if (bad) this.markDiverged(slot, { step, what: `weight ${JSON.stringify(bad.name)}`, value: bad.value }, `weights are not finite at step ${step} (${bad.name} holds ${bad.value})`);
+    });
+    if (this.diverged.every((d) => d !== null)) return null;
+    const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+    await ensureDirectory(dir);
+    await writeSafetensors(join(dir, 'model.safetensors'), weights, modelMetadata(model));
     await writeSafetensors(join(dir, 'optimizer.safetensors'), await readTensors([...optimizer.stateTensors()]), {
       step: String(optimizer.stepCount),
     });
     await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
     await this.updateBestCheckpoint(dir);
-    await writeFile(join(dir, 'trainer_state.json'), JSON.stringify({ ...this.state, totalLoss: this.totalLoss }, null, 2));
+    // `stopped` too, so that a resumed group keeps its stopped (and diverged) slots stopped.
+    await writeFile(join(dir, 'trainer_state.json'), JSON.stringify({ ...this.state, totalLoss: this.totalLoss, stopped: this.stopped, diverged: this.diverged }, null, 2));
     this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir)));
     await this.rotateCheckpoints();
     return dir;
@@ -381,20 +443,43 @@ export class TrainingGroup {
     }
   }
 
-  /** Restores model, optimizer and trainer state; training then continues the same loss curve. */
+  /**
+   * Restores model, optimizer and trainer state; training then continues the same loss curve. Everything is
+   * read and checked before anything is loaded; non-finite weights are refused, except in slots the checkpoint
+   * records as diverged (those stay stopped).
+   */
   async loadCheckpoint(dir: string): Promise<void> {
     const { model, optimizer, device } = this.options;
-    await loadModelWeights(model, join(dir, 'model.safetensors'), device);
-    const saved = await readSafetensors(join(dir, 'optimizer.safetensors'));
-    const stepCount = Number(saved.metadata.get('step'));
-    if (!Number.isInteger(stepCount)) throw new Error(`${dir}/optimizer.safetensors: metadata 'step' is missing or not an integer`);
-    optimizer.loadState(new Map([...saved.tensors].map(([name, t]) => [name, t.data as Float32Array])), stepCount);
-    const state = JSON.parse(await readFile(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState & { totalLoss: number[] };
-    if (!Number.isInteger(state.globalStep) || state.logHistory?.length !== this.slots) {
-      throw new Error(`${dir}/trainer_state.json: not a checkpoint of this ${this.slots}-slot group`);
+    const statePath = join(dir, 'trainer_state.json');
+    let text: string;
+    try {
+      text = await readFile(statePath, 'utf8');
+    } catch (error) {
+      throw new Error(`${statePath}: cannot read: ${describeError(error)}`, { cause: error });
     }
+    let state: TrainerState & { totalLoss: number[]; stopped?: (string | null)[]; diverged?: (Divergence | null)[] };
+    try {
+      state = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`${statePath}: not valid JSON (${(error as Error).message})`, { cause: error });
+    }
+    if (!state || !Number.isInteger(state.globalStep) || state.logHistory?.length !== this.slots || state.totalLoss?.length !== this.slots) {
+      throw new Error(`${statePath}: not a checkpoint of this ${this.slots}-slot group`);
+    }
+    const skipSlots = new Set(state.diverged?.flatMap((d, slot) => (d ? [slot] : [])) ?? []);
+    await loadModelWeights(model, join(dir, 'model.safetensors'), device, { skipSlots });
+    const optimizerPath = join(dir, 'optimizer.safetensors');
+    const saved = await readSafetensors(optimizerPath);
+    const stepCount = Number(saved.metadata.get('step'));
+    if (!Number.isInteger(stepCount)) throw new Error(`${optimizerPath}: metadata 'step' is missing or not an integer`);
+    const stateTensors = [...optimizer.stateTensors()];
+    validateAgainst(saved.tensors, new Map(stateTensors.map(([name, t]) => [name, { shape: [...t.shape], dtype: 'F32' as const }])), optimizerPath);
+    requireFinite(saved.tensors, this.slots, skipSlots, optimizerPath);
+    optimizer.loadState(new Map([...saved.tensors].map(([name, t]) => [name, t.data as Float32Array])), stepCount);
     this.state = { globalStep: state.globalStep, epoch: state.epoch, logHistory: state.logHistory, bestMetric: state.bestMetric, bestCheckpoint: state.bestCheckpoint };
     state.totalLoss.forEach((v, i) => (this.totalLoss[i] = v));
+    state.stopped?.forEach((reason, slot) => (this.stopped[slot] = reason));
+    state.diverged?.forEach((d, slot) => (this.diverged[slot] = d));
   }
 
   private async loadBestModel(): Promise<void> {
@@ -404,7 +489,7 @@ export class TrainingGroup {
 
   release(): void {
     this.lossSum?.release();
-    for (const t of [this.dropout.seeds, this.dropout.hidden, this.dropout.attention]) t.release();
+    for (const t of Object.values(this.dropout)) t.release();
   }
 }
 
@@ -416,17 +501,51 @@ async function readTensors(named: [string, Tensor][]): Promise<Map<string, Tenso
   return out;
 }
 
-/** Writes a model's parameters (every slot) as safetensors, atomically. */
-export async function saveModelWeights(model: SequenceClassifier, path: string): Promise<void> {
-  await writeSafetensors(path, await readTensors(model.namedParameters()), { format: 'webtrainer', slots: String(model.slots) });
+function modelMetadata(model: SequenceClassifier): Record<string, string> {
+  return { format: 'webtrainer', slots: String(model.slots) };
 }
 
-/** Loads weights into a model, checking every name and shape against it first. */
-export async function loadModelWeights(model: SequenceClassifier, path: string, device: Device): Promise<void> {
+/** Writes a model's parameters (every slot) as safetensors, atomically; refuses NaN or infinite weights. */
+export async function saveModelWeights(model: SequenceClassifier, path: string): Promise<void> {
+  const weights = await readTensors(model.namedParameters());
+  requireFinite(weights, model.slots, new Set(), path, 'not saved');
+  await writeSafetensors(path, weights, modelMetadata(model));
+}
+
+/**
+ * Loads weights into a model, checking every name, shape and dtype against it, and that every weight is finite
+ * (except in `skipSlots`), before writing any.
+ */
+export async function loadModelWeights(model: SequenceClassifier, path: string, device: Device, options: { skipSlots?: ReadonlySet<number> } = {}): Promise<void> {
   const content = await readSafetensors(path);
   const named = model.namedParameters();
-  validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, [...t.shape]])), path);
+  validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, { shape: [...t.shape], dtype: t.dtype === 'f32' ? 'F32' as const : 'I32' as const }])), path);
+  requireFinite(content.tensors, model.slots, options.skipSlots ?? new Set(), path);
   for (const [name, t] of named) device.write(t.buffer, content.tensors.get(name)!.data);
+}
+
+/**
+ * The first non-finite value of one slot's part of the tensors (tensors are slot-major: slot t owns the t-th
+ * of `slots` equal runs), or null.
+ */
+function nonFiniteInSlot(tensors: ReadonlyMap<string, TensorData>, slots: number, slot: number): { name: string; index: number; value: number } | null {
+  for (const [name, t] of tensors) {
+    const per = t.data.length / slots;
+    const bad = firstNonFinite(t.data, slot * per, (slot + 1) * per);
+    if (bad) return { name, ...bad };
+  }
+  return null;
+}
+
+/** Throws, naming the file, tensor, slot and value, if any slot outside `skipSlots` holds a NaN or infinity. */
+function requireFinite(tensors: ReadonlyMap<string, TensorData>, slots: number, skipSlots: ReadonlySet<number>, path: string, verb = 'refused'): void {
+  for (let slot = 0; slot < slots; slot++) {
+    if (skipSlots.has(slot)) continue;
+    const bad = nonFiniteInSlot(tensors, slots, slot);
+    if (!bad) continue;
+    const where = slots > 1 ? ` (slot ${slot})` : '';
+    throw new Error(`${path}: ${verb}: tensor ${JSON.stringify(bad.name)}${where} holds ${bad.value} at index ${bad.index - slot * (tensors.get(bad.name)!.data.length / slots)}; the weights are not finite (a diverged run)`);
+  }
 }
 
 export function argmaxRows(values: Float32Array, columns: number): Int32Array {

@@ -3,6 +3,9 @@
  * hand from the inputs (or from data/README.md for the bundled SST-2 files), not taken from the code.
  */
 
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sequentialBatches, shuffledBatches } from '../../src/train/data/batches.js';
@@ -16,11 +19,11 @@ import { BertTokenizer } from '../../src/train/tokenizer/bert-tokenizer.js';
 const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
 describe('TSV', () => {
-  it('splits each line at its last tab, keeps quotes as text, trims the text', () => {
-    const data = parseDataset('sentence\tlabel\n"quoted" text \t1\na\tb\t0\n', 'x.tsv');
+  it('splits each line at its tabs, keeps quotes as text, trims the text', () => {
+    const data = parseDataset('sentence\tlabel\n"quoted" text \t1\nb\t0\n', 'x.tsv');
     expect(data.examples).toEqual([
       { text: '"quoted" text', label: 1, line: 2 },
-      { text: 'a\tb', label: 0, line: 3 }, // only the last tab separates
+      { text: 'b', label: 0, line: 3 },
     ]);
     expect(data.labelMap.toJSON()).toEqual({ kind: 'int', names: ['0', '1'] });
     expect(data.textColumn).toBe('sentence');
@@ -36,6 +39,9 @@ describe('TSV', () => {
   it('names the file and line of each bad row', () => {
     const bad = (body: string, options = {}) => () => parseDataset(`sentence\tlabel\nfine\t0\n${body}`, 'data/x.tsv', options);
     expect(bad('no tab here\n')).toThrow('data/x.tsv:3: expected 2 fields (sentence, label), found 1');
+    // An extra field used to shift "extra" into the label column and add a third class.
+    expect(bad('text\t0\textra\n')).toThrow('data/x.tsv:3: expected 2 fields (sentence, label), found 3');
+    expect(bad('a\tb\t0\n')).toThrow('data/x.tsv:3: expected 2 fields (sentence, label), found 3');
     expect(bad('\n')).toThrow('data/x.tsv:3: empty line');
     expect(bad('   \t1\n')).toThrow('data/x.tsv:3: empty text in column "sentence"');
     expect(bad('text\tpositive\n')).toThrow('data/x.tsv:3: label "positive" is not an integer in 0..999999 (labels were declared as ints)');
@@ -59,6 +65,36 @@ describe('TSV', () => {
     const train = await readDataset(repoFile('data/sst2/train-sample.tsv'));
     expect(train.examples.length).toBe(2000);
     expect(train.examples[0]).toEqual({ text: 'hide new secretions from the parental units', label: 0, line: 2 });
+  });
+});
+
+describe('reading files', () => {
+  it('names the path when it cannot read the file (a directory given as the data file)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webtrainer-data-'));
+    await expect(readDataset(dir)).rejects.toThrow(`${dir}: cannot read: EISDIR: illegal operation on a directory`);
+    await expect(readDataset(join(dir, 'none.tsv'))).rejects.toThrow(`${join(dir, 'none.tsv')}: cannot read: ENOENT`);
+  });
+
+  it('warns once about invalid UTF-8, naming the first line with bad bytes, and reads those bytes as U+FFFD', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'webtrainer-data-')), 'latin1.tsv');
+    // Line 3 holds Latin-1 "café" (0xE9 alone is not UTF-8), line 5 a 0xFF byte; lines 2 and 4 are clean UTF-8.
+    const bytes = Buffer.concat([
+      Buffer.from('sentence\tlabel\nnaïve\t1\ncaf'),
+      Buffer.from([0xe9]),
+      Buffer.from('\t0\nok\t1\nbad '),
+      Buffer.from([0xff]),
+      Buffer.from('\t0\n'),
+    ]);
+    await writeFile(path, bytes);
+    const warnings: string[] = [];
+    const data = await readDataset(path, { onWarning: (message) => warnings.push(message) });
+    expect(warnings).toEqual([`${path}:3: invalid UTF-8 (2 lines in all); those bytes are read as U+FFFD (\ufffd)`]);
+    expect(data.examples.map((e) => e.text)).toEqual(['naïve', 'caf\ufffd', 'ok', 'bad \ufffd']);
+    // Clean UTF-8, a BOM included, gives no warning.
+    await writeFile(path, '\ufeffsentence\tlabel\nnaïve\t1\n');
+    const clean = await readDataset(path, { onWarning: (message) => warnings.push(message) });
+    expect(warnings).toHaveLength(1);
+    expect(clean.examples).toEqual([{ text: 'naïve', label: 1, line: 2 }]);
   });
 });
 

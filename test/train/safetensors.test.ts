@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/train/checkpoint/atomic-write.js';
-import { decodeSafetensors, readSafetensors, validateAgainst, writeSafetensors } from '../../src/train/checkpoint/safetensors.js';
+import { decodeSafetensors, firstNonFinite, readSafetensors, validateAgainst, writeSafetensors, type TensorData } from '../../src/train/checkpoint/safetensors.js';
 
 let folder: string;
 beforeAll(async () => {
@@ -226,5 +226,27 @@ describe('validateAgainst', () => {
     expect(check).toThrow('tensor "embeddings.weight" has shape [10, 4], expected [4, 10]');
     expect(check).toThrow('missing tensor "classifier.weight" (expected shape [2, 4])');
     expect(check).toThrow('unexpected tensor "classifier.bias"');
+  });
+
+  it('names a tensor whose dtype is not the one the model expects', () => {
+    const mixed = new Map<string, TensorData>([...tensors, ['position_ids', { dtype: 'I32', shape: [2], data: new Int32Array(2) }]]);
+    const expected = { 'embeddings.weight': { shape: [10, 4], dtype: 'F32' as const }, 'classifier.bias': [2], position_ids: { shape: [2], dtype: 'F32' as const } };
+    expect(() => validateAgainst(mixed, expected, 'ckpt')).toThrow('ckpt: checkpoint does not match the model:\n  tensor "position_ids" has dtype I32, expected F32');
+    expect(() => validateAgainst(mixed, { ...expected, position_ids: { shape: [2], dtype: 'I32' as const } }, 'ckpt')).not.toThrow();
+  });
+
+  it('firstNonFinite finds the first NaN or infinity in a range, and none in integers', () => {
+    const data = Float32Array.from([0, 1, NaN, -Infinity, 2]);
+    expect(firstNonFinite(data)).toEqual({ index: 2, value: NaN });
+    expect(firstNonFinite(data, 3)).toEqual({ index: 3, value: -Infinity });
+    expect(firstNonFinite(data, 0, 2)).toBeNull();
+    expect(firstNonFinite(Int32Array.from([0, -1]))).toBeNull();
+  });
+});
+
+describe('readSafetensors', () => {
+  it('names the path when the file cannot be read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webtrainer-st-'));
+    await expect(readSafetensors(dir)).rejects.toThrow(`${dir}: cannot read: EISDIR: illegal operation on a directory`);
   });
 });

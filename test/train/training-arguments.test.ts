@@ -1,6 +1,6 @@
 /** TrainingArguments: Hugging Face's defaults and names, and errors that name the argument. */
 import { describe, expect, it } from 'vitest';
-import { bestModelMetric, trainingArgumentsFrom } from '../../src/train/training-arguments.js';
+import { bestModelMetric, trainingArgumentsFrom, TrainingArgumentsError, validateTrainingArguments } from '../../src/train/training-arguments.js';
 
 describe('TrainingArguments', () => {
   it("has HF's defaults", () => {
@@ -23,6 +23,18 @@ describe('TrainingArguments', () => {
     expect(() => trainingArgumentsFrom({ lr_scheduler_type: 'step' })).toThrow(/lrSchedulerType \("step"\) must be one of/);
     expect(() => trainingArgumentsFrom({ learning_rate: 'fast' })).toThrow(/learning_rate must be a number, got "fast"/);
     expect(() => trainingArgumentsFrom({ load_best_model_at_end: true, eval_strategy: 'epoch' })).toThrow(/saveStrategy \(steps\) to match evalStrategy \(epoch\)/);
+  });
+  it('refuses non-finite numbers, from the command line or from code, naming the argument', () => {
+    expect(() => trainingArgumentsFrom({ 'learning-rate': 'Infinity' })).toThrow("training arguments: learning-rate must be a finite number, got \"Infinity\"");
+    expect(() => trainingArgumentsFrom({ learning_rate: '-Infinity' })).toThrow('learning_rate must be a finite number, got "-Infinity"');
+    expect(() => trainingArgumentsFrom({ weight_decay: Infinity })).toThrow('training arguments: weight_decay must be a finite number, got Infinity');
+    expect(() => trainingArgumentsFrom({ max_grad_norm: NaN })).toThrow('max_grad_norm must be a finite number, got NaN');
+    expect(() => trainingArgumentsFrom({ num_train_epochs: '1e400' })).toThrow('num_train_epochs must be a finite number, got "1e400"');
+    // validateTrainingArguments (what the Trainer runs on arguments set in code) catches them too.
+    expect(() => validateTrainingArguments({ ...trainingArgumentsFrom(), adamEpsilon: Infinity })).toThrow(
+      'training arguments: adamEpsilon (Infinity) must be a finite number',
+    );
+    expect(() => trainingArgumentsFrom({ learning_rate: Infinity })).toThrow(TrainingArgumentsError);
   });
   it('best-model metric defaults as HF', () => {
     expect(bestModelMetric(trainingArgumentsFrom())).toEqual({ metric: 'eval_loss', greaterIsBetter: false });

@@ -21,6 +21,7 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from './atomic-write.js';
+import { describeError } from './files.js';
 
 export type SafetensorsDtype = 'F32' | 'I32';
 
@@ -96,7 +97,13 @@ export function encodeSafetensors(
 
 /** Reads and validates a safetensors file. */
 export async function readSafetensors(path: string): Promise<SafetensorsContent> {
-  return decodeSafetensors(await readFile(path), path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new Error(`${path}: cannot read: ${describeError(error)}`, { cause: error });
+  }
+  return decodeSafetensors(bytes, path);
 }
 
 /** Validates and decodes the bytes of a safetensors file; `source` names it in errors. */
@@ -154,29 +161,52 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
   return { tensors, metadata };
 }
 
+/** What a model expects of one tensor: its shape, and optionally its dtype. */
+export interface ExpectedTensor {
+  shape: readonly number[];
+  dtype?: SafetensorsDtype;
+}
+
 /**
- * Checks that a checkpoint holds exactly the tensors a model expects, with the expected shapes.
- * Throws one Error listing every missing, unexpected or misshapen tensor by name.
+ * Checks that a checkpoint holds exactly the tensors a model expects, with the expected shapes (and dtypes, where
+ * given: an I32 tensor read into F32 weights would load its integers' bits as floats). Throws one Error listing
+ * every missing, unexpected, misshapen or mistyped tensor by name.
  */
 export function validateAgainst(
   tensors: ReadonlyMap<string, TensorData>,
-  expected: Record<string, readonly number[]> | ReadonlyMap<string, readonly number[]>,
+  expected: Record<string, readonly number[] | ExpectedTensor> | ReadonlyMap<string, readonly number[] | ExpectedTensor>,
   source: string,
 ): void {
-  const expectedEntries = expected instanceof Map ? [...expected.entries()] : Object.entries(expected);
+  const expectedEntries = (expected instanceof Map ? [...expected.entries()] : Object.entries(expected)).map(
+    ([name, spec]): [string, ExpectedTensor] => [name, isShape(spec) ? { shape: spec } : spec],
+  );
   const expectedNames = new Set(expectedEntries.map(([name]) => name));
   const problems: string[] = [];
-  for (const [name, shape] of expectedEntries) {
+  for (const [name, { shape, dtype }] of expectedEntries) {
     const tensor = tensors.get(name);
     if (tensor === undefined) problems.push(`missing tensor ${JSON.stringify(name)} (expected shape ${formatShape(shape)})`);
-    else if (!sameShape(tensor.shape, shape)) {
-      problems.push(`tensor ${JSON.stringify(name)} has shape ${formatShape(tensor.shape)}, expected ${formatShape(shape)}`);
+    else {
+      if (!sameShape(tensor.shape, shape)) {
+        problems.push(`tensor ${JSON.stringify(name)} has shape ${formatShape(tensor.shape)}, expected ${formatShape(shape)}`);
+      }
+      if (dtype !== undefined && tensor.dtype !== dtype) problems.push(`tensor ${JSON.stringify(name)} has dtype ${tensor.dtype}, expected ${dtype}`);
     }
   }
   for (const name of tensors.keys()) {
     if (!expectedNames.has(name)) problems.push(`unexpected tensor ${JSON.stringify(name)}`);
   }
   if (problems.length > 0) throw new Error(`${source}: checkpoint does not match the model:\n  ${problems.join('\n  ')}`);
+}
+
+/** The first NaN or ±Infinity in a tensor's data, or null: weights like that are garbage from a diverged run. */
+export function firstNonFinite(data: Float32Array | Int32Array, begin = 0, end = data.length): { index: number; value: number } | null {
+  if (data instanceof Int32Array) return null;
+  for (let i = begin; i < end; i++) if (!Number.isFinite(data[i])) return { index: i, value: data[i] };
+  return null;
+}
+
+function isShape(spec: readonly number[] | ExpectedTensor): spec is readonly number[] {
+  return Array.isArray(spec);
 }
 
 function parseHeader(headerBytes: Uint8Array, source: string): Record<string, unknown> {

@@ -3,9 +3,10 @@
  * integer class ids, plus the LabelMap that turns ids back into the file's labels.
  *
  * Formats:
- * - TSV: a header line, then one example a line. Each line is split at its LAST tab(s) (as many as
- *   the header has columns minus one), with no quoting: `"` is ordinary text. This is the layout
- *   of GLUE's SST-2 and of data/README.md, where a text never contains a tab.
+ * - TSV: a header line, then one example a line, split at every tab, with no quoting: `"` is
+ *   ordinary text. This is the layout of GLUE's SST-2 and of data/README.md, where a text never
+ *   contains a tab. A row with more or fewer fields than the header is an error (a stray tab would
+ *   otherwise shift a field into the label column and quietly add a class).
  * - CSV: RFC 4180 (quoted fields may hold commas, newlines and doubled quotes), parsed by csv-parse;
  *   the first record is the header.
  * - JSONL: one JSON object a line; the label may be a string or an integer.
@@ -13,12 +14,14 @@
  * Every bad row throws an Error naming the file and the 1-based physical line where the row starts,
  * e.g. `data/x.tsv:17: expected 2 fields (sentence, label), found 1`. Empty lines are bad rows too
  * (a final newline is not an empty line). A UTF-8 byte order mark and CRLF line ends are accepted.
- * Texts are trimmed; labels are taken exactly as written.
+ * Texts are trimmed; labels are taken exactly as written. Bytes that are not UTF-8 become U+FFFD, with
+ * one warning per file naming the first line that has them.
  *
  * Limits: the whole file is read into memory.
  */
 
 import { readFile } from 'node:fs/promises';
+import { describeError } from '../checkpoint/files.js';
 import { extname } from 'node:path';
 import { CsvError, parse as parseCsv } from 'csv-parse/sync';
 import { LabelMap, MAX_INT_LABELS } from './label-map.js';
@@ -39,6 +42,8 @@ export interface ReadDatasetOptions {
    * (use the map saved with a model, so that a dev set gets the ids the model was trained with).
    */
   labels?: 'int' | 'string' | 'auto' | LabelMap;
+  /** Called with a warning about the file (invalid UTF-8); default: printed to stderr. */
+  onWarning?: (message: string) => void;
 }
 
 export interface TextExample {
@@ -68,7 +73,45 @@ const INT_LABEL = /^(0|[1-9][0-9]*)$/;
 
 /** Reads and parses a data set file. */
 export async function readDataset(path: string, options: ReadDatasetOptions = {}): Promise<TextDataset> {
-  return parseDataset(await readFile(path, 'utf8'), path, options);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    // Node's EISDIR (a directory given as the file) and EACCES messages do not say which file.
+    throw new Error(`${path}: cannot read: ${describeError(error)}`, { cause: error });
+  }
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  return parseDataset(decodeUtf8(bytes, path, warn), path, options);
+}
+
+/**
+ * The file as text. Invalid UTF-8 (a Latin-1 file, say) becomes U+FFFD as Node would decode it, but not
+ * silently: one warning names the first line with bad bytes and how many lines have them.
+ */
+export function decodeUtf8(bytes: Uint8Array, path: string, warn: (message: string) => void): string {
+  // ignoreBOM keeps a byte order mark in the text, where parseDataset removes it as before.
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    // Fall through: find the lines with invalid bytes, then decode leniently.
+  }
+  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let firstLine = 0;
+  let badLines = 0;
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline < 0 ? bytes.length : newline;
+    try {
+      strict.decode(bytes.subarray(start, end));
+    } catch {
+      badLines++;
+      firstLine ||= line;
+    }
+    start = end + 1;
+  }
+  warn(`${path}:${firstLine}: invalid UTF-8 (${badLines} line${badLines === 1 ? '' : 's'} in all); those bytes are read as U+FFFD (\ufffd)`);
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
 }
 
 /** Parses the content of a data set file; `path` names it in errors and picks the default format. */
@@ -105,20 +148,6 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-/** Python's `line.rsplit('\t', count - 1)`: the first field keeps any extra tabs. */
-function splitAtLastTabs(line: string, count: number): string[] {
-  const fields: string[] = [];
-  let rest = line;
-  while (fields.length < count - 1) {
-    const tab = rest.lastIndexOf('\t');
-    if (tab < 0) break;
-    fields.unshift(rest.slice(tab + 1));
-    rest = rest.slice(0, tab);
-  }
-  fields.unshift(rest);
-  return fields;
-}
-
 function readTsvRows(content: string, path: string, textColumn: string | undefined, labelColumn: string) {
   const lines = splitLines(content);
   if (lines.length === 0) throw new Error(`${path}: file is empty (expected a header line)`);
@@ -128,7 +157,7 @@ function readTsvRows(content: string, path: string, textColumn: string | undefin
   for (let index = 1; index < lines.length; index++) {
     const lineNumber = index + 1;
     if (lines[index] === '') throw new Error(`${path}:${lineNumber}: empty line`);
-    const fields = splitAtLastTabs(lines[index], header.length);
+    const fields = lines[index].split('\t');
     rows.push(rowFromFields(fields, header, columns, path, lineNumber));
   }
   return { rows, textColumn: columns.textName };
