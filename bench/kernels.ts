@@ -12,7 +12,7 @@
  * peers whose packages are not installed appear in `skipped` with the reason; the rest still runs.
  */
 import { tensor } from '../src/tensor/create.js';
-import { createDevice, type Device } from '../src/tensor/device.js';
+import { createDevice, type Device } from '../src/gpu/device.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { loadJaxWebgpu } from './peers/jax-webgpu.js';
 import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';

@@ -19,7 +19,7 @@ import { canUseV3, canUseV5, chooseMatmulVariant } from '../kernels/matmul/choos
 import { launchMatmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { matmulReference } from '../kernels/matmul/reference.js';
 import { V4_CONFIGS, type V4ConfigName } from '../kernels/matmul/v4-blocked.wgsl.js';
-import { createDevice, type Device } from '../src/tensor/device.js';
+import { createDevice, type Device } from '../src/gpu/device.js';
 import { measureFmaCeiling, median, runsFor, warmUpGpu } from './probes/probes.js';
 
 function option(name: string): string | undefined {

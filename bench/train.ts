@@ -20,7 +20,7 @@ import type { ForwardContext, SlotDropout } from '../src/nn/forward-context.js';
 import type { HostBatch, ModelInput } from '../src/nn/model-input.js';
 import type { SequenceClassifier } from '../src/nn/sequence-classifier.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { createDevice, type Device } from '../src/tensor/device.js';
+import { createDevice, type Device } from '../src/gpu/device.js';
 import { measureFixedCost, warmUpGpu } from './probes/probes.js';
 import {
   parameterCount,

@@ -2,7 +2,7 @@
  * Helpers shared by kernel launchers: dispatch grids for element counts beyond one dimension's 65,535 workgroups,
  * and the WGSL that turns a 2D grid back into a linear index.
  */
-import { ShapeError } from '../src/tensor/errors.js';
+import { ShapeError } from '../src/gpu/errors.js';
 
 export const ELEMENTWISE_WORKGROUP = 256;
 

@@ -1,11 +1,11 @@
 /** webtrainer's public API. */
-export { createDevice, Device, packParams, type AdapterSummary, type DeviceOptions, type Dispatch } from './tensor/device.js';
-export { GpuError, ShaderCompileError, ShapeError, DeviceLostError } from './tensor/errors.js';
+export { createDevice, Device, packParams, type AdapterSummary, type DeviceOptions, type Dispatch } from './gpu/device.js';
+export { GpuError, ShaderCompileError, ShapeError, DeviceLostError } from './gpu/errors.js';
 export { Tensor, type DType, type Shape } from './tensor/tensor.js';
 export { tensor, zeros, ones, full, type TensorOptions } from './tensor/create.js';
 export { apply, backward, noGrad, releaseGraph, type OpDefinition, type BackwardContext } from './tensor/autograd.js';
 export { tidy, keep } from './tensor/scope.js';
-export { waitQuietly } from './tensor/quiet-wait.js';
+export { waitQuietly } from './gpu/quiet-wait.js';
 export * from './tensor/ops/index.js';
 
 export { defaultModelConfig, validateModelConfig, type ModelConfig } from './nn/config.js';

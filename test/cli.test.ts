@@ -101,4 +101,20 @@ describe('webtrainer CLI', () => {
     const second = await run(['sweep', '--config', config, '--storage', storage, '--study-name', 's', '--n-trials', '2', '--json']);
     expect(JSON.parse(second.stdout.trim()).trials.map((t: { number: number }) => t.number)).toEqual([2, 3]);
   });
+
+  it('sweep follows the config\'s metric goal: goal maximize picks the trial with the largest value', async () => {
+    const config = join(dir, 'sweep-max.yaml');
+    await writeFile(config, [
+      'data: {train: ' + join(dir, 'train.tsv') + ', eval: ' + join(dir, 'train.tsv') + '}',
+      'model: {hidden_size: 8, num_layers: 1, num_heads: 2, intermediate_size: 8}',
+      'trainingArguments: {max_steps: 2, per_device_train_batch_size: 8, logging_steps: 1}',
+      'sweep: {method: random, metric: {name: eval_loss, goal: maximize}, parameters: {learning_rate: {distribution: log_uniform_values, min: 0.0001, max: 0.01}}}',
+      'slots: 2',
+      'seed: 3',
+    ].join('\n'));
+    const { code, stdout } = await run(['sweep', '--config', config, '--n-trials', '2', '--json']);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout.trim());
+    expect(summary.best_run.objective).toBe(Math.max(...summary.trials.map((t: { value: number }) => t.value)));
+  });
 });

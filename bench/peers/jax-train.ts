@@ -15,7 +15,7 @@
  * (no global `Worker`), so it would run on one thread. `installWebWorkerShim` supplies a small `Worker` on top of
  * `node:worker_threads` so it gets `navigator.hardwareConcurrency` (2) workers over its shared wasm memory.
  */
-import { waitForGpu } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/gpu/quiet-wait.js';
 import { installNodeNavigator, isMissingPackage } from './tfjs-webgpu.js';
 import {
   initialParameters,

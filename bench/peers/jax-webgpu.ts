@@ -6,7 +6,7 @@
  * `x.ref`, and a timed run ends with `blockUntilReady` on the outputs, waited for quietly like webtrainer's
  * `device.sync()`. Layernorm and AdamW are `jit`-compiled so jax-js can fuse them, as a user would write them.
  */
-import { waitForGpu } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/gpu/quiet-wait.js';
 import type { OpCase, BenchImpl, PreparedRun } from '../kernels.js';
 import { installNodeNavigator, isMissingPackage } from './tfjs-webgpu.js';
 

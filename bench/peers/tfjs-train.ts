@@ -8,7 +8,7 @@
  * Waiting: each step ends the tfjs compute pass, submits, and waits for `onSubmittedWorkDone` with webtrainer's
  * quiet wait (PEERS.md), so the loss is never read inside the timed loop.
  */
-import { waitForGpu } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/gpu/quiet-wait.js';
 import { loadTf } from './tfjs-webgpu.js';
 import {
   initialParameters,

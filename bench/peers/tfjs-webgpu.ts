@@ -9,7 +9,7 @@
  * and waits, with the same quiet wait webtrainer uses so both leave the CPU cores to lavapipe alike.
  */
 import { create, globals } from 'webgpu';
-import { waitForGpu } from '../../src/tensor/quiet-wait.js';
+import { waitForGpu } from '../../src/gpu/quiet-wait.js';
 import type { OpCase, BenchImpl, PreparedRun } from '../kernels.js';
 
 // Kept for the life of the process: when Dawn's instance was garbage-collected, later waits crashed (PEERS.md).

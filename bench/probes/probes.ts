@@ -9,8 +9,8 @@
  * until it lasts `targetMs`, so a fast GPU is measured as fairly as lavapipe.
  */
 import { Bench } from 'tinybench';
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { waitQuietly } from '../../src/tensor/quiet-wait.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { waitQuietly } from '../../src/gpu/quiet-wait.js';
 import { gridFor } from '../../kernels/common.js';
 import { COPY_WORKGROUP, copyProbeWgsl } from './copy.wgsl.js';
 import { FMA_CHAINS, FMA_UNROLL, FMA_WORKGROUP, fmaProbeWgsl } from './fma.wgsl.js';

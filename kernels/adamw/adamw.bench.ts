@@ -4,7 +4,7 @@
  * Run: npx vite-node kernels/adamw/adamw.bench.ts
  */
 import { measureCopyCeiling, medianMs } from '../../bench/probes/probes.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { launchAdamW, launchGradNormClip, packAdamWHyperparameters } from './adamw.js';
 

@@ -3,8 +3,8 @@
  * eps and weight decay, on odd sizes; the clip norm and scale against a CPU norm; bit-identical repeats; bad shapes.
  */
 import { describe, expect, it } from 'vitest';
-import type { Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import type { Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';

@@ -6,8 +6,8 @@
  * `launchGradNormClip` over all gradient buffers (writes gradScale per slot), then `launchAdamW` once per parameter
  * buffer. Without clipping, gradScale stays as packed (1).
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import {
   ADAMW_FIELD_COUNT,

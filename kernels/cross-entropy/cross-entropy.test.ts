@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd.js';
 import { tensor } from '../../src/tensor/create.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { crossEntropy, crossEntropyPerRow } from '../../src/tensor/ops/cross-entropy.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';

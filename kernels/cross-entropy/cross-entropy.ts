@@ -3,8 +3,8 @@
  * mean over non-ignored rows per trial slot, and the gradient of the logits. Buffers are raw; rows = slots ×
  * rowsPerSlot, slot-major.
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import {
   CROSS_ENTROPY_WORKGROUP,

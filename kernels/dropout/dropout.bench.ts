@@ -3,7 +3,7 @@
  * Run: npx vite-node kernels/dropout/dropout.bench.ts
  */
 import { measureCopyCeiling, medianMs } from '../../bench/probes/probes.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { launchDropout } from './dropout.js';
 
 const device = await createDevice();

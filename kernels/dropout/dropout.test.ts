@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { dropout } from '../../src/tensor/ops/dropout.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose } from '../../test/helpers/compare.js';

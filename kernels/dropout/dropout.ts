@@ -2,8 +2,8 @@
  * Launcher for per-slot inverted dropout (kernel and stream layout in dropout.wgsl.ts). The same launch on the
  * gradient is the backward.
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import { dropoutWgsl } from './dropout.wgsl.js';
 

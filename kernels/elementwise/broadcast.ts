@@ -3,8 +3,8 @@
  * with adjacent axes merged wherever both inputs step through them alike, so most calls reach the kernel as rank 1
  * or 2 and index arithmetic stays cheap.
  */
-import { ShapeError } from '../../src/tensor/errors.js';
-import type { Shape } from '../../src/tensor/tensor.js';
+import { ShapeError } from '../../src/gpu/errors.js';
+import type { Shape } from '../../src/gpu/shape.js';
 
 export const MAX_RANK = 8;
 

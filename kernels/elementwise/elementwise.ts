@@ -2,9 +2,9 @@
  * Launchers for the elementwise kernels: they take GPU buffers and shapes (no autograd), check them, pick the
  * specialisation and record one dispatch.
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
-import type { Shape } from '../../src/tensor/tensor.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
+import type { Shape } from '../../src/gpu/shape.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import { broadcastStrides, collapseAxes, MAX_RANK } from './broadcast.js';
 import { binaryWgsl, fillWgsl, unaryWgsl, type BinaryOp, type UnaryOp } from './elementwise.wgsl.js';

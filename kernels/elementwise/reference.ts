@@ -1,5 +1,5 @@
 /** Float64 CPU references for the elementwise kernels: plain loops, written from the definitions. */
-import type { Shape } from '../../src/tensor/tensor.js';
+import type { Shape } from '../../src/gpu/shape.js';
 
 export function geluReference(x: number): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));

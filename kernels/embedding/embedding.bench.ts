@@ -5,7 +5,7 @@
  * Run: npx vite-node kernels/embedding/embedding.bench.ts
  */
 import { measureCopyCeiling, medianMs } from '../../bench/probes/probes.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { launchEmbeddingBackward, launchEmbeddingForward } from './embedding.js';
 

@@ -2,8 +2,8 @@
  * Launchers for the embedding gather and its deterministic scatter-add gradient (kernels and costs in
  * embedding.wgsl.ts). Shapes: table (T, vocab, hidden), ids (T, rowsPerSlot) i32, output (T, rowsPerSlot, hidden).
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import { launchFill } from '../elementwise/elementwise.js';
 import {

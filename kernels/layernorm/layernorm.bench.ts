@@ -6,7 +6,7 @@
  * write dx); "dx+dw+db" counts the same bytes. Run: npx vite-node kernels/layernorm/layernorm.bench.ts
  */
 import { launchCopyProbe, median } from '../../bench/probes/probes.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { launchLayerNorm, launchLayerNormBackward } from './layernorm.js';
 import type { LayerNormVariant } from './layernorm.wgsl.js';

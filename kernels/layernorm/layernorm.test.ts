@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { layerNorm } from '../../src/tensor/ops/layernorm.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';

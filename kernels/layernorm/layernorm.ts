@@ -2,8 +2,8 @@
  * Launchers for layer normalisation over the last axis (layernorm.wgsl.ts) on raw buffers seen as
  * (slots, rowsPerSlot, hidden): weight and bias are (slots, hidden); slots = 1 is a weight shared by every row.
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import { launchReduce } from '../reduce/reduce.js';
 import {

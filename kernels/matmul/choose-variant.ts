@@ -19,7 +19,7 @@
  * multiprocessors short of workgroups. The other v4 configs were within 4% of this one at 2048³ and 4096³. An
  * output smaller than one tile would leave most of a workgroup idle, so tiny products go to v1.
  */
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import { V3_TILE } from './v3-subgroup.wgsl.js';
 import { packedTexels } from './v5-packed.wgsl.js';
 import type { V4ConfigName } from './v4-blocked.wgsl.js';

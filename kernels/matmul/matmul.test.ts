@@ -3,14 +3,14 @@
  * the chooser; determinism; shape errors. The per-variant kernel checks are in matmul-v1/v2/v3.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { tensor } from '../../src/tensor/create.js';
 import { linear, matmul } from '../../src/tensor/ops/matmul.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { canUseV5, chooseMatmulVariant, LARGE_V4_CONFIG } from './choose-variant.js';
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import { launchMatmul, type MatmulArgs, type MatmulVariant } from './matmul.js';
 import type { V4ConfigName } from './v4-blocked.wgsl.js';
 import { matmulReference } from './reference.js';

@@ -4,9 +4,9 @@
  * its specialisation, and records one dispatch. A broadcast operand (aBatched/bBatched false) is one matrix used by
  * every batch: that covers `x (T*B*S, H) . W` (batch 1) and the trial axis `x (T, B*S, H) . W (T, H, N)` alike.
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
-import { ScratchTextures } from '../../src/tensor/scratch-textures.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
+import { ScratchTextures } from '../../src/gpu/scratch-textures.js';
 import { wgslFor } from '../common.js';
 import { canUseV3, canUseV5, chooseMatmulVariant, LARGE_V4_CONFIG, v5Fits, type MatmulVariant } from './choose-variant.js';
 import type { MatmulSpec } from './matmul-common.wgsl.js';

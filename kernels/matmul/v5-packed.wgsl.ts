@@ -22,7 +22,7 @@
  * give identical outputs (tested): which one runs cannot change a trial's numbers.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { ScratchTextures } from '../../src/tensor/scratch-textures.js';
+import { ScratchTextures } from '../../src/gpu/scratch-textures.js';
 import { range } from '../common.js';
 import { epilogueWgsl, outputBindingsWgsl, PARAMS_FIELDS, type MatmulSpec } from './matmul-common.wgsl.js';
 import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3-subgroup.wgsl.js';

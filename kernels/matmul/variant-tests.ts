@@ -10,7 +10,7 @@
  * with every layout, padding of rows, columns and k, a shared operand packed once, and the direct (unpacked) reads.
  */
 import { describe, expect, it } from 'vitest';
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { canUseV3, canUseV5 } from './choose-variant.js';

@@ -4,7 +4,7 @@
  * Run: npx vite-node kernels/permute/permute.bench.ts
  */
 import { measureCopyCeiling, medianMs } from '../../bench/probes/probes.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { launchPermute } from './permute.js';
 
 const device = await createDevice();

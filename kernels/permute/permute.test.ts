@@ -1,7 +1,7 @@
 /** Permute and transpose against float64 multi-index loops; gradients against finite differences; bad axes. */
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { permute, transpose } from '../../src/tensor/ops/permute.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { useDevice } from '../../test/helpers/gpu.js';

@@ -2,9 +2,9 @@
  * Launcher for permute: checks the axes, merges axes that move together, records one gather dispatch.
  * No autograd here (see src/tensor/ops/permute.ts).
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
-import type { Shape } from '../../src/tensor/tensor.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
+import type { Shape } from '../../src/gpu/shape.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import { permuteWgsl } from './permute.wgsl.js';
 

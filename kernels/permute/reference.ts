@@ -1,5 +1,5 @@
 /** Float64 CPU reference for permute: explicit multi-index loops, written from the definition out[i..] = x[perm]. */
-import type { Shape } from '../../src/tensor/tensor.js';
+import type { Shape } from '../../src/gpu/shape.js';
 
 export function permuteReference(x: ArrayLike<number>, shape: Shape, axes: readonly number[]): Float64Array {
   const rank = shape.length;

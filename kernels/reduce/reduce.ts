@@ -1,5 +1,5 @@
 /** Launcher for sum / mean / max over one contiguous run of axes, seen as (outer, reduced, inner). */
-import { packParams, type Device } from '../../src/tensor/device.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import { reduceWgsl, type ReduceOp } from './reduce.wgsl.js';
 

@@ -6,7 +6,7 @@
  * Run: npx vite-node kernels/softmax/softmax.bench.ts
  */
 import { launchCopyProbe, median } from '../../bench/probes/probes.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { launchSoftmax, launchSoftmaxBackward } from './softmax.js';
 import type { SoftmaxVariant } from './softmax.wgsl.js';

@@ -3,7 +3,7 @@
  * batched shapes), the op's gradient against finite differences, extreme rows, bit-identical repeats, bad shapes.
  */
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { tensor } from '../../src/tensor/create.js';
 import { softmax } from '../../src/tensor/ops/softmax.js';
 import { expectClose } from '../../test/helpers/compare.js';

@@ -3,8 +3,8 @@
  * rows is the product of every leading axis (attention scores (T, B, heads, S, S) are T·B·heads·S rows of S).
  * The variant is chosen per adapter and row length (`defaultSoftmaxVariant`, measured in README.md).
  */
-import { packParams, type Device } from '../../src/tensor/device.js';
-import { ShapeError } from '../../src/tensor/errors.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
 import {
   REGISTERS_ROWS,

@@ -5,7 +5,7 @@
  */
 import { chooseMatmulVariant } from '../../kernels/matmul/choose-variant.js';
 import { tensor } from '../tensor/create.js';
-import { createDevice, type AdapterSummary, type Device } from '../tensor/device.js';
+import { createDevice, type AdapterSummary, type Device } from '../gpu/device.js';
 import { matmul } from '../tensor/ops/matmul.js';
 
 export interface DoctorReport {

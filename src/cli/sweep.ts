@@ -157,7 +157,8 @@ export function searchOptionsFrom(config: SweepConfig): HyperparameterSearchOpti
     };
   }
   const sweep = config.sweep ?? DEFAULT_SWEEP.sweep!;
-  return { backend: 'wandb', hpSpace: sweep, seed: config.seed, metric: sweep.metric?.name ?? null };
+  // HF passes `direction` over the sweep's metric goal; a config file states its goal there, so pass it on.
+  return { backend: 'wandb', hpSpace: sweep, seed: config.seed, metric: sweep.metric?.name ?? null, direction: sweep.metric?.goal };
 }
 
 /** Seconds between a running trial's heartbeats; a trial silent for twice this is failed by the next sweep. */

@@ -14,8 +14,8 @@ import {
   packAdamWStepFields,
 } from '../../kernels/adamw/adamw.js';
 import { tensor, zeros } from '../tensor/create.js';
-import type { Device } from '../tensor/device.js';
-import { ShapeError } from '../tensor/errors.js';
+import type { Device } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Optimizer, SlotOptimizerSettings } from './optimizer.js';

@@ -4,8 +4,8 @@
  * shorter sequences are padded, and padding changes nothing because attention masks it out).
  */
 import { tensor } from '../tensor/create.js';
-import type { Device } from '../tensor/device.js';
-import { ShapeError } from '../tensor/errors.js';
+import type { Device } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { SequenceDims } from './attention.js';
 

@@ -4,7 +4,7 @@
  * one model is T = 1 (ARCHITECTURE.md). Parameters are made outside any scope and live until `release()`.
  */
 import { tensor } from '../tensor/create.js';
-import type { Device } from '../tensor/device.js';
+import type { Device } from '../gpu/device.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { initialValues, type Initializer, type SlotRandom } from './init.js';

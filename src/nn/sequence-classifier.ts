@@ -7,7 +7,7 @@ import { crossEntropy } from '../tensor/ops/cross-entropy.js';
 import { add, tanh } from '../tensor/ops/elementwise.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { reshape } from '../tensor/ops/shape.js';
-import type { Device } from '../tensor/device.js';
+import type { Device } from '../gpu/device.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
 import { Dropout } from './dropout.js';

@@ -9,7 +9,7 @@
  */
 import type { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { AdamW } from '../nn/adamw.js';
-import type { Device } from '../tensor/device.js';
+import type { Device } from '../gpu/device.js';
 import type { EncodedExample } from '../train/data/collator.js';
 import type { ModelInit } from '../train/trainer.js';
 import type { TrainerCallback } from '../train/trainer-callback.js';

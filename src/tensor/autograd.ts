@@ -7,7 +7,7 @@
  * topological order, accumulates into the `.grad` of leaf tensors, and then frees the graph (saved tensors go back
  * to the pool) so memory is returned deterministically.
  */
-import { ShapeError } from './errors.js';
+import { ShapeError } from '../gpu/errors.js';
 import { keep, tidy } from './scope.js';
 import { Tensor } from './tensor.js';
 import { accumulateInto, fillTensor } from './tensor-fill.js';

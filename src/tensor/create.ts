@@ -1,6 +1,6 @@
 /** Making tensors from CPU data. Uploads go through `Device.write`, which orders them after pending GPU work. */
-import type { Device } from './device.js';
-import { ShapeError } from './errors.js';
+import type { Device } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
 import { emptyTensor, fillTensor } from './tensor-fill.js';
 import { checkShape, sizeOf, type DType, type Shape, type Tensor } from './tensor.js';
 

@@ -1,6 +1,6 @@
 /** The two kernels autograd itself needs: a tensor filled with one value, and in-place gradient accumulation. */
 import { launchBinary, launchFill } from '../../kernels/elementwise/elementwise.js';
-import type { Device } from './device.js';
+import type { Device } from '../gpu/device.js';
 import { Storage, Tensor, sizeOf, type DType, type Shape } from './tensor.js';
 
 /** A new tensor whose buffer is not yet written (each op fills its output). */

@@ -3,13 +3,15 @@
  * `reshape` makes a view that shares the buffer (reference counted). Reading back (`toArray`, `item`) is the only
  * way data comes to the CPU, and each read is a sync point.
  */
-import type { Device } from './device.js';
-import { ShapeError } from './errors.js';
+import type { Device } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
 import { trackTensor } from './scope.js';
 import type { GraphNode } from './autograd.js';
+import type { Shape } from '../gpu/shape.js';
+
+export type { Shape };
 
 export type DType = 'f32' | 'i32';
-export type Shape = readonly number[];
 
 /** A GPU buffer shared by a tensor and its views; returned to the pool when the last one lets go. */
 export class Storage {

@@ -5,7 +5,7 @@
  */
 import { AdamW } from '../nn/adamw.js';
 import type { SequenceClassifier } from '../nn/sequence-classifier.js';
-import { createDevice, type Device } from '../tensor/device.js';
+import { createDevice, type Device } from '../gpu/device.js';
 import type { Batch, EncodedExample } from './data/collator.js';
 import type { TextDataset } from './data/read-dataset.js';
 import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';

@@ -14,7 +14,7 @@ import { scheduleFactor, warmupStepsFor } from '../nn/schedules.js';
 import type { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { backward, noGrad } from '../tensor/autograd.js';
 import { tensor, zeros } from '../tensor/create.js';
-import type { Device } from '../tensor/device.js';
+import type { Device } from '../gpu/device.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { accumulateInto } from '../tensor/tensor-fill.js';

@@ -4,7 +4,7 @@
  * broken setup, not something to skip quietly).
  */
 import { afterAll, beforeAll } from 'vitest';
-import { createDevice, type Device } from '../../src/tensor/device.js';
+import { createDevice, type Device } from '../../src/gpu/device.js';
 
 export function useDevice(): () => Device {
   let device: Device | undefined;

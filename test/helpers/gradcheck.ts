@@ -5,7 +5,7 @@
  */
 import { backward } from '../../src/tensor/autograd.js';
 import { tensor } from '../../src/tensor/create.js';
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import { tidy } from '../../src/tensor/scope.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose } from './compare.js';

@@ -9,7 +9,7 @@ import { uploadBatch, releaseInput, type HostBatch } from '../../src/nn/model-in
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
 import { backward, noGrad } from '../../src/tensor/autograd.js';
 import { tidy } from '../../src/tensor/scope.js';
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import { expectClose } from '../helpers/compare.js';
 import { useDevice } from '../helpers/gpu.js';
 import { randomArray, randomInts } from '../helpers/random.js';

@@ -8,7 +8,7 @@ import type { Direction } from '../../src/search/frozen-trial.js';
 import { resolveSpace } from '../../src/search/hyperparameter-search.js';
 import { MedianPruner } from '../../src/search/pruners/median.js';
 import { NopPruner } from '../../src/search/pruners/nop.js';
-import { GridSampler } from '../../src/search/samplers/grid.js';
+import { RayGridSampler } from '../../src/search/spaces/ray-grid-sampler.js';
 import { NSGAIISampler } from '../../src/search/samplers/nsga2.js';
 import { RandomSampler } from '../../src/search/samplers/random.js';
 import { TPESampler } from '../../src/search/samplers/tpe/sampler.js';
@@ -40,7 +40,7 @@ describe('default sampler and pruner', () => {
     expect(resolveSpace({ backend: 'ray' }).pruner).toBeInstanceOf(NopPruner);
     // Several directions: ray's sampled parameters (grid aside) and a bayes sweep cannot use the single-objective TPE.
     expect(resolveSpace({ backend: 'ray', directions: ['minimize', 'minimize'] }).sampler).toBeInstanceOf(NSGAIISampler);
-    expect(resolveSpace({ backend: 'ray', directions: ['minimize', 'minimize'], hpSpace: { x: tune.grid_search([1, 2]) } }).sampler).toBeInstanceOf(GridSampler);
+    expect(resolveSpace({ backend: 'ray', directions: ['minimize', 'minimize'], hpSpace: { x: tune.grid_search([1, 2]) } }).sampler).toBeInstanceOf(RayGridSampler);
     const bayes = { method: 'bayes' as const, metric: { name: 'objective', goal: 'minimize' as const }, parameters: { learning_rate: { min: 1e-4, max: 1e-2 } } };
     expect(resolveSpace({ backend: 'wandb', hpSpace: bayes }).sampler).toBeInstanceOf(TPESampler);
     expect(resolveSpace({ backend: 'wandb', hpSpace: bayes, directions: ['minimize', 'minimize'] }).sampler).toBeInstanceOf(NSGAIISampler);

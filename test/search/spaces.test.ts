@@ -3,20 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { RandomSampler } from '../../src/search/samplers/random.js';
 import { GridSampler } from '../../src/search/samplers/grid.js';
 import { TPESampler } from '../../src/search/samplers/tpe/sampler.js';
-import { SuccessiveHalvingPruner } from '../../src/search/pruners/successive-halving.js';
+import { WandbHyperbandPruner } from '../../src/search/pruners/wandb-hyperband.js';
 import { createStudy } from '../../src/search/study.js';
-import type { ParamValue } from '../../src/search/distributions.js';
+import type { SpaceValue } from '../../src/search/spaces/param-spec.js';
 import { raySpace, tune, type RayConfig } from '../../src/search/spaces/ray.js';
+import { RayGridSampler } from '../../src/search/spaces/ray-grid-sampler.js';
 import { wandbHyperbandPruner, wandbSweep, type WandbParam } from '../../src/search/spaces/wandb.js';
 import { betaCdf, betaPpf, lnGamma, normalPpf } from '../../src/search/spaces/special.js';
 import { defaultComputeObjective, defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb } from '../../src/search/spaces/hf-defaults.js';
 
 /** Runs n random trials of an hpSpace and returns what the objective received. */
-async function draw(hpSpace: (t: never) => Record<string, ParamValue>, n: number, seed = 1): Promise<Array<Record<string, ParamValue>>> {
+async function draw(hpSpace: (t: never) => Record<string, SpaceValue>, n: number, seed = 1): Promise<Array<Record<string, SpaceValue>>> {
   const study = createStudy({ sampler: new RandomSampler({ seed }) });
-  const seen: Array<Record<string, ParamValue>> = [];
+  const seen: Array<Record<string, SpaceValue>> = [];
   await study.optimize((t) => {
-    seen.push((hpSpace as (t: unknown) => Record<string, ParamValue>)(t));
+    seen.push((hpSpace as (t: unknown) => Record<string, SpaceValue>)(t));
     return 0;
   }, { nTrials: n });
   return seen;
@@ -73,16 +74,17 @@ describe('Ray Tune dialect', () => {
     expect(xs.every((x) => x.k === 42)).toBe(true);
   });
 
-  it('grid_search crosses its axes once each with the others sampled', async () => {
+  it('grid_search crosses its axes (once per sample) with the others sampled', async () => {
     const s = raySpace({ lr: tune.grid_search([0.1, 0.01]), bs: tune.grid_search([16, 32]), wd: tune.uniform(0, 0.1) });
     const sampler = s.sampler({ seed: 0, fallback: new RandomSampler({ seed: 0 }) });
-    expect(sampler).toBeInstanceOf(GridSampler);
+    expect(sampler).toBeInstanceOf(RayGridSampler);
     const study = createStudy({ sampler });
-    const seen: Array<Record<string, ParamValue>> = [];
+    const seen: Array<Record<string, SpaceValue>> = [];
     await study.optimize((t) => {
       seen.push(s.hpSpace(t));
       return 0;
-    }, { nTrials: 50 });
+    }, { nTrials: s.trialCount(1) });
+    expect(s.trialCount(1)).toBe(4);
     expect(seen.map((x) => `${x.lr}/${x.bs}`).sort()).toEqual(['0.01/16', '0.01/32', '0.1/16', '0.1/32']);
     expect(seen.every((x) => (x.wd as number) >= 0 && (x.wd as number) <= 0.1)).toBe(true);
     expect(raySpace({ x: tune.uniform(0, 1) }).sampler({ seed: 1 })).toBeInstanceOf(TPESampler);
@@ -91,7 +93,8 @@ describe('Ray Tune dialect', () => {
   it('errors name the parameter', () => {
     expect(() => raySpace({ lr: tune.loguniform(0, 1) })).toThrow('lr: low (0) must be > 0 for a log scale');
     expect(() => raySpace({ q: tune.quniform(0.1, 0.2, 1) })).toThrow('q: no multiple of q (1) lies in [0.1, 0.2]');
-    expect(() => raySpace({ n: { nested: 1 } as never })).toThrow('n: unsupported Ray Tune config value');
+    expect(() => raySpace({ n: { nested: [1, 2] } as never })).toThrow('n/nested: unsupported Ray Tune config value ([1,2])');
+    expect(() => raySpace({ g: tune.grid_search([]) })).toThrow('g: grid_search values ([]) must be a non-empty array');
   });
 });
 
@@ -172,29 +175,24 @@ describe('W&B sweep dialect', () => {
       return 0;
     }, { nTrials: 100 });
     expect(seen.sort()).toEqual(['11k', '12k', '13k', '21k', '22k', '23k']);
+    expect(grid.sampler()).toBeInstanceOf(GridSampler);
     expect(wandbSweep({ method: 'random', parameters: { a: { values: [1] } } }).sampler()).toBeInstanceOf(RandomSampler);
     expect(wandbSweep({ method: 'bayes', parameters: { a: { values: [1] } } }).sampler()).toBeInstanceOf(TPESampler);
-    expect(() => wandbSweep({ method: 'grid', parameters: { u: { distribution: 'uniform', min: 0, max: 1 } } })).toThrow('u: grid search needs value, values or int_uniform (got uniform)');
+    expect(() => wandbSweep({ method: 'grid', parameters: { u: { distribution: 'uniform', min: 0, max: 1 } } })).toThrow('u: grid search needs value, values, int_uniform or q_uniform (got uniform)');
     expect(() => wandbSweep({ method: 'random', parameters: { z: { distribution: 'zipf' } } })).toThrow('z: unknown W&B distribution ("zipf")');
-    expect(() => wandbSweep({ method: 'random', parameters: { b: { distribution: 'beta', a: 2 } } })).toThrow('b: beta needs a finite number b');
+    expect(() => wandbSweep({ method: 'random', parameters: { b: { distribution: 'beta', a: -2 } } })).toThrow('b: beta needs a (-2) > 0 and b (undefined) > 0');
   });
 
-  it('early_terminate hyperband → ASHA with the first band and eta', () => {
-    // min_iter 3, eta 3: bands at 3, 9, 27 → minResource 3, reductionFactor 3.
+  it('early_terminate hyperband → WandbHyperbandPruner with W&B\'s bands', () => {
+    // min_iter 3, eta 3: bands int(3·3^i) = 3, 9, 27, … (wandb/sweeps test_hyperband_min_iter_bands).
     const p = wandbHyperbandPruner({ type: 'hyperband', min_iter: 3 });
-    expect(p).toBeInstanceOf(SuccessiveHalvingPruner);
-    expect([p.reductionFactor, p.minEarlyStoppingRate]).toEqual([3, 0]);
-    // max_iter 27, s 2, eta 3: bands at 27/3² = 3 and 27/3 = 9 → minResource 3.
-    const q = wandbHyperbandPruner({ type: 'hyperband', max_iter: 27, s: 2, eta: 3 });
-    const study = createStudy({ pruner: q, sampler: new RandomSampler({ seed: 0 }) });
-    const [a, b] = [study.ask(), study.ask()];
-    a.report(1, 2);
-    expect(a.shouldPrune()).toBe(false); // step 2 < first band 3
-    a.report(1, 3);
-    expect(a.shouldPrune()).toBe(false);
-    b.report(2, 3);
-    expect(b.shouldPrune()).toBe(true); // band 3 = {1, 2}: fewer than eta → only the best continues
-    expect(() => wandbHyperbandPruner({ type: 'hyperband', max_iter: 10, s: 2 })).toThrow('first band (1.1111111111111112) must be a whole number');
+    expect(p).toBeInstanceOf(WandbHyperbandPruner);
+    expect([p.bands.slice(0, 3), p.eta, p.strict]).toEqual([[3, 9, 27], 3, true]);
+    // max_iter 27, s 2, eta 3: 27/3 = 9, 9/3 = 3 → sorted [3, 9].
+    expect(wandbHyperbandPruner({ type: 'hyperband', max_iter: 27, s: 2, eta: 3 }).bands).toEqual([3, 9]);
+    // The valid {max_iter: 10, s: 2, eta: 3}: 10/3 = 3.33 → 3, 3.33/3 = 1.11 → 1 → [1, 3].
+    expect(wandbHyperbandPruner({ type: 'hyperband', max_iter: 10, s: 2, eta: 3 }).bands).toEqual([1, 3]);
+    expect(() => wandbHyperbandPruner({ type: 'hyperband', max_iter: 10 })).toThrow('early_terminate hyperband needs min_iter, or max_iter and s');
   });
 });
 

@@ -1,8 +1,8 @@
 /** Failures are loud and name the kernel and shapes: compile errors, bad shapes, a lost device. */
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
-import { createDevice } from '../../src/tensor/device.js';
-import { ShaderCompileError, ShapeError } from '../../src/tensor/errors.js';
+import { createDevice } from '../../src/gpu/device.js';
+import { ShaderCompileError, ShapeError } from '../../src/gpu/errors.js';
 import { add } from '../../src/tensor/ops/elementwise.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { reshape } from '../../src/tensor/ops/shape.js';

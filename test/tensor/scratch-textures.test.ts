@@ -1,7 +1,7 @@
 /** ScratchTextures: reuse while big enough, growth by at least 1.5x, the linear layout, and errors past the limit. */
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from '../../src/tensor/errors.js';
-import { ScratchTextures } from '../../src/tensor/scratch-textures.js';
+import { ShapeError } from '../../src/gpu/errors.js';
+import { ScratchTextures } from '../../src/gpu/scratch-textures.js';
 import { useDevice } from '../helpers/gpu.js';
 
 describe('ScratchTextures', () => {

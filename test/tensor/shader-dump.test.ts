@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
-import { createDevice } from '../../src/tensor/device.js';
+import { createDevice } from '../../src/gpu/device.js';
 import { gelu } from '../../src/tensor/ops/elementwise.js';
 
 it('dumps each shader once, named by its kernel', async () => {

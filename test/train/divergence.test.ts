@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { AdamW } from '../../src/nn/adamw.js';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../../src/train/checkpoint/safetensors.js';
 import type { EncodedExample } from '../../src/train/data/collator.js';
 import { Trainer } from '../../src/train/trainer.js';

@@ -13,7 +13,7 @@ import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
 import { defaultModelConfig } from '../../src/nn/config.js';
 import { collateEncoded, type EncodedExample } from '../../src/train/data/collator.js';
 import { Trainer } from '../../src/train/trainer.js';
-import type { DeviceResourceStats } from '../../src/tensor/device.js';
+import type { DeviceResourceStats } from '../../src/gpu/device.js';
 import { useDevice } from '../helpers/gpu.js';
 
 const device = useDevice();

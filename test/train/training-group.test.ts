@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { AdamW, isDecayed } from '../../src/nn/adamw.js';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
-import type { Device } from '../../src/tensor/device.js';
+import type { Device } from '../../src/gpu/device.js';
 import type { EncodedExample } from '../../src/train/data/collator.js';
 import { optimizerSettings, trainingArgumentsFrom, type TrainingArguments } from '../../src/train/training-arguments.js';
 import { TrainingGroup } from '../../src/train/training-group.js';

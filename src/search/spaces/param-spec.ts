@@ -19,6 +19,20 @@ export type ParamSpec =
 
 export const QUANTILE_SUFFIX = '__quantile';
 
+/** What a space hands the objective: a value, or a nested dict of values (Ray's nested configs, W&B's nested parameters). */
+export type SpaceValue = ParamValue | { [key: string]: SpaceValue };
+
+/** Sets `value` at `path` in a nested dict, creating the dicts on the way. */
+export function setNested(target: { [key: string]: SpaceValue }, path: readonly string[], value: SpaceValue): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object') node[key] = {};
+    node = node[key] as { [key: string]: SpaceValue };
+  }
+  node[path[path.length - 1]] = value;
+}
+
 export function suggestParam(trial: Trial, name: string, spec: ParamSpec): ParamValue {
   switch (spec.kind) {
     case 'constant':

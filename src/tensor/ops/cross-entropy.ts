@@ -10,7 +10,7 @@ import {
   launchCrossEntropyMean,
 } from '../../../kernels/cross-entropy/cross-entropy.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 

@@ -6,7 +6,7 @@
  */
 import { launchDropout } from '../../../kernels/dropout/dropout.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { tensor } from '../create.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';

@@ -6,7 +6,7 @@ import { broadcastShapes } from '../../../kernels/elementwise/broadcast.js';
 import { launchBinary, launchUnary } from '../../../kernels/elementwise/elementwise.js';
 import type { BinaryOp, UnaryOp } from '../../../kernels/elementwise/elementwise.wgsl.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Shape, Tensor } from '../tensor.js';
 import { sumToShape } from './reduce.js';

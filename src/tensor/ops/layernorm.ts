@@ -5,7 +5,7 @@
  */
 import { launchLayerNorm, launchLayerNormBackward } from '../../../kernels/layernorm/layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 

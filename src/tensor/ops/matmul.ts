@@ -6,7 +6,7 @@
  */
 import { launchMatmul } from '../../../kernels/matmul/matmul.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Shape, Tensor } from '../tensor.js';
 import { binaryRaw } from './elementwise.js';

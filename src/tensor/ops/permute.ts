@@ -1,7 +1,7 @@
 /** Permute and transpose with autograd: the gradient is the incoming gradient permuted back. Kernel: kernels/permute. */
 import { checkAxes, inverseAxes, launchPermute, permutedShape } from '../../../kernels/permute/permute.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 

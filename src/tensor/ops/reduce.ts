@@ -3,7 +3,7 @@ import { launchBinary, launchUnary } from '../../../kernels/elementwise/elementw
 import { launchReduce } from '../../../kernels/reduce/reduce.js';
 import type { ReduceOp } from '../../../kernels/reduce/reduce.wgsl.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import { sizeOf, type Shape, type Tensor } from '../tensor.js';
 

@@ -1,6 +1,6 @@
 /** Reshape with autograd: a view of the same buffer; its gradient is the incoming gradient viewed back. */
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { sizeOf, type Shape, type Tensor } from '../tensor.js';
 
 interface ReshapeAttrs {

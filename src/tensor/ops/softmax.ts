@@ -1,7 +1,7 @@
 /** Softmax over the last axis with autograd. Kernel: kernels/softmax (forward and backward are one dispatch each). */
 import { launchSoftmax, launchSoftmaxBackward } from '../../../kernels/softmax/softmax.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 
