@@ -12,7 +12,9 @@ const supervisor = await import(dist('supervisor.js').href);
 if (supervisor.isSupervisedChild()) {
   supervisor.exitWithSupervisor();
   const { main } = await import(dist('main.js').href);
-  process.exitCode = await main(process.argv.slice(2));
+  // bench/ is not part of src/ (it uses the package as a user does), so its command is handed to main here.
+  const bench = async (args) => (await import(new URL('../dist/bench/cli.js', import.meta.url).href)).runBench(args);
+  process.exitCode = await main(process.argv.slice(2), { bench });
 } else {
   process.exitCode = await supervisor.runSupervised(fileURLToPath(import.meta.url), process.argv.slice(2));
 }

@@ -34,3 +34,7 @@ export { trainingArgumentsFrom, defaultTrainingArguments, TrainingArgumentsError
 export { Trainer, type TrainerOptions, type ModelInit } from './train/trainer.js';
 export { TrainingGroup, TrainingDivergedError, type Divergence, type TrainOutput, type EvalPrediction, type ComputeMetrics } from './train/training-group.js';
 export { EarlyStoppingCallback, type TrainerCallback } from './train/trainer-callback.js';
+export { hyperparameterSearch, type HyperparameterSearchOptions, type BestRun } from './train/hyperparameter-search.js';
+
+// The study layer, also its own entry (`webtrainer/search`), which loads no GPU code.
+export * from './search/index.js';

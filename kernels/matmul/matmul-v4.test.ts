@@ -1,10 +1,10 @@
 /**
- * Matmul v4: the shipped config on every case (variant-tests.ts), the runner-up on the layout cases, and every other
+ * Matmul v4: the shipped config on every case (test/helpers/matmul-variant-tests.ts), the runner-up on the layout cases, and every other
  * benchmarked config on two cases (scalar loads; vec4 loads with both operands transposed).
  */
 import { useDevice } from '../../test/helpers/gpu.js';
 import { LARGE_V4_CONFIG } from './choose-variant.js';
-import { defineVariantTests } from './variant-tests.js';
+import { defineVariantTests } from '../../test/helpers/matmul-variant-tests.js';
 import { V4_CONFIGS, type V4ConfigName } from './v4-blocked.wgsl.js';
 
 const device = useDevice();

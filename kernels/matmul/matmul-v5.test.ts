@@ -1,7 +1,7 @@
-/** Matmul v5 (packed into storage textures) on every shape, transposition, batch broadcast and epilogue (variant-tests.ts). */
+/** Matmul v5 (packed into storage textures) on every shape, transposition, batch broadcast and epilogue (test/helpers/matmul-variant-tests.ts). */
 import { describe, expect, it } from 'vitest';
 import { useDevice } from '../../test/helpers/gpu.js';
-import { defineVariantTests } from './variant-tests.js';
+import { defineVariantTests } from '../../test/helpers/matmul-variant-tests.js';
 import { matmulV5StreamedWgsl } from './v5-streamed.wgsl.js';
 
 defineVariantTests('v5', useDevice());

@@ -37,7 +37,12 @@ exit codes: 0 ok, 1 failure, 2 usage (unknown command or option, bad value),
 
 export { UsageError };
 
-export async function main(argv: string[]): Promise<number> {
+/** Commands whose code lives outside src/ (bench/): the caller supplies them. */
+export interface ExtraCommands {
+  bench?: (args: string[]) => Promise<number>;
+}
+
+export async function main(argv: string[], commands: ExtraCommands = {}): Promise<number> {
   const debug = argv.includes('--debug') || process.env.WEBTRAINER_DEBUG === '1';
   const [command, ...rest] = argv.filter((arg) => arg !== '--debug');
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -49,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'doctor':
         return await doctor(rest);
       case 'bench':
-        return await bench(rest);
+        // The benchmarks live in bench/ (they use the package as a user does); bin/webtrainer.js passes them in.
+        if (!commands.bench) throw new UsageError("'bench' runs from the webtrainer command (bin/webtrainer.js)");
+        return await commands.bench(rest);
       case 'train':
         return await runTrain(rest);
       case 'sweep':
@@ -93,42 +100,3 @@ async function doctor(args: string[]): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-async function bench(args: string[]): Promise<number> {
-  const [what, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      json: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string', multiple: true },
-    },
-    strict: true,
-  });
-  if (values.only && what !== 'kernels') throw new UsageError(`--only is an option of bench kernels, not of bench ${what}`);
-  switch (what) {
-    case 'kernels': {
-      const { benchKernels, formatKernelReport } = await import('../../bench/kernels.js');
-      const report = await benchKernels({
-        quick: values.quick,
-        json: values.json,
-        only: (values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean),
-      });
-      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatKernelReport(report));
-      return 0;
-    }
-    case 'train': {
-      const { benchTrain, formatTrainReport } = await import('../../bench/train.js');
-      const report = await benchTrain({ quick: values.quick, json: values.json });
-      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatTrainReport(report));
-      return 0;
-    }
-    case 'samplers': {
-      const { benchSamplers, formatReport } = await import('../../bench/samplers.js');
-      const report = await benchSamplers({ quick: values.quick, json: values.json, silent: values.json });
-      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels, train or samplers)`);
-  }
-}

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The GPU device: a Dawn WebGPU device (npm `webgpu`) with the limits and features the kernels need, a buffer pool,
  * a pipeline cache, and one command encoder into which every dispatch of a step is recorded.

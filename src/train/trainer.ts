@@ -10,8 +10,10 @@ import type { Batch, EncodedExample } from './data/collator.js';
 import type { TextDataset } from './data/read-dataset.js';
 import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';
 import type { TrainerCallback } from './trainer-callback.js';
-import { optimizerSettings, trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments } from './training-arguments.js';
+import { optimizerSettings, trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-arguments.js';
 import { TrainingDivergedError, TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
+import type { Direction } from '../search/frozen-trial.js';
+import type { BestRun, HyperparameterSearchOptions } from './hyperparameter-search.js';
 
 export type DatasetInput = TextDataset | readonly EncodedExample[];
 
@@ -21,7 +23,8 @@ export type ModelInit = (device: Device, seeds: number[]) => SequenceClassifier;
 export interface TrainerOptions {
   model?: SequenceClassifier;
   modelInit?: ModelInit;
-  args?: Partial<TrainingArguments> | Record<string, unknown>;
+  /** Hugging Face's TrainingArguments, snake_case (`learning_rate`, `num_train_epochs`, …). */
+  args?: TrainingArgumentsInput;
   trainDataset?: DatasetInput;
   evalDataset?: DatasetInput;
   /** Needed for text datasets. */
@@ -44,7 +47,7 @@ export class Trainer {
   constructor(options: TrainerOptions) {
     if (!options.model && !options.modelInit) throw new Error('Trainer: pass a model or a modelInit');
     this.options = options;
-    this.args = validateTrainingArguments(trainingArgumentsFrom(options.args as Record<string, unknown>));
+    this.args = validateTrainingArguments(trainingArgumentsFrom(options.args));
     this.device = options.device ?? options.model?.parameters()[0]?.device ?? null;
     this.model = options.model ?? null;
     if (this.model && this.model.slots !== 1) throw new Error(`Trainer: the model has ${this.model.slots} slots; use TrainingGroup for fused trials`);
@@ -86,11 +89,14 @@ export class Trainer {
 
   /**
    * Hugging Face's hyperparameter_search: runs `nTrials` trainings from `modelInit`, sampled from `hpSpace`, and
-   * returns the best run. Fused trials share one set of kernels (`slots`). Lives in src/search (loaded on demand,
-   * so the training layer does not depend on the search layer).
+   * returns the best run, or with `directions` (several objectives) the Pareto front. Fused trials share one set of
+   * kernels (`slots`). The integration lives beside the Trainer (hyperparameter-search.ts), loaded on demand.
    */
-  async hyperparameterSearch(options: import('../search/hyperparameter-search.js').HyperparameterSearchOptions = {}) {
-    const { hyperparameterSearch } = await import('../search/hyperparameter-search.js');
+  async hyperparameterSearch(options: HyperparameterSearchOptions & { directions: Direction[] }): Promise<BestRun[]>;
+  async hyperparameterSearch(options?: HyperparameterSearchOptions & { directions?: undefined }): Promise<BestRun>;
+  async hyperparameterSearch(options: HyperparameterSearchOptions): Promise<BestRun | BestRun[]>;
+  async hyperparameterSearch(options: HyperparameterSearchOptions = {}): Promise<BestRun | BestRun[]> {
+    const { hyperparameterSearch } = await import('./hyperparameter-search.js');
     return hyperparameterSearch(this, options);
   }
 

@@ -84,6 +84,17 @@ export class TrainingArgumentsError extends Error {
   override name = 'TrainingArgumentsError';
 }
 
+/** `fooBarBaz` → `foo_bar_baz`, as a type: Hugging Face's names for this project's camelCase fields. */
+type SnakeCase<S extends string> = S extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${SnakeCase<Tail>}`
+  : S;
+
+/**
+ * Training arguments as a user writes them, with Hugging Face's snake_case names (`learning_rate`,
+ * `per_device_train_batch_size`, …), each optional and typed: a misspelt name does not type-check.
+ */
+export type TrainingArgumentsInput = { [K in keyof TrainingArguments as SnakeCase<K & string>]?: TrainingArguments[K] };
+
 export function trainingArgumentsFrom(values: Record<string, unknown> = {}): TrainingArguments {
   const args: TrainingArguments = { ...defaultTrainingArguments };
   for (const [rawKey, value] of Object.entries(values)) {

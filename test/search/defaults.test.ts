@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../src/search/frozen-trial.js';
-import { resolveSpace } from '../../src/search/hyperparameter-search.js';
+import { resolveSpace } from '../../src/search/spaces/resolve-space.js';
 import { MedianPruner } from '../../src/search/pruners/median.js';
 import { NopPruner } from '../../src/search/pruners/nop.js';
 import { RayGridSampler } from '../../src/search/spaces/ray-grid-sampler.js';

@@ -4,7 +4,7 @@
  * against the config; nested dicts in the param space.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveSpace } from '../../src/search/hyperparameter-search.js';
+import { resolveSpace } from '../../src/search/spaces/resolve-space.js';
 import { RandomSampler } from '../../src/search/samplers/random.js';
 import type { SpaceValue } from '../../src/search/spaces/param-spec.js';
 import { RayGridSampler } from '../../src/search/spaces/ray-grid-sampler.js';

@@ -5,7 +5,7 @@
  * Expected values are worked by hand from those sources (or printed by NumPy where it says so).
  */
 import { describe, expect, it } from 'vitest';
-import { resolveSpace } from '../../src/search/hyperparameter-search.js';
+import { resolveSpace } from '../../src/search/spaces/resolve-space.js';
 import { GridSampler } from '../../src/search/samplers/grid.js';
 import { RandomSampler } from '../../src/search/samplers/random.js';
 import type { SpaceValue } from '../../src/search/spaces/param-spec.js';

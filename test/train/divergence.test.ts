@@ -45,7 +45,7 @@ const losses = (g: TrainingGroup, slot: number) => g.state.logHistory[slot].filt
 // lr·sign(g) (Adam's first step), so with lr 1e30 the weights reach ~1e30 after step 1, and the step-2 forward
 // pass overflows float32 (the squares in LayerNorm's variance alone are ~1e60). Step 1's loss, from the initial
 // weights, is finite; the loss read at step 2 (logging every step) is the first that is not.
-const diverging = { learning_rate: 1e30, lr_scheduler_type: 'constant', max_grad_norm: 0, per_device_train_batch_size: 4, max_steps: 6, logging_steps: 1, seed: 1 };
+const diverging = { learning_rate: 1e30, lr_scheduler_type: 'constant' as const, max_grad_norm: 0, per_device_train_batch_size: 4, max_steps: 6, logging_steps: 1, seed: 1 };
 
 describe('divergence', () => {
   it('Trainer.train throws a TrainingDivergedError naming the step and the loss, and saves no checkpoint after it', async () => {

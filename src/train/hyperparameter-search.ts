@@ -3,53 +3,34 @@
  * requires `modelInit`; default 20 trials; the default objective is eval_loss alone when it is the only metric,
  * else the sum of the other evaluation metrics; default spaces per backend as HF's. The space may be written in
  * Optuna's define-by-run style, as a Ray Tune config or as a W&B sweep config; `slots` trials are fused into one
- * set of kernels at a time (FusedRunner).
+ * set of kernels at a time (FusedRunner). The space is resolved by the study layer (search/spaces/resolve-space.ts); this file is the Trainer's side of the integration, as HF keeps it beside the Trainer.
  * Heartbeats (heartbeatInterval, gracePeriod, failedTrialCallback: see heartbeat.ts) go to the study: every trial,
  * also one waiting in the FusedRunner's queue for its group, beats from ask to tell, and a resumed or concurrent
  * search fails (and may retry) the trials of a killed process.
  */
-import { camelCase, trainingArgumentsFrom, type TrainingArguments } from '../train/training-arguments.js';
-import type { Trainer } from '../train/trainer.js';
-import type { ParamValue } from './distributions.js';
-import type { Direction, FrozenTrial } from './frozen-trial.js';
+import type { ParamValue } from '../search/distributions.js';
+import type { Direction, FrozenTrial } from '../search/frozen-trial.js';
+import type { HeartbeatOptions } from '../search/heartbeat.js';
+import { defaultComputeObjective } from '../search/spaces/hf-defaults.js';
+import type { SpaceValue } from '../search/spaces/param-spec.js';
+import { resolveSpace, type SpaceOptions } from '../search/spaces/resolve-space.js';
+import type { StudyStorage } from '../search/storage/storage.js';
+import { createStudy, type Study } from '../search/study.js';
+import type { Trial } from '../search/trial.js';
 import { FusedRunner } from './fused-runner.js';
-import type { HeartbeatOptions } from './heartbeat.js';
-import { MedianPruner } from './pruners/median.js';
-import type { Pruner } from './pruners/pruner.js';
-import { NopPruner } from './pruners/nop.js';
-import { defaultSampler } from './samplers/default-sampler.js';
-import { NSGAIISampler } from './samplers/nsga2.js';
-import { RandomSampler } from './samplers/random.js';
-import type { Sampler } from './samplers/sampler.js';
-import { defaultComputeObjective, defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb } from './spaces/hf-defaults.js';
-import type { HpSpace } from './spaces/optuna.js';
-import type { SpaceValue } from './spaces/param-spec.js';
-import { raySpace, type RayConfig } from './spaces/ray.js';
-import { wandbSweep, type WandbSweepConfig } from './spaces/wandb.js';
-import type { StudyStorage } from './storage/storage.js';
-import { createStudy, type Callback, type Study } from './study.js';
-import type { Trial } from './trial.js';
+import { camelCase, trainingArgumentsFrom, type TrainingArguments } from './training-arguments.js';
+import type { Trainer } from './trainer.js';
 
-export type SearchBackend = 'optuna' | 'ray' | 'wandb';
-
-export interface HyperparameterSearchOptions extends HeartbeatOptions {
-  direction?: Direction;
-  directions?: Direction[];
-  backend?: SearchBackend;
-  /** optuna: (trial) => params; ray: a tune config (or a function returning one); wandb: a sweep config (or one). */
-  hpSpace?: HpSpace | RayConfig | WandbSweepConfig | (() => RayConfig | WandbSweepConfig);
+export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOptions {
   nTrials?: number;
   /** Seconds after which no new trial starts. */
   timeout?: number;
   computeObjective?: (metrics: Record<string, number>) => number | number[];
-  sampler?: Sampler;
-  pruner?: Pruner;
   storage?: string | StudyStorage;
   studyName?: string;
   loadIfExists?: boolean;
   /** Trials trained together in one fused group (one set of kernels). Default 1. */
   slots?: number;
-  seed?: number;
   signal?: AbortSignal;
   /** Called after each trial ends (any state). */
   onTrialEnd?: (study: Study, trial: FrozenTrial) => void;
@@ -73,69 +54,6 @@ const DROPOUT_KEYS: Record<string, 'hiddenDropout' | 'attentionDropout'> = {
   attention_dropout_prob: 'attentionDropout',
   attentionDropoutProb: 'attentionDropout',
 };
-
-export interface ResolvedSpace {
-  hpSpace: (trial: Trial) => Record<string, SpaceValue>;
-  sampler: Sampler;
-  pruner: Pruner;
-  direction: Direction;
-  /** Trials to run for the requested nTrials in a study holding `existing` (Ray: a grid per sample; W&B: run_cap). */
-  trialCount?: (requested: number, existing: number) => number;
-  /** Study callbacks the space brings (W&B's metric.target). */
-  callbacks?: Callback[];
-}
-
-/**
- * The space, sampler, pruner and direction a backend's space implies (explicit options win).
- * optuna: Optuna's `create_study` defaults, TPE (NSGA-II when there are several directions) and MedianPruner.
- * With several directions, ray's sampled parameters and a wandb `bayes` sweep use NSGA-II too (TPE here is
- * single-objective; Optuna's choice for several objectives).
- */
-export function resolveSpace(options: HyperparameterSearchOptions): ResolvedSpace {
-  const backend = options.backend ?? 'optuna';
-  const seed = options.seed;
-  const given = options.hpSpace;
-  const multiObjective = (options.directions?.length ?? 1) > 1;
-  switch (backend) {
-    case 'optuna': {
-      const hpSpace = (given as HpSpace | undefined) ?? defaultHpSpaceOptuna;
-      if (typeof hpSpace !== 'function') throw new Error("hpSpace for backend 'optuna' must be a function (trial) => params");
-      return {
-        hpSpace,
-        sampler: options.sampler ?? defaultSampler(options.directions ?? [options.direction ?? 'minimize'], seed),
-        pruner: options.pruner ?? new MedianPruner(),
-        direction: options.direction ?? 'minimize',
-      };
-    }
-    case 'ray': {
-      const config = (typeof given === 'function' ? (given as () => RayConfig)() : (given as RayConfig | undefined)) ?? defaultHpSpaceRay();
-      const space = raySpace(config);
-      const fallback = multiObjective ? new NSGAIISampler({ seed }) : new RandomSampler({ seed });
-      return {
-        hpSpace: space.hpSpace,
-        sampler: options.sampler ?? space.sampler({ seed, fallback }),
-        pruner: options.pruner ?? new NopPruner(),
-        direction: options.direction ?? 'minimize',
-        trialCount: space.trialCount,
-      };
-    }
-    case 'wandb': {
-      const config = (typeof given === 'function' ? (given as () => WandbSweepConfig)() : (given as WandbSweepConfig | undefined)) ?? defaultHpSpaceWandb();
-      // HF's run_hp_search_wandb sets the sweep's metric goal to `direction` (default 'minimize').
-      const sweep = wandbSweep(config, { direction: options.direction ?? 'minimize' });
-      return {
-        hpSpace: sweep.hpSpace,
-        sampler: options.sampler ?? (multiObjective && config.method === 'bayes' ? new NSGAIISampler({ seed }) : sweep.sampler({ seed })),
-        pruner: options.pruner ?? sweep.pruner,
-        direction: sweep.direction,
-        trialCount: sweep.trialCount,
-        callbacks: sweep.callbacks,
-      };
-    }
-    default:
-      throw new Error(`hyperparameterSearch: backend '${String(backend)}' must be optuna, ray or wandb`);
-  }
-}
 
 /** Splits a sampled configuration into training arguments and per-slot dropout rates. */
 export function trialConfiguration(base: TrainingArguments, params: Record<string, SpaceValue>) {

@@ -10,13 +10,13 @@
 import type { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { AdamW } from '../nn/adamw.js';
 import type { Device } from '../gpu/device.js';
-import type { EncodedExample } from '../train/data/collator.js';
-import type { ModelInit } from '../train/trainer.js';
-import type { TrainerCallback } from '../train/trainer-callback.js';
-import { optimizerSettings, type TrainingArguments } from '../train/training-arguments.js';
-import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics } from '../train/training-group.js';
-import { TrialPruned } from './errors.js';
-import type { Trial } from './trial.js';
+import type { EncodedExample } from './data/collator.js';
+import type { ModelInit } from './trainer.js';
+import type { TrainerCallback } from './trainer-callback.js';
+import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
+import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics } from './training-group.js';
+import { TrialPruned } from '../search/errors.js';
+import type { Trial } from '../search/trial.js';
 
 export interface SlotRequest {
   trial: Trial;

@@ -11,12 +11,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../../src/gpu/device.js';
-import { expectClose } from '../../test/helpers/compare.js';
-import { randomArray } from '../../test/helpers/random.js';
-import { canUseV3, canUseV5 } from './choose-variant.js';
-import { launchMatmul, type MatmulVariant } from './matmul.js';
-import type { V4ConfigName } from './v4-blocked.wgsl.js';
-import { matmulReference } from './reference.js';
+import { expectClose } from './compare.js';
+import { randomArray } from './random.js';
+import { canUseV3, canUseV5 } from '../../kernels/matmul/choose-variant.js';
+import { launchMatmul, type MatmulVariant } from '../../kernels/matmul/matmul.js';
+import type { V4ConfigName } from '../../kernels/matmul/v4-blocked.wgsl.js';
+import { matmulReference } from '../../kernels/matmul/reference.js';
 
 export interface KernelCase {
   batch: number;
