@@ -17,6 +17,7 @@ export { Dropout } from './nn/dropout.js';
 export { SelfAttention } from './nn/attention.js';
 export { EncoderLayer } from './nn/encoder-layer.js';
 export { SequenceClassifier } from './nn/sequence-classifier.js';
+export type { TrainableModel, TrainableModelConfig } from './nn/trainable-model.js';
 export { ForwardContext } from './nn/forward-context.js';
 export { uploadBatch, type HostBatch, type ModelInput } from './nn/model-input.js';
 export { AdamW } from './nn/adamw.js';

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultModelConfig, validateModelConfig, type ModelConfig } from '../nn/config.js';
 import { SequenceClassifier } from '../nn/sequence-classifier.js';
+import type { TrainableModel } from '../nn/trainable-model.js';
 import { readDataset, type TextDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
@@ -186,7 +187,7 @@ export async function runTrain(argv: string[]): Promise<number> {
 }
 
 /** model.safetensors + config.json + labels.json (the label mapping the model was trained with). */
-export async function saveModel(dir: string, model: SequenceClassifier, train: TextDataset): Promise<void> {
+export async function saveModel(dir: string, model: TrainableModel, train: TextDataset): Promise<void> {
   await ensureDirectory(dir);
   await saveModelWeights(model, join(dir, 'model.safetensors'));
   await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');

@@ -7,7 +7,7 @@
  * The search layer decides only which trials share a group (ARCHITECTURE.md): the training loop is the same one
  * plain training uses.
  */
-import type { SequenceClassifier } from '../nn/sequence-classifier.js';
+import type { TrainableModel } from '../nn/trainable-model.js';
 import { AdamW } from '../nn/adamw.js';
 import type { Device } from '../gpu/device.js';
 import type { EncodedExample } from './data/collator.js';
@@ -94,7 +94,7 @@ export class FusedRunner {
 
   private async runGroup(members: Pending[]): Promise<void> {
     const o = this.options;
-    let model: SequenceClassifier | null = null;
+    let model: TrainableModel | null = null;
     let optimizer: AdamW | null = null;
     let group: TrainingGroup | null = null;
     const pruned = new Set<number>();

@@ -4,7 +4,7 @@
  * datasets once, builds AdamW with HF's decay rules, and runs a TrainingGroup of one slot.
  */
 import { AdamW } from '../nn/adamw.js';
-import type { SequenceClassifier } from '../nn/sequence-classifier.js';
+import type { TrainableModel } from '../nn/trainable-model.js';
 import { createDevice, type Device } from '../gpu/device.js';
 import type { Batch, EncodedExample } from './data/collator.js';
 import type { TextDataset } from './data/read-dataset.js';
@@ -18,10 +18,10 @@ import type { BestRun, HyperparameterSearchOptions } from './hyperparameter-sear
 export type DatasetInput = TextDataset | readonly EncodedExample[];
 
 /** Builds a model for the given slot seeds (one per fused trial; one for plain training). */
-export type ModelInit = (device: Device, seeds: number[]) => SequenceClassifier;
+export type ModelInit = (device: Device, seeds: number[]) => TrainableModel;
 
 export interface TrainerOptions {
-  model?: SequenceClassifier;
+  model?: TrainableModel;
   modelInit?: ModelInit;
   /** Hugging Face's TrainingArguments, snake_case (`learning_rate`, `num_train_epochs`, …). */
   args?: TrainingArgumentsInput;
@@ -39,7 +39,7 @@ export class Trainer {
   readonly args: TrainingArguments;
   readonly options: TrainerOptions;
   private device: Device | null;
-  private model: SequenceClassifier | null;
+  private model: TrainableModel | null;
   private group: TrainingGroup | null = null;
   private optimizer: AdamW | null = null;
   private readonly encoded = new Map<DatasetInput, EncodedExample[]>();
@@ -82,7 +82,7 @@ export class Trainer {
   }
 
   /** The trained model (built on first use). */
-  async getModel(): Promise<SequenceClassifier> {
+  async getModel(): Promise<TrainableModel> {
     await this.trainingGroup();
     return this.model!;
   }

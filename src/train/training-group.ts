@@ -11,7 +11,7 @@ import { ForwardContext, writeDropoutCallBase, type SlotDropout } from '../nn/fo
 import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import { scheduleFactor, warmupStepsFor } from '../nn/schedules.js';
-import type { SequenceClassifier } from '../nn/sequence-classifier.js';
+import type { TrainableModel } from '../nn/trainable-model.js';
 import { backward, noGrad } from '../tensor/autograd.js';
 import { tensor, zeros } from '../tensor/create.js';
 import type { Device } from '../gpu/device.js';
@@ -37,7 +37,7 @@ export type ComputeMetrics = (prediction: EvalPrediction) => Record<string, numb
 
 export interface TrainingGroupOptions {
   device: Device;
-  model: SequenceClassifier;
+  model: TrainableModel;
   optimizer: Optimizer;
   /** One per slot (T = model.slots). */
   slotArgs: TrainingArguments[];
@@ -501,12 +501,12 @@ async function readTensors(named: [string, Tensor][]): Promise<Map<string, Tenso
   return out;
 }
 
-function modelMetadata(model: SequenceClassifier): Record<string, string> {
+function modelMetadata(model: TrainableModel): Record<string, string> {
   return { format: 'webtrainer', slots: String(model.slots) };
 }
 
 /** Writes a model's parameters (every slot) as safetensors, atomically; refuses NaN or infinite weights. */
-export async function saveModelWeights(model: SequenceClassifier, path: string): Promise<void> {
+export async function saveModelWeights(model: TrainableModel, path: string): Promise<void> {
   const weights = await readTensors(model.namedParameters());
   requireFinite(weights, model.slots, new Set(), path, 'not saved');
   await writeSafetensors(path, weights, modelMetadata(model));
@@ -516,7 +516,7 @@ export async function saveModelWeights(model: SequenceClassifier, path: string):
  * Loads weights into a model, checking every name, shape and dtype against it, and that every weight is finite
  * (except in `skipSlots`), before writing any.
  */
-export async function loadModelWeights(model: SequenceClassifier, path: string, device: Device, options: { skipSlots?: ReadonlySet<number> } = {}): Promise<void> {
+export async function loadModelWeights(model: TrainableModel, path: string, device: Device, options: { skipSlots?: ReadonlySet<number> } = {}): Promise<void> {
   const content = await readSafetensors(path);
   const named = model.namedParameters();
   validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, { shape: [...t.shape], dtype: t.dtype === 'f32' ? 'F32' as const : 'I32' as const }])), path);

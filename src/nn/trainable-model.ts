@@ -1,0 +1,34 @@
+/**
+ * What the Trainer, a TrainingGroup and a sweep need of a model: any module with this shape trains with the same
+ * loop and searches with the same search. `SequenceClassifier` is one; a user's own classifier is another.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import type { ForwardContext } from './forward-context.js';
+import type { ModelInput } from './model-input.js';
+
+export interface TrainableModelConfig {
+  /** Classes: logits are (T, B, numLabels). */
+  numLabels: number;
+  /** Longest sequence the model takes (positions): batches are never padded past it. */
+  maxPositionEmbeddings: number;
+  /** Default per-slot dropout rates, unless a group or trial sets its own. */
+  hiddenDropoutProb: number;
+  attentionDropoutProb: number;
+}
+
+export interface TrainableModel {
+  /** Trial slots T: every parameter has a leading T axis (ARCHITECTURE.md). */
+  readonly slots: number;
+  /** Saved as a checkpoint's config.json. */
+  readonly config: TrainableModelConfig;
+  /** Logits (T, B, numLabels). */
+  forward(input: ModelInput, context: ForwardContext): Tensor;
+  /** Mean loss per slot (T): summing it gives every slot its own gradient. */
+  loss(logits: Tensor, labels: Tensor): Tensor;
+  /** Parameters by stable name (checkpoints, weight decay rules). */
+  namedParameters(): [string, Tensor][];
+  parameters(): Tensor[];
+  train(on?: boolean): unknown;
+  eval(): unknown;
+  release(): void;
+}
