@@ -4,22 +4,25 @@
  * one implementation after another in the same process on the same adapter.
  *
  * Timing: each implementation builds its model, runs `warmupSteps` untimed steps (shader compiles, pools fill),
- * then `steps` timed steps; samples/s = steps × batch / seconds. webtrainer records each step as its TrainingGroup
- * does (upload → tidy(forward → loss → backward) → AdamW step → zeroGrad → flush) and waits once, with
+ * then `steps` timed steps; samples/s = steps × batch / seconds. webtrainer runs the product's own step
+ * (src/train/training-step.ts, what TrainingGroup runs: upload → forward → loss → backward → AdamW → flush) and waits once, with
  * `await device.sync()`, before the timer stops; the peers wait for every step (their notes say how). The losses
  * of the first and last timed steps are kept on the device and read after the timer stops: on the one repeated
  * synthetic batch the loss must fall (a check that gradients and updates are wired, not a quality measure).
  * webtrainer's step is also taken apart (`StepCost`): dispatches and submits counted by the Device, the CPU time of
  * recording it, and its fixed cost (those dispatches at the fixed-cost probe's price) apart from its kernels' work.
  *
- * Missing pieces are reported, not fatal: webtrainer's modules still being written, and peers that are not
- * installed (they are dev dependencies, loaded with a dynamic `import()`), appear in `skipped` with the reason.
+ * Peers that are not installed (they are dev dependencies, loaded with a dynamic `import()`) appear in `skipped`
+ * with the reason.
  */
-import type { AdamW } from '../src/nn/adamw.js';
-import type { ForwardContext, SlotDropout } from '../src/nn/forward-context.js';
-import type { HostBatch, ModelInput } from '../src/nn/model-input.js';
-import type { SequenceClassifier } from '../src/nn/sequence-classifier.js';
+import { AdamW } from '../src/nn/adamw.js';
+import type { SlotDropout } from '../src/nn/forward-context.js';
+import type { HostBatch } from '../src/nn/model-input.js';
+import { SequenceClassifier } from '../src/nn/sequence-classifier.js';
+import { tensor, zeros } from '../src/tensor/create.js';
+import { keep } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { recordTrainingStep } from '../src/train/training-step.js';
 import { createDevice, type Device } from '../src/gpu/device.js';
 import { measureFixedCost, warmUpGpu } from './probes/probes.js';
 import {
@@ -101,46 +104,9 @@ export interface BenchTrainOptions {
 export const TRAIN_IMPLS: readonly TrainImpl[] = ['webtrainer', 'tfjs-webgpu', 'jax-webgpu', 'jax-wasm'];
 
 // ---------------------------------------------------------------------------------------------------------------
-// webtrainer, through the pieces TrainingGroup.trainStep uses
-
-type Module = Record<string, unknown>;
-
-// Non-literal specifiers: the benchmark builds and runs while webtrainer's own modules are still being written.
-const WEBTRAINER_MODULES = {
-  classifier: '../src/nn/sequence-classifier.js',
-  adamw: '../src/nn/adamw.js',
-  input: '../src/nn/model-input.js',
-  context: '../src/nn/forward-context.js',
-  autograd: '../src/tensor/autograd.js',
-  scope: '../src/tensor/scope.js',
-  create: '../src/tensor/create.js',
-} as const;
-
-async function importModule(specifier: string): Promise<Module | string> {
-  try {
-    return (await import(specifier)) as Module;
-  } catch (error) {
-    const message = ((error as Error).message ?? String(error)).split('\n')[0];
-    const missing = /Cannot find module|ERR_MODULE_NOT_FOUND|Failed to load url|Does the file exist/.test(message);
-    return `${missing ? 'not written yet' : 'failed to load'}: ${specifier.replace(/^\.\.\//, '').replace(/\.js$/, '.ts')}: ${message}`;
-  }
-}
+// webtrainer: the product's own training step (src/train/training-step.ts), as TrainingGroup runs it
 
 async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Promise<TrainRunner | string> {
-  const modules: Record<string, Module> = {};
-  for (const [key, specifier] of Object.entries(WEBTRAINER_MODULES)) {
-    const module = await importModule(specifier);
-    if (typeof module === 'string') return module;
-    modules[key] = module;
-  }
-  const { SequenceClassifier: Classifier } = modules.classifier as unknown as typeof import('../src/nn/sequence-classifier.js');
-  const { AdamW: AdamWClass } = modules.adamw as unknown as typeof import('../src/nn/adamw.js');
-  const { uploadBatch, releaseInput } = modules.input as unknown as typeof import('../src/nn/model-input.js');
-  const { ForwardContext: Context, writeDropoutCallBase } = modules.context as unknown as typeof import('../src/nn/forward-context.js');
-  const { backward } = modules.autograd as unknown as typeof import('../src/tensor/autograd.js');
-  const { tidy, keep } = modules.scope as unknown as typeof import('../src/tensor/scope.js');
-  const { tensor } = modules.create as unknown as typeof import('../src/tensor/create.js');
-
   const config = {
     vocabSize: spec.vocabSize,
     hiddenSize: spec.hiddenSize,
@@ -153,10 +119,10 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
     attentionDropoutProb: spec.attentionDropoutProb,
     layerNormEps: spec.layerNormEps,
   };
-  const model: SequenceClassifier = new Classifier(device, config, [spec.initSeed]);
+  const model = new SequenceClassifier(device, config, [spec.initSeed]);
   model.train();
   const o = spec.optimizer;
-  const optimizer: AdamW = new AdamWClass(device, model.namedParameters(), [
+  const optimizer = new AdamW(device, model.namedParameters(), [
     { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm },
   ]);
   const dropout: SlotDropout = {
@@ -179,28 +145,17 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
   const kept: Tensor[] = [];
 
   const step = async () => {
-    // TrainingGroup.trainStep, for one slot at a constant learning rate.
-    const input: ModelInput = uploadBatch(device, host, config.maxPositionEmbeddings);
-    writeDropoutCallBase(dropout, stepIndex);
-    const context: ForwardContext = new Context(1, true, dropout);
-    const wantLoss = keepNext;
+    // A step whose loss is wanted adds it into a (1) tensor of its own, read after the timer stops.
+    const lossSum = keepNext ? keep(zeros(device, [1])) : undefined;
     keepNext = false;
-    const loss = tidy(() => {
-      const loss = model.loss(model.forward(input, context), input.labels!); // (T)
-      backward(loss);
-      return wantLoss ? loss : null;
-    });
-    if (loss) kept.push(loss);
-    optimizer.step([o.learningRate]);
-    optimizer.zeroGrad();
-    releaseInput(input);
-    device.flush();
+    recordTrainingStep({ device, model, optimizer, dropout }, host, stepIndex, [o.learningRate], lossSum);
+    if (lossSum) kept.push(lossSum);
     stepIndex++;
   };
 
   return {
     impl: 'webtrainer',
-    notes: ['TrainingGroup.trainStep\'s pieces, dropout included; steps only flushed, one `await device.sync()` before the timer stops'],
+    notes: ['the product\'s recordTrainingStep (TrainingGroup\'s step), dropout included; steps only flushed, one `await device.sync()` before the timer stops'],
     step,
     sync: () => device.sync(),
     keepNextLoss: () => {

@@ -7,17 +7,17 @@
  */
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ForwardContext, writeDropoutCallBase, type SlotDropout } from '../nn/forward-context.js';
+import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
+import { recordTrainingStep } from './training-step.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import { scheduleFactor, warmupStepsFor } from '../nn/schedules.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
-import { backward, noGrad } from '../tensor/autograd.js';
+import { noGrad } from '../tensor/autograd.js';
 import { tensor, zeros } from '../tensor/create.js';
 import type { Device } from '../gpu/device.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { accumulateInto } from '../tensor/tensor-fill.js';
 import { describeError, ensureDirectory } from './checkpoint/files.js';
 import { firstNonFinite, readSafetensors, validateAgainst, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
 import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
@@ -243,20 +243,9 @@ export class TrainingGroup {
   /** One optimizer step: forward, loss, backward, clip + AdamW. Records GPU work only. */
   private trainStep(host: HostBatch, step: number): void {
     const { device, model, optimizer } = this.options;
-    const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
-    writeDropoutCallBase(this.dropout, step);
-    const context = new ForwardContext(this.slots, true, this.dropout);
-    tidy(() => {
-      const loss = model.loss(model.forward(input, context), input.labels!); // (T)
-      accumulateInto(this.lossSum!, loss);
-      backward(loss); // d(sum of slots' losses): each slot gets its own gradient.
-    });
     const rates = Array.from({ length: this.slots }, (_, t) => (this.stopped[t] ? 0 : this.learningRate(t, step)));
-    optimizer.step(rates);
-    optimizer.zeroGrad();
-    releaseInput(input);
+    recordTrainingStep({ device, model, optimizer, dropout: this.dropout }, host, step, rates, this.lossSum!);
     this.stepsSinceLog++;
-    device.flush();
   }
 
   private async log(report = true): Promise<void> {

@@ -1,0 +1,42 @@
+/**
+ * One optimizer step of a model's T slots, recorded on the GPU and read back never: upload the batch, forward,
+ * loss, backward, clip + AdamW, zero the gradients, submit. TrainingGroup runs it every step; `bench train` times
+ * this same function, so the benchmark cannot drift from the product.
+ */
+import type { Device } from '../gpu/device.js';
+import { ForwardContext, writeDropoutCallBase, type SlotDropout } from '../nn/forward-context.js';
+import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
+import type { Optimizer } from '../nn/optimizer.js';
+import type { TrainableModel } from '../nn/trainable-model.js';
+import { backward } from '../tensor/autograd.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { accumulateInto } from '../tensor/tensor-fill.js';
+
+export interface TrainingStepParts {
+  device: Device;
+  model: TrainableModel;
+  optimizer: Optimizer;
+  /** Per-slot seeds and rates, and the call base this step writes (forward-context.ts). */
+  dropout: SlotDropout;
+}
+
+/**
+ * Records step `step` on `host` (T, B, S) with each slot's learning rate (0 for a stopped slot); adds the step's
+ * per-slot losses into `lossSum` (T) when given.
+ */
+export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, step: number, learningRates: readonly number[], lossSum?: Tensor): void {
+  const { device, model, optimizer, dropout } = parts;
+  const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
+  writeDropoutCallBase(dropout, step);
+  const context = new ForwardContext(model.slots, true, dropout);
+  tidy(() => {
+    const loss = model.loss(model.forward(input, context), input.labels!); // (T)
+    if (lossSum) accumulateInto(lossSum, loss);
+    backward(loss); // d(sum of slots' losses): each slot gets its own gradient.
+  });
+  optimizer.step(learningRates);
+  optimizer.zeroGrad();
+  releaseInput(input);
+  device.flush();
+}
