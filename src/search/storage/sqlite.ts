@@ -113,7 +113,18 @@ export class SqliteStorage implements StudyStorage {
   constructor(pathOrUrl: string, opts: SqliteStorageOptions = {}) {
     this.path = sqlitePathFromUrl(pathOrUrl) ?? pathOrUrl;
     const busy = opts.busyTimeoutMs ?? 30_000;
-    this.db = new BetterSqlite3(this.path, { timeout: busy });
+    try {
+      this.db = new BetterSqlite3(this.path, { timeout: busy });
+      this.open(busy);
+    } catch (error) {
+      if (error instanceof StudyError) throw error;
+      // better-sqlite3 says "file is not a database" or "the directory does not exist" without the path.
+      throw new StudyError(`study storage ${this.path}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Settings and schema of a newly opened database. */
+  private open(busy: number): void {
     this.db.pragma(`busy_timeout = ${busy}`);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
