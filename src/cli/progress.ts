@@ -13,11 +13,15 @@ export class ProgressBar {
     private readonly samplesPerStep: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {
-    this.enabled = Boolean(stream.isTTY);
+    // Under the command's supervisor stderr is a pipe to the terminal (supervisor.ts STDERR_TTY_ENV).
+    this.enabled = Boolean(stream.isTTY) || (stream === process.stderr && process.env.WEBTRAINER_STDERR_TTY === '1');
   }
+
+  private last: { step: number; epoch: number } | null = null;
 
   update(step: number, epoch: number, force = false): void {
     if (!this.enabled) return;
+    this.last = { step, epoch };
     const now = performance.now();
     if (!force && now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -33,8 +37,12 @@ export class ProgressBar {
     );
   }
 
+  /** Draws the last state (an update may have been skipped by the 100 ms limit) and ends the line. */
   finish(): void {
-    if (this.enabled) this.stream.write('\n');
+    if (!this.enabled) return;
+    if (this.last) this.update(this.last.step, this.last.epoch, true);
+    this.last = null;
+    this.stream.write('\n');
   }
 }
 

@@ -3,7 +3,8 @@
  * Dawn or the GPU driver, an abort, the kernel's OOM killer) kills a process before any JavaScript handler can run,
  * so only a second process can say what happened: this one prints what the child was doing when it died
  * (activity.ts), marks the trials it was running FAIL in their study with the reason, and exits 1. Everything
- * else passes through: the terminal (the child inherits stdin, stdout and stderr), the exit code, and SIGTERM or
+ * else passes through: the terminal (the child inherits stdin and stdout; its stderr comes through here, less
+ * Dawn's start-up warnings, and the child is told whether it is a terminal), the exit code, and SIGTERM or
  * SIGHUP sent to this process (forwarded; Ctrl-C reaches both processes as it reaches any process group).
  * If this process is killed, the child ends too (it exits when its IPC channel closes), as one process would.
  */
@@ -13,7 +14,20 @@ import { ACTIVITY_MESSAGE, type Activity } from './activity.js';
 /** Set in the child's environment: the command runs its work itself. */
 export const SUPERVISED_ENV = 'WEBTRAINER_SUPERVISED';
 
+/** Set in the child's environment when the command's stderr is a terminal (the child's is a pipe through here). */
+export const STDERR_TTY_ENV = 'WEBTRAINER_STDERR_TTY';
+
 const FORWARDED_SIGNALS = ['SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Dawn's Vulkan backend prints these two lines whenever a device is made; they say nothing to a user (the limits
+ * they name are ones webtrainer does not use), so the command drops them from its process's stderr.
+ */
+const DAWN_NOISE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\n/gm;
+
+export function withoutDawnNoise(text: string): string {
+  return text.replace(DAWN_NOISE, '');
+}
 
 /** Exit code of a command whose process died from a signal it did not handle (the documented failure code). */
 const CRASH_EXIT_CODE = 1;
@@ -35,9 +49,10 @@ export function exitWithSupervisor(): void {
 /** Runs `script argv` in a supervised child Node process; resolves to the command's exit code. */
 export function runSupervised(script: string, argv: string[]): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, [SUPERVISED_ENV]: '1' },
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+    env: { ...process.env, [SUPERVISED_ENV]: '1', ...(process.stderr.isTTY ? { [STDERR_TTY_ENV]: '1' } : {}) },
   });
+  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(withoutDawnNoise(chunk.toString())));
   let activity: Activity | null = null;
   child.on('message', (message: { type?: string; activity?: Activity }) => {
     if (message?.type === ACTIVITY_MESSAGE && message.activity) activity = message.activity;
@@ -51,7 +66,7 @@ export function runSupervised(script: string, argv: string[]): Promise<number> {
       process.stderr.write(`webtrainer: could not start the command process: ${error.message}\n`);
       resolve(CRASH_EXIT_CODE);
     });
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => { // after its stderr has all come through
       for (const s of FORWARDED_SIGNALS) process.off(s, forward);
       process.off('SIGINT', ignore);
       if (signal === null) return resolve(code ?? CRASH_EXIT_CODE);
