@@ -3,15 +3,23 @@
  * sample times the copy probe (same bytes) and every variant back to back, and the reported share is the median
  * over samples of (variant GB/s / copy GB/s) from the same sample.
  * Bytes counted: forward 2 × rows × hidden × 4 (read x, write y); backward dx 3 × rows × hidden × 4 (read x, dy;
- * write dx); "dx+dw+db" counts the same bytes. Run: npx vite-node kernels/layernorm/layernorm.bench.ts
+ * write dx); "dx+dw+db" counts the same bytes. v2 `subgroup` and v3 `subgroup4`, which never shipped, are timed from
+ * bench/experiments/layernorm. Run: npx vite-node kernels/layernorm/layernorm.bench.ts
  */
 import { launchCopyProbe, median } from '../../bench/probes/probes.js';
 import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
+import {
+  launchLayerNormBackwardExperiment,
+  launchLayerNormExperiment,
+  type ExperimentalLayerNormVariant,
+} from '../../bench/experiments/layernorm/subgroup.js';
 import { launchLayerNorm, launchLayerNormBackward } from './layernorm.js';
 import type { LayerNormVariant } from './layernorm.wgsl.js';
 
 const SAMPLES = 9;
+const isShipped = (variant: LayerNormVariant | ExperimentalLayerNormVariant): variant is LayerNormVariant =>
+  variant === 'row' || variant === 'registers';
 const RUNS = 4;
 const device = await createDevice();
 console.log(`${device.info.description} ${device.info.device}`);
@@ -44,14 +52,18 @@ for (const [slots, perSlot, hidden] of shapes) {
   for (let sample = -1; sample < SAMPLES; sample++) {
     const copyMs = await time(() => launchCopyProbe(device, x, copyTarget, Math.floor((count * 4) / 16) * 16));
     const copyGbps = (2 * count * 4) / (copyMs * 1e6);
-    for (const variant of ['row', 'subgroup', 'subgroup4', 'registers'] as LayerNormVariant[]) {
-      const forward = await time(() => launchLayerNorm(device, x, w, b, y, mean, rstd, rows, hidden, slots, 1e-12, variant));
-      const backwardDx = await time(() =>
-        launchLayerNormBackward(device, x, w, mean, rstd, dy, dx, null, null, rows, hidden, slots, variant),
+    for (const variant of ['row', 'subgroup', 'subgroup4', 'registers'] as const) {
+      const forward = await time(() =>
+        isShipped(variant)
+          ? launchLayerNorm(device, x, w, b, y, mean, rstd, rows, hidden, slots, 1e-12, variant)
+          : launchLayerNormExperiment(device, x, w, b, y, mean, rstd, rows, hidden, slots, 1e-12, variant),
       );
-      const backwardAll = await time(() =>
-        launchLayerNormBackward(device, x, w, mean, rstd, dy, dx, dw, db, rows, hidden, slots, variant),
-      );
+      const backward = (dw: GPUBuffer | null, db: GPUBuffer | null) =>
+        isShipped(variant)
+          ? launchLayerNormBackward(device, x, w, mean, rstd, dy, dx, dw, db, rows, hidden, slots, variant)
+          : launchLayerNormBackwardExperiment(device, x, w, mean, rstd, dy, dx, dw, db, rows, hidden, slots, variant);
+      const backwardDx = await time(() => backward(null, null));
+      const backwardAll = await time(() => backward(dw, db));
       if (sample < 0) continue;
       note(`${variant} forward`, forward, (2 * count * 4) / (forward * 1e6) / copyGbps);
       if (variant !== 'subgroup4') note(`${variant} backward dx`, backwardDx, (3 * count * 4) / (backwardDx * 1e6) / copyGbps);

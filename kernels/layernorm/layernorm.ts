@@ -8,22 +8,18 @@ import { assertCount, gridFor, wgslFor } from '../common.js';
 import { launchReduce } from '../reduce/reduce.js';
 import {
   LAYERNORM_WORKGROUP,
-  layerNormBackwardFusedWgsl,
-  layerNormBackwardSubgroupWgsl,
   layerNormBackwardWgsl,
   layerNormForwardRegistersWgsl,
-  layerNormForwardSubgroupWgsl,
   layerNormForwardWgsl,
   layerNormParamGradWgsl,
   PARAM_GRAD_COLUMNS,
   type LayerNormVariant,
-  V3_ROWS,
 } from './layernorm.wgsl.js';
 
 /** Rows per partial sum of dweight/dbias: enough chunks to fill the cores, few enough that the second pass is small. */
 export const ROWS_PER_CHUNK = 64;
 
-/** v2 needs a fixed subgroup size: its workgroup is exactly one subgroup. */
+/** v4 needs a fixed subgroup size: a block of rows is one subgroup. */
 function subgroupLanes(device: Device): number | null {
   const { subgroupMinSize, subgroupMaxSize } = device.info;
   return device.hasSubgroups && subgroupMinSize > 0 && subgroupMinSize === subgroupMaxSize ? subgroupMinSize : null;
@@ -35,7 +31,7 @@ export const MAX_HELD = 24;
 /**
  * v4's rows per subgroup: the most of 64, 32, 16, 8, 4, 2, 1 that divides rowsPerSlot (its rows share one slot's
  * weights). More rows share each weight/bias load and each block's setup: 64 read 68–70% of the copy probe at
- * 4096×768 against 16's 61%, and 83% against 71% at 8192×256 (README.md, run of 2026-11-28 02:10).
+ * 4096×768 against 16's 61%, and 83% against 71% at 8192×256 (bench/kernel-log.md, layernorm, run of 2026-11-28 02:05).
  */
 export function registersRowsPerSubgroup(rowsPerSlot: number): number {
   return [64, 32, 16, 8, 4, 2, 1].find((r) => rowsPerSlot % r === 0)!;
@@ -45,8 +41,8 @@ export function registersRowsPerSubgroup(rowsPerSlot: number): number {
  * The forward variant that measured fastest (README.md). On software adapters (lavapipe) with a fixed subgroup
  * size: v4 (x read once, weight/bias loads shared by ≥ 8 rows) for hidden % 4 == 0, at most MAX_HELD vec4s per
  * lane and rowsPerSlot % 8 == 0 (with fewer rows per subgroup the weight/bias loads come back: 1 row per subgroup
- * measured slower than v1). Otherwise v1 (an invocation per row): v2 and v3 measured no better, and a
- * workgroup-per-row variant for real GPUs is not written yet. The backward of v4 is v1's.
+ * measured slower than v1). Otherwise v1 (an invocation per row): v2 and v3 (now bench/experiments/layernorm)
+ * measured no better, and a workgroup-per-row variant for real GPUs is not written yet. The backward of v4 is v1's.
  */
 export function defaultLayerNormVariant(device: Device, hidden: number, rowsPerSlot = 1): LayerNormVariant {
   const lanes = subgroupLanes(device);
@@ -54,23 +50,11 @@ export function defaultLayerNormVariant(device: Device, hidden: number, rowsPerS
   return device.info.isSoftware && fits && rowsPerSlot % 8 === 0 ? 'registers' : 'row';
 }
 
-/** WGSL and grid for the forward or dx kernel of `variant`. */
-function rowKernel(device: Device, kernel: string, variant: LayerNormVariant, vec4: boolean, rows: number, forward: boolean) {
-  if (variant === 'row') {
-    return {
-      wgsl: forward ? wgslFor(layerNormForwardWgsl, vec4) : wgslFor(layerNormBackwardWgsl, vec4),
-      workgroups: gridFor(rows, LAYERNORM_WORKGROUP),
-    };
-  }
-  const lanes = subgroupLanes(device);
-  if (lanes === null) throw new ShapeError(`${kernel}: variant '${variant}' needs the subgroups feature with a fixed subgroup size`);
-  // v3's dx alone is v2's: the 4-row form pays off when it also yields dweight/dbias (launchFusedBackward).
-  if (variant === 'subgroup4' && forward) {
-    return { wgsl: wgslFor(layerNormForwardSubgroupWgsl, vec4, lanes, V3_ROWS), workgroups: gridFor(Math.ceil(rows / V3_ROWS), 1) };
-  }
+/** WGSL and grid for v1's forward or dx kernel. */
+function rowKernel(vec4: boolean, rows: number, forward: boolean) {
   return {
-    wgsl: forward ? wgslFor(layerNormForwardSubgroupWgsl, vec4, lanes) : wgslFor(layerNormBackwardSubgroupWgsl, vec4, lanes),
-    workgroups: gridFor(rows, 1),
+    wgsl: forward ? wgslFor(layerNormForwardWgsl, vec4) : wgslFor(layerNormBackwardWgsl, vec4),
+    workgroups: gridFor(rows, LAYERNORM_WORKGROUP),
   };
 }
 
@@ -118,13 +102,10 @@ export function launchLayerNorm(
 ): void {
   const kernel = `layernorm_${variant}`;
   const rowsPerSlot = checkShape(kernel, rows, hidden, slots);
-  if (variant === 'subgroup4' && rowsPerSlot % V3_ROWS !== 0) {
-    throw new ShapeError(`${kernel}: needs rowsPerSlot % ${V3_ROWS} == 0, got rowsPerSlot=${rowsPerSlot}`);
-  }
   if (!(eps >= 0)) throw new ShapeError(`${kernel}: eps must be >= 0, got ${eps}`);
   if (rows === 0) return;
   const vec4 = hidden % 4 === 0;
-  const shader = variant === 'registers' ? registersKernel(device, kernel, vec4, hidden, rows, rowsPerSlot) : rowKernel(device, kernel, variant, vec4, rows, true);
+  const shader = variant === 'registers' ? registersKernel(device, kernel, vec4, hidden, rows, rowsPerSlot) : rowKernel(vec4, rows, true);
   device.dispatch({
     kernel,
     ...shader,
@@ -160,18 +141,10 @@ export function launchLayerNormBackward(
   const vec4 = hidden % 4 === 0;
   const width = vec4 ? hidden / 4 : hidden;
   const shapes = `rows=${rows} hidden=${hidden} slots=${slots}`;
-  if (variant === 'subgroup4' && rowsPerSlot % V3_ROWS !== 0) {
-    throw new ShapeError(`${kernel}: needs rowsPerSlot % ${V3_ROWS} == 0, got rowsPerSlot=${rowsPerSlot}`);
-  }
-  // v3 fuses all three; asked for dx or the parameter gradients alone it uses v2's dx and the partial-sum kernel.
-  if (variant === 'subgroup4' && dx && dweight && dbias && rows > 0) {
-    launchFusedBackward(device, kernel, [x, weight, mean, rstd, dy, dx], dweight, dbias, rows, hidden, slots, vec4, shapes);
-    return;
-  }
   if (dx && rows > 0) {
     device.dispatch({
       kernel,
-      ...rowKernel(device, kernel, variant, vec4, rows, false),
+      ...rowKernel(vec4, rows, false),
       buffers: [x, weight, mean, rstd, dy, dx],
       params: packParams([rows, width, rowsPerSlot, hidden]),
       shapes,
@@ -193,40 +166,6 @@ export function launchLayerNormBackward(
   if (chunks === 1) return;
   launchReduce(device, 'sum', partialWeight, dweight, slots, chunks, hidden);
   launchReduce(device, 'sum', partialBias, dbias, slots, chunks, hidden);
-  device.release(partialWeight);
-  device.release(partialBias);
-}
-
-/** v3 backward: dx plus per-row-group partials of dweight/dbias in one dispatch, then kernels/reduce over groups. */
-function launchFusedBackward(
-  device: Device,
-  kernel: string,
-  inputs: GPUBuffer[], // x, weight, mean, rstd, dy, dx
-  dweight: GPUBuffer, // (slots, hidden)
-  dbias: GPUBuffer, // (slots, hidden)
-  rows: number,
-  hidden: number,
-  slots: number,
-  vec4: boolean,
-  shapes: string,
-): void {
-  const lanes = subgroupLanes(device);
-  if (lanes === null) throw new ShapeError(`${kernel}: needs the subgroups feature with a fixed subgroup size`);
-  const groupsPerSlot = rows / slots / V3_ROWS;
-  // One group per slot: the partials are the result.
-  const partialWeight = groupsPerSlot === 1 ? dweight : device.allocate(rows / V3_ROWS * hidden * 4, `${kernel} dweight partials`);
-  const partialBias = groupsPerSlot === 1 ? dbias : device.allocate(rows / V3_ROWS * hidden * 4, `${kernel} dbias partials`);
-  device.dispatch({
-    kernel,
-    wgsl: wgslFor(layerNormBackwardFusedWgsl, vec4, lanes, V3_ROWS),
-    buffers: [...inputs, partialWeight, partialBias],
-    params: packParams([rows, vec4 ? hidden / 4 : hidden, rows / slots, hidden]),
-    workgroups: gridFor(rows / V3_ROWS, 1),
-    shapes,
-  });
-  if (groupsPerSlot === 1) return;
-  launchReduce(device, 'sum', partialWeight, dweight, slots, groupsPerSlot, hidden);
-  launchReduce(device, 'sum', partialBias, dbias, slots, groupsPerSlot, hidden);
   device.release(partialWeight);
   device.release(partialBias);
 }

@@ -7,15 +7,12 @@
  *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)).
  * - backward weight/bias partials: one invocation per (slot, chunk of 64 rows, 4 columns) sums dy·x̂ and dy over
  *   its chunk in row order; a second pass (kernels/reduce) adds the chunks in order. No atomics: bit-identical repeats.
- * Rows are read as vec4 when hidden % 4 == 0. Forward and backward come in three variants (figures in README.md):
+ * Rows are read as vec4 when hidden % 4 == 0. Variants (figures in README.md):
  * - v1 `row` (ships): the kernels above; measured best or level with v2/v3 on lavapipe.
- * - v2 `subgroup`: a workgroup of exactly one subgroup per row (needs a fixed subgroup size), lanes
- *   read neighbouring elements and the row sums are subgroupAdd: no workgroup memory, no barrier (PEERS.md).
- * - v3 `subgroup4` (needs rowsPerSlot % 4 == 0): v2 with 4 rows per subgroup, so each weight and bias load serves
- *   4 rows: 2.5 loads per element instead of 4 in the forward; its backward makes dx and the dweight/dbias
- *   partials from the same reads (layerNormBackwardFusedWgsl).
+ * - v2 `subgroup` and v3 `subgroup4` (a subgroup per row, or per 4 rows with a fused backward) never shipped: they
+ *   measured no better than v1 on lavapipe. They live in bench/experiments/layernorm.
  * - v4 `registers` (ships on lavapipe: hidden % 4 == 0, hidden ≤ 768, rowsPerSlot % 8 == 0): forward only; a
- *   subgroup per block of 16 or 8 rows of one slot with the weight, bias and each row in turn held in registers:
+ *   subgroup per block of up to 64 rows of one slot with the weight, bias and each row in turn held in registers:
  *   x read once and the weight/bias loads shared by the block (1 + 2 / rows loads per element, v1: 4). Its
  *   backward is v1's.
  * A workgroup-per-row variant for real GPUs is future work (README.md).
@@ -24,12 +21,9 @@ import { linearIndexWgsl } from '../common.js';
 
 export const LAYERNORM_WORKGROUP = 64;
 
-export type LayerNormVariant = 'row' | 'subgroup' | 'subgroup4' | 'registers';
+export type LayerNormVariant = 'row' | 'registers';
 
-/** Rows per subgroup in v3: the weight/bias loads of a column are shared by this many rows. */
-export const V3_ROWS = 4;
-
-function laneHelpers(vec4: boolean): string {
+export function laneHelpers(vec4: boolean): string {
   return vec4
     ? /* wgsl */ `
 alias Lane = vec4f;
@@ -42,7 +36,7 @@ fn laneFirst(v: Lane) -> f32 { return v; }`;
 }
 
 /** The forward variants' parameters and bindings (one layout, so the launcher binds every variant alike). */
-const FORWARD_BINDINGS = /* wgsl */ `
+export const FORWARD_BINDINGS = /* wgsl */ `
 struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
@@ -184,196 +178,6 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
     if (index < total && firstColumn + j < params.width) {
       dweight[out + firstColumn + j] = dw[j];
       dbias[out + firstColumn + j] = db[j];
-    }
-  }
-}`;
-}
-
-/**
- * v2: lane L of the row's subgroup takes elements L, L + lanes, …; every lane runs ceil(width / lanes) steps so
- * the loops stay uniform; out-of-row steps read a clamped index and add nothing.
- */
-export function layerNormForwardSubgroupWgsl(vec4: boolean, lanes: number, rowsPerGroup = 1): string {
-  return /* wgsl */ `
-enable subgroups;
-const ROWS = ${rowsPerGroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
-${FORWARD_BINDINGS}
-${laneHelpers(vec4)}
-
-@compute @workgroup_size(${lanes})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(subgroup_invocation_id) lane: u32) {
-  let firstRow = (group.y * groups.x + group.x) * ROWS;
-  let weightStart = (min(firstRow, params.rows - 1u) / params.rowsPerSlot) * params.width;
-  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
-  var starts: array<u32, ROWS>;
-  var shifts: array<f32, ROWS>;
-  var s: array<Lane, ROWS>;
-  var q: array<Lane, ROWS>;
-  for (var j = 0u; j < ROWS; j++) {
-    starts[j] = min(firstRow + j, params.rows - 1u) * params.width;
-    shifts[j] = laneFirst(x[starts[j]]);
-    s[j] = Lane(0.0);
-    q[j] = Lane(0.0);
-  }
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = min(i, params.width - 1u);
-    for (var j = 0u; j < ROWS; j++) {
-      let d = select(Lane(0.0), x[starts[j] + at] - shifts[j], i < params.width);
-      s[j] += d;
-      q[j] += d * d;
-    }
-  }
-  let n = f32(params.hidden);
-  var mu: array<f32, ROWS>;
-  var r: array<f32, ROWS>;
-  for (var j = 0u; j < ROWS; j++) {
-    let sum = subgroupAdd(laneSum(s[j]));
-    let centredMean = sum / n;
-    let variance = max((subgroupAdd(laneSum(q[j])) - sum * centredMean) / n, 0.0);
-    r[j] = 1.0 / sqrt(variance + params.eps);
-    mu[j] = shifts[j] + centredMean;
-  }
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = min(i, params.width - 1u);
-    let w = weight[weightStart + at];
-    let b = bias[weightStart + at];
-    for (var j = 0u; j < ROWS; j++) {
-      let value = (x[starts[j] + at] - mu[j]) * r[j] * w + b;
-      if (i < params.width && firstRow + j < params.rows) { y[starts[j] + i] = value; }
-    }
-  }
-  for (var j = 0u; j < ROWS; j++) {
-    if (firstRow + j < params.rows && lane == 0u) {
-      mean[firstRow + j] = mu[j];
-      rstd[firstRow + j] = r[j];
-    }
-  }
-}`;
-}
-
-export function layerNormBackwardSubgroupWgsl(vec4: boolean, lanes: number): string {
-  return /* wgsl */ `
-enable subgroups;
-struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
-@group(0) @binding(2) var<storage, read> weight: array<Lane>;       // (slots, hidden)
-@group(0) @binding(3) var<storage, read> mean: array<f32>;          // (slots, rowsPerSlot)
-@group(0) @binding(4) var<storage, read> rstd: array<f32>;          // (slots, rowsPerSlot)
-@group(0) @binding(5) var<storage, read> dy: array<Lane>;           // (slots, rowsPerSlot, hidden)
-@group(0) @binding(6) var<storage, read_write> dx: array<Lane>;     // (slots, rowsPerSlot, hidden)
-${laneHelpers(vec4)}
-
-@compute @workgroup_size(${lanes})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(subgroup_invocation_id) lane: u32) {
-  let index = group.y * groups.x + group.x;
-  let row = min(index, params.rows - 1u);
-  let start = row * params.width;
-  let weightStart = (row / params.rowsPerSlot) * params.width;
-  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
-  let mu = mean[row];
-  let r = rstd[row];
-  var a = Lane(0.0);
-  var b = Lane(0.0);
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = min(i, params.width - 1u);
-    let g = select(Lane(0.0), dy[start + at] * weight[weightStart + at], i < params.width);
-    a += g;
-    b += g * (x[start + at] - mu) * r;
-  }
-  let n = f32(params.hidden);
-  let meanG = subgroupAdd(laneSum(a)) / n;
-  let meanGX = subgroupAdd(laneSum(b)) / n;
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = min(i, params.width - 1u);
-    let g = dy[start + at] * weight[weightStart + at];
-    let value = r * (g - meanG - (x[start + at] - mu) * r * meanGX);
-    if (i < params.width && index < params.rows) { dx[start + i] = value; }
-  }
-}`;
-}
-
-/**
- * v3 backward: dx, and dweight/dbias partials from the same reads. A subgroup takes ROWS rows of one slot; lanes
- * own columns, so in the write pass each lane has dy and x̂ of its column for all ROWS rows at hand and sums them
- * into that row group's partial (slots, rowsPerSlot / ROWS, hidden), which kernels/reduce then adds in order.
- * Per element: 4 loads + 2 / ROWS (v1 dx alone: 6, plus 2.5 for the separate partial-sum pass).
- */
-export function layerNormBackwardFusedWgsl(vec4: boolean, lanes: number, rowsPerGroup: number): string {
-  return /* wgsl */ `
-enable subgroups;
-const ROWS = ${rowsPerGroup}u; // Rows per subgroup, all in one slot (the launcher checks rowsPerSlot % ROWS == 0).
-struct Params { rows: u32, width: u32, rowsPerSlot: u32, hidden: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Lane>;                // (slots, rowsPerSlot, hidden)
-@group(0) @binding(2) var<storage, read> weight: array<Lane>;           // (slots, hidden)
-@group(0) @binding(3) var<storage, read> mean: array<f32>;              // (slots, rowsPerSlot)
-@group(0) @binding(4) var<storage, read> rstd: array<f32>;              // (slots, rowsPerSlot)
-@group(0) @binding(5) var<storage, read> dy: array<Lane>;               // (slots, rowsPerSlot, hidden)
-@group(0) @binding(6) var<storage, read_write> dx: array<Lane>;         // (slots, rowsPerSlot, hidden)
-@group(0) @binding(7) var<storage, read_write> dweight: array<Lane>;    // (slots, rowsPerSlot / ROWS, hidden)
-@group(0) @binding(8) var<storage, read_write> dbias: array<Lane>;      // (slots, rowsPerSlot / ROWS, hidden)
-${laneHelpers(vec4)}
-
-@compute @workgroup_size(${lanes})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(subgroup_invocation_id) lane: u32) {
-  let rowGroup = group.y * groups.x + group.x;
-  let inRange = rowGroup * ROWS < params.rows; // The 2D grid may overshoot.
-  let firstRow = min(rowGroup * ROWS, params.rows - ROWS);
-  let weightStart = (firstRow / params.rowsPerSlot) * params.width;
-  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
-  var mu: array<f32, ROWS>;
-  var r: array<f32, ROWS>;
-  var a: array<Lane, ROWS>;
-  var b: array<Lane, ROWS>;
-  for (var j = 0u; j < ROWS; j++) {
-    mu[j] = mean[firstRow + j];
-    r[j] = rstd[firstRow + j];
-  }
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = min(i, params.width - 1u);
-    let w = select(Lane(0.0), weight[weightStart + at], i < params.width);
-    for (var j = 0u; j < ROWS; j++) {
-      let start = (firstRow + j) * params.width;
-      let g = dy[start + at] * w;
-      a[j] += g;
-      b[j] += g * (x[start + at] - mu[j]) * r[j];
-    }
-  }
-  let n = f32(params.hidden);
-  var meanG: array<f32, ROWS>;
-  var meanGX: array<f32, ROWS>;
-  for (var j = 0u; j < ROWS; j++) {
-    meanG[j] = subgroupAdd(laneSum(a[j])) / n;
-    meanGX[j] = subgroupAdd(laneSum(b[j])) / n;
-  }
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = min(i, params.width - 1u);
-    let store = i < params.width && inRange;
-    let w = weight[weightStart + at];
-    var dw = Lane(0.0);
-    var db = Lane(0.0);
-    for (var j = 0u; j < ROWS; j++) {
-      let start = (firstRow + j) * params.width;
-      let d = dy[start + at];
-      let xhat = (x[start + at] - mu[j]) * r[j];
-      let value = r[j] * (d * w - meanG[j] - xhat * meanGX[j]);
-      if (store) { dx[start + i] = value; }
-      dw += d * xhat;
-      db += d;
-    }
-    if (store) {
-      dweight[rowGroup * params.width + i] = dw;
-      dbias[rowGroup * params.width + i] = db;
     }
   }
 }`;

@@ -5,9 +5,9 @@
  *
  * Why textures: on lavapipe (Mesa 25.0) a storage-buffer load is a loop over the 8 lanes with a bounds-check branch
  * per component, ~8 instructions and 2 branches per float; a read-only storage-texture load is one vectorised call.
- * In v3's loop that made the same arithmetic ~2.8x faster (README.md, run 12). Packing also lays out each step's
- * operands contiguously, handles every layout (transposed, shared, batched) in one place, and pads rows, columns and
- * k with zeros, so the main loop needs no clamps and no k tail.
+ * In v3's loop that made the same arithmetic ~2.8x faster (bench/kernel-log.md, run 12). Packing also lays out
+ * each step's operands contiguously, handles every layout (transposed, shared, batched) in one place, and pads rows,
+ * columns and k with zeros, so the main loop needs no clamps and no k tail.
  *
  * Three commands: one dispatch packs A and B into a buffer, a copy puts it into a scratch texture (ScratchTextures),
  * and the tile loop reads it (for small k with both operands untransposed, two copies of A and B as they are and the
@@ -30,7 +30,7 @@ import { accumulatorsWgsl, subgroupStepWgsl, tileStoreWgsl, V3_TILE } from './v3
 export const V5_TILE = V3_TILE;
 /**
  * A and B are read as they are (no pack dispatch, see matmulV5Wgsl) up to this k and this many multiply-adds: past
- * them the packed layout's faster loop outweighs the pack (README.md, runs 15 and 17).
+ * them the packed layout's faster loop outweighs the pack (bench/kernel-log.md, runs 15 and 17).
  */
 export const V5_DIRECT_MAX_K = 256;
 export const V5_DIRECT_MAX_MULTIPLY_ADDS = 1 << 25;
@@ -138,7 +138,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) lo
  * texture row, so texel (step, row) of A holds k 4·step..4·step+3 of that row and texel (q, kk) of B holds columns
  * 4q..4q+3 at kk. No pack dispatch, but a slower loop: each step reads 32 rows of A k·4 bytes apart and 4 rows of
  * B n·4 bytes apart instead of one contiguous run. So only for small products (V5_DIRECT_MAX_*), where the pack
- * dispatch's fixed cost weighs most (README.md, runs 14-15).
+ * dispatch's fixed cost weighs most (bench/kernel-log.md, runs 14-15).
  * Rows and columns past the matrix read whatever is there; their results are never stored.
  */
 export function matmulV5Wgsl(spec: MatmulSpec, vec4Output: boolean, direct = false): string {

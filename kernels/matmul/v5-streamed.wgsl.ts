@@ -9,7 +9,8 @@
  * texture loads as v5), then walks the rows: a row's 4 accumulators sum all of k straight through, unrolled, with
  * B read from the stack and the row's A values shuffled from the lane that holds them. Nothing is carried from
  * one row to the next, so there are no blends, and the only loop is over the 8 lanes that hold rows. At
- * 8×256×64×64 the kernel took 0.80–0.90 of v5's time; at k = 128 0.83–0.97; at k = 192 1.09 (README.md, run 18).
+ * 8×256×64×64 the kernel took 0.80–0.90 of v5's time; at k = 128 0.83–0.97; at k = 192 1.09
+ * (bench/kernel-log.md, run 18).
  *
  * The code is specialised on k and grows with it (k texture loads of B and k of A, 32·k multiply-adds unrolled per
  * 4 rows). Each output is the same sum in the same order as v3's and v5's (k ascending, a multiply then an add), so

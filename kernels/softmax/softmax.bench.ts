@@ -3,11 +3,13 @@
  * sample times the copy probe (same bytes) and every variant back to back, and the reported share is the median
  * over samples of (variant GB/s / copy GB/s) from the same sample.
  * Bytes counted: forward 2 × rows × cols × 4 (read x, write y); backward 3 × rows × cols × 4 (read y, dy; write dx).
+ * v3 `subgroup`, which never shipped, is timed from bench/experiments/softmax.
  * Run: npx vite-node kernels/softmax/softmax.bench.ts
  */
 import { launchCopyProbe, median } from '../../bench/probes/probes.js';
 import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
+import { launchSoftmaxBackwardSubgroup, launchSoftmaxSubgroup } from '../../bench/experiments/softmax/subgroup.js';
 import { launchSoftmax, launchSoftmaxBackward } from './softmax.js';
 import type { SoftmaxVariant } from './softmax.wgsl.js';
 
@@ -28,7 +30,7 @@ for (const [rows, cols] of shapes) {
   const count = rows * cols;
   const [x, y, dx, copyTarget] = ['x', 'y', 'dx', 'copy'].map((what) => device.allocate(count * 4, what));
   device.write(x, randomArray(count, 1, -4, 4));
-  const variants: SoftmaxVariant[] = cols >= 4096 ? ['row', 'subgroup', 'workgroup'] : ['row', 'subgroup', 'registers'];
+  const variants: (SoftmaxVariant | 'subgroup')[] = cols >= 4096 ? ['row', 'subgroup', 'workgroup'] : ['row', 'subgroup', 'registers'];
   const shares = new Map<string, number[]>();
   const ms = new Map<string, number[]>();
   const note = (key: string, millis: number, share: number) => {
@@ -39,8 +41,14 @@ for (const [rows, cols] of shapes) {
     const copyMs = await time(() => launchCopyProbe(device, x, copyTarget, Math.floor((count * 4) / 16) * 16));
     const copyGbps = (2 * count * 4) / (copyMs * 1e6);
     for (const variant of variants) {
-      const forward = await time(() => launchSoftmax(device, x, y, rows, cols, variant));
-      const backward = await time(() => launchSoftmaxBackward(device, y, x, dx, rows, cols, variant));
+      const forward = await time(() =>
+        variant === 'subgroup' ? launchSoftmaxSubgroup(device, x, y, rows, cols) : launchSoftmax(device, x, y, rows, cols, variant),
+      );
+      const backward = await time(() =>
+        variant === 'subgroup'
+          ? launchSoftmaxBackwardSubgroup(device, y, x, dx, rows, cols)
+          : launchSoftmaxBackward(device, y, x, dx, rows, cols, variant),
+      );
       if (sample < 0) continue; // Warm-up: compiles.
       note(`${variant} forward`, forward, (2 * count * 4) / (forward * 1e6) / copyGbps);
       note(`${variant} backward`, backward, (3 * count * 4) / (backward * 1e6) / copyGbps);

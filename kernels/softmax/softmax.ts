@@ -15,7 +15,7 @@ import {
   type SoftmaxVariant,
 } from './softmax.wgsl.js';
 
-/** v3 needs a fixed subgroup size: its workgroup is exactly one subgroup. */
+/** v4 (and the experimental v3, bench/experiments/softmax) needs a fixed subgroup size: a row is one subgroup. */
 export function subgroupLanes(device: Device): number | null {
   const { subgroupMinSize, subgroupMaxSize } = device.info;
   return device.hasSubgroups && subgroupMinSize > 0 && subgroupMinSize === subgroupMaxSize ? subgroupMinSize : null;
@@ -30,7 +30,8 @@ export const MAX_HELD = 8;
 /**
  * The variant that measured fastest on this kind of adapter (README.md). Software adapters (lavapipe): v4 (a
  * subgroup per row, the row in registers: x read once) when it has a fixed subgroup size, rows of whole vec4s and
- * at most MAX_HELD vec4s per lane, else v2 (an invocation per row); v3 measured level or slower, v1 5–20× slower.
+ * at most MAX_HELD vec4s per lane, else v2 (an invocation per row); v3 (now bench/experiments/softmax) measured level
+ * or slower, v1 5–20× slower.
  * Elsewhere v1 (a workgroup per row). The backward of v4 is v2's.
  */
 export function defaultSoftmaxVariant(device: Device, cols: number): SoftmaxVariant {

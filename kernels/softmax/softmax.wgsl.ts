@@ -9,18 +9,17 @@
  * - v2 `row` (ships on software adapters): one invocation per row; one online max+sum pass over the row
  *   (vec4 loads when cols % 4 == 0) and one write pass. On lavapipe loads cost far more than arithmetic and
  *   workgroup memory/barriers run lane by lane (PEERS.md), so two streaming passes with no barrier win.
- * - v3 `subgroup`: one subgroup per row (a workgroup of exactly one subgroup of `lanes` lanes, so it needs a
- *   fixed subgroup size); lanes read neighbouring elements (vec4 when cols % 4 == 0), the online (max, sum) pairs
- *   are merged by subgroupMax/subgroupAdd, no workgroup memory, no barrier. Level with v2 on lavapipe for long
- *   rows, slower for short ones (README.md); kept for real GPUs with short rows, where it is the natural shape.
+ * - v3 `subgroup` (one subgroup per row, subgroupMax/subgroupAdd merge) never shipped: level with v2 on lavapipe
+ *   for long rows, slower for short ones (README.md). It lives in bench/experiments/softmax for real GPUs with short
+ *   rows, where it is the natural shape.
  * - v4 `registers` (ships on lavapipe for rows of up to 256 columns, cols % 4 == 0): one subgroup per row with the
  *   row held in registers, so x is read from memory once (v2 reads it twice): 1 load + 1 store per element, like
  *   the copy probe; subgroupMax/subgroupAdd, no workgroup memory, no barrier, 8 rows per workgroup.
- * Backward (dx = y ⊙ (dy − Σ dy⊙y)) has variants v1–v3; v4 uses v2's backward.
+ * Backward (dx = y ⊙ (dy − Σ dy⊙y)) has variants v1 and v2; v4 uses v2's backward.
  */
 import { linearIndexWgsl } from '../common.js';
 
-export type SoftmaxVariant = 'workgroup' | 'row' | 'subgroup' | 'registers';
+export type SoftmaxVariant = 'workgroup' | 'row' | 'registers';
 
 /** Invocations per workgroup for v2 (small, so a few hundred rows still spread over every core). */
 export const ROW_WORKGROUP = 64;
@@ -30,13 +29,13 @@ export const REGISTERS_ROWS = 8;
 export const ROW_GROUP_SIZE = 256;
 
 /** Most negative finite f32: the start of a running max, so exp(start - x) is 0 rather than NaN. */
-const LOWEST = '-3.402823466e+38';
+export const LOWEST = '-3.402823466e+38';
 
 export interface SoftmaxSpec {
   variant: SoftmaxVariant;
-  /** cols % 4 == 0: rows are read as vec4 (v2, v3). */
+  /** cols % 4 == 0: rows are read as vec4 (v2, v4). */
   vec4: boolean;
-  /** v3, v4: lanes per subgroup (the adapter's fixed subgroup size). */
+  /** v4: lanes per subgroup (the adapter's fixed subgroup size). */
   lanes?: number;
   /** v4: Lane values of the row each invocation holds, ceil(width / lanes). */
   held?: number;
@@ -45,7 +44,7 @@ export interface SoftmaxSpec {
 }
 
 /** WGSL: scalar/vec4 helpers that let one body serve both widths. */
-function laneHelpers(vec4: boolean): string {
+export function laneHelpers(vec4: boolean): string {
   return vec4
     ? /* wgsl */ `
 alias Lane = vec4f;
@@ -60,7 +59,6 @@ fn laneSum(v: Lane) -> f32 { return v; }`;
 export function softmaxForwardWgsl({ variant, vec4, lanes = 8, held = 1, rowsPerGroup = 1 }: SoftmaxSpec): string {
   if (variant === 'workgroup') return softmaxForwardWorkgroupWgsl();
   if (variant === 'registers') return softmaxForwardRegistersWgsl(vec4, lanes, held, rowsPerGroup);
-  if (variant === 'subgroup') return softmaxForwardSubgroupWgsl(vec4, lanes);
   return /* wgsl */ `
 struct Params { rows: u32, width: u32 } // width = cols, or cols / 4 with vec4 lanes
 @group(0) @binding(0) var<uniform> params: Params;
@@ -136,9 +134,8 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }`;
 }
 
-export function softmaxBackwardWgsl({ variant, vec4, lanes = 8 }: SoftmaxSpec): string {
+export function softmaxBackwardWgsl({ variant, vec4 }: SoftmaxSpec): string {
   if (variant === 'workgroup') return softmaxBackwardWorkgroupWgsl();
-  if (variant === 'subgroup') return softmaxBackwardSubgroupWgsl(vec4, lanes);
   return /* wgsl */ `
 struct Params { rows: u32, width: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -193,78 +190,6 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let total = products[0];
   for (var i = t; i < params.width; i += ${ROW_GROUP_SIZE}u) {
     dx[start + i] = y[start + i] * (dy[start + i] - total);
-  }
-}`;
-}
-
-/**
- * v3: lane L of the row's subgroup handles elements L, L + lanes, …; every lane runs the same number of steps
- * (ceil(width / lanes)) so the loops stay uniform, and out-of-row steps read a clamped index and count as nothing.
- */
-function softmaxForwardSubgroupWgsl(vec4: boolean, lanes: number): string {
-  return /* wgsl */ `
-enable subgroups;
-struct Params { rows: u32, width: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<Lane>;        // (rows, cols)
-@group(0) @binding(2) var<storage, read_write> output: array<Lane>; // (rows, cols)
-${laneHelpers(vec4)}
-
-@compute @workgroup_size(${lanes})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(subgroup_invocation_id) lane: u32) {
-  let index = group.y * groups.x + group.x;
-  let row = min(index, params.rows - 1u);
-  let start = row * params.width;
-  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
-  var m = ${LOWEST};
-  var s = 0.0;
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let v = select(Lane(${LOWEST}), input[start + min(i, params.width - 1u)], i < params.width);
-    let next = max(m, laneMax(v));
-    s = s * exp(m - next) + laneSum(exp(v - next));
-    m = next;
-  }
-  let rowMax = subgroupMax(m);
-  let inverse = 1.0 / subgroupAdd(s * exp(m - rowMax));
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let y = exp(input[start + min(i, params.width - 1u)] - rowMax) * inverse;
-    if (i < params.width && index < params.rows) { output[start + i] = y; }
-  }
-}`;
-}
-
-function softmaxBackwardSubgroupWgsl(vec4: boolean, lanes: number): string {
-  return /* wgsl */ `
-enable subgroups;
-struct Params { rows: u32, width: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> y: array<Lane>;        // (rows, cols)
-@group(0) @binding(2) var<storage, read> dy: array<Lane>;       // (rows, cols)
-@group(0) @binding(3) var<storage, read_write> dx: array<Lane>; // (rows, cols)
-${laneHelpers(vec4)}
-
-@compute @workgroup_size(${lanes})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(subgroup_invocation_id) lane: u32) {
-  let index = group.y * groups.x + group.x;
-  let row = min(index, params.rows - 1u);
-  let start = row * params.width;
-  let steps = (params.width + ${lanes - 1}u) / ${lanes}u;
-  var product = 0.0;
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = start + min(i, params.width - 1u);
-    product += select(0.0, laneSum(y[at] * dy[at]), i < params.width);
-  }
-  let total = subgroupAdd(product);
-  for (var k = 0u; k < steps; k++) {
-    let i = k * ${lanes}u + lane;
-    let at = start + min(i, params.width - 1u);
-    let v = y[at] * (dy[at] - total);
-    if (i < params.width && index < params.rows) { dx[start + i] = v; }
   }
 }`;
 }

@@ -8,7 +8,7 @@ import { tensor } from '../../src/tensor/create.js';
 import type { Device } from '../../src/gpu/device.js';
 import { tidy } from '../../src/tensor/scope.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
-import { expectClose } from './compare.js';
+import { expectClose, maxRelativeError } from './compare.js';
 import { randomArray } from './random.js';
 
 export interface GradCheckInput {
@@ -30,7 +30,13 @@ export interface GradCheck {
   what?: string;
 }
 
-export async function checkForwardAndGradients(device: Device, check: GradCheck): Promise<void> {
+/** The errors measured (compare.ts's maxRelativeError): forward, and per differentiable input (NaN where none). */
+export interface GradCheckErrors {
+  forward: number;
+  gradients: number[];
+}
+
+export async function checkForwardAndGradients(device: Device, check: GradCheck): Promise<GradCheckErrors> {
   const seed = check.seed ?? 1;
   const what = check.what ?? 'op';
   const datas = check.inputs.map((input, k) =>
@@ -52,7 +58,9 @@ export async function checkForwardAndGradients(device: Device, check: GradCheck)
     backward(out, { gradient: tensor(device, weights, out.shape) });
     return out;
   });
-  expectClose(await output.toArray(), expected, check.forwardTolerance ?? 1e-4, `${what} forward`);
+  const forward = await output.toArray();
+  const errors: GradCheckErrors = { forward: maxRelativeError(forward, expected), gradients: tensors.map(() => NaN) };
+  expectClose(forward, expected, check.forwardTolerance ?? 1e-4, `${what} forward`);
   output.release();
 
   const loss = (inputs: Float64Array[]) => {
@@ -78,7 +86,9 @@ export async function checkForwardAndGradients(device: Device, check: GradCheck)
       x[k][i] = original;
       numeric[i] = (plus - minus) / (2 * h);
     }
+    errors.gradients[k] = maxRelativeError(gpuGrad, numeric);
     expectClose(gpuGrad, numeric, check.gradientTolerance ?? 1e-3, `${what} gradient of input ${k}`);
   }
   for (const t of tensors) t.release();
+  return errors;
 }

@@ -1,6 +1,10 @@
 /**
  * Every op webtrainer differentiates, in one explicit list: each entry holds its forward and its backward together
  * (src/tensor/autograd.ts). Nothing registers itself by being imported.
+ *
+ * test/tensor/ops-gradcheck.test.ts walks this list and checks each op's forward against its kernel family's
+ * float64 reference and its gradients against finite differences of that reference. It fails when an
+ * `OpDefinition` exported from this folder is missing here, or when an entry here has no case there.
  */
 import type { OpDefinition } from '../autograd.js';
 import { crossEntropyOp } from './cross-entropy.js';
