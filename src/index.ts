@@ -32,10 +32,11 @@ export { lengthBucketedBatches } from './train/data/length-buckets.js';
 export { readSafetensors, writeSafetensors, validateAgainst } from './train/checkpoint/safetensors.js';
 export { accuracy, f1Binary, f1Macro, matthewsCorrelation, classificationMetrics } from './train/metrics.js';
 export { trainingArgumentsFrom, defaultTrainingArguments, TrainingArgumentsError, type TrainingArguments } from './train/training-arguments.js';
-export { Trainer, type TrainerOptions, type ModelInit } from './train/trainer.js';
+export { Trainer, type TrainerOptions, type ModelInit, type ModelInitContext } from './train/trainer.js';
+export { parseModelSettings, ModelSettingsError } from './train/model-settings.js';
 export { TrainingGroup, TrainingDivergedError, type Divergence, type TrainOutput, type EvalPrediction, type ComputeMetrics } from './train/training-group.js';
 export { EarlyStoppingCallback, type TrainerCallback } from './train/trainer-callback.js';
-export { hyperparameterSearch, type HyperparameterSearchOptions, type BestRun } from './train/hyperparameter-search.js';
+export { hyperparameterSearch, trialHyperparameters, type HyperparameterSearchOptions, type BestRun } from './train/hyperparameter-search.js';
 
 // The study layer, also its own entry (`webtrainer/search`), which loads no GPU code.
 export * from './search/index.js';

@@ -1,7 +1,8 @@
 /**
  * `webtrainer train`: trains a SequenceClassifier from a TSV/CSV/JSONL file (default: the bundled SST-2 sample),
  * evaluates it, and saves model.safetensors, config.json and labels.json to the output directory.
- * Any TrainingArguments key can be given as --kebab-case; model config keys as --model-kebab-case.
+ * Any TrainingArguments key can be given as --kebab-case; model settings as --model-kebab-case (`--model-hidden-size`,
+ * parsed as a sweep config's `model:` block is: src/train/model-settings.ts).
  * The output directory is checked before training; a loss or weight that stops being finite ends the run with
  * an error and nothing saved; SIGINT, SIGTERM and SIGHUP stop it after the current step, nothing saved.
  */
@@ -16,7 +17,8 @@ import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
 import { describeError, ensureDirectory, prepareOutputDirectory, removeIfEmpty } from '../train/checkpoint/files.js';
 import { Trainer } from '../train/trainer.js';
 import { saveModelWeights, TrainingDivergedError } from '../train/training-group.js';
-import { camelCase, trainingArgumentsFrom, TrainingArgumentsError, type TrainingArguments } from '../train/training-arguments.js';
+import { ModelSettingsError, parseModelSettings } from '../train/model-settings.js';
+import { trainingArgumentsFrom, TrainingArgumentsError, type TrainingArguments } from '../train/training-arguments.js';
 import { reportActivity } from './activity.js';
 import { parseOptions, UsageError } from './args.js';
 import { handleInterrupts } from './interrupt.js';
@@ -60,20 +62,15 @@ export function warn(message: string): void {
  * or a bad value is a UsageError (exit 2); a file that cannot be read or parsed is an Error (exit 1).
  */
 export async function trainJobFrom(values: Map<string, string>): Promise<TrainJob> {
-  const modelOverrides: Record<string, number> = {};
+  const modelValues: Record<string, string> = {};
   const trainingValues: Record<string, unknown> = { ...FROM_SCRATCH_DEFAULTS };
   for (const [key, value] of values) {
     if (DATA_OPTIONS.includes(key)) continue;
-    if (key.startsWith('model-')) {
-      const name = camelCase(key.slice('model-'.length));
-      if (!(name in defaultModelConfig)) throw new UsageError(`--${key}: unknown model setting '${name}' (known: ${Object.keys(defaultModelConfig).join(', ')})`);
-      const number = Number(value);
-      if (value.trim() === '' || !Number.isFinite(number)) throw new UsageError(`--${key}: expected a finite number, got '${value}'`);
-      modelOverrides[name] = number;
-    } else {
-      trainingValues[key] = value;
-    }
+    if (key.startsWith('model-')) modelValues[key.slice('model-'.length)] = value;
+    else trainingValues[key] = value;
   }
+  // The same parser as a sweep config's `model:` block: `--model-hidden-size` is `hidden_size`.
+  const modelOverrides = asUsageError(() => parseModelSettings(modelValues, { label: (key) => `--model-${key}`, onWarning: warn }), ModelSettingsError);
   const args = asUsageError(() => trainingArgumentsFrom(trainingValues), TrainingArgumentsError);
   const columns = { textColumn: values.get('text-column'), labelColumn: values.get('label-column'), labels: 'auto' as const, onWarning: warn };
   const trainPath = values.get('train') ?? bundled.sst2Train();

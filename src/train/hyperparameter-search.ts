@@ -1,14 +1,26 @@
 /**
- * `trainer.hyperparameterSearch(...)` with Hugging Face's semantics (transformers Trainer.hyperparameter_search):
- * requires `modelInit`; default 20 trials; the default objective is eval_loss alone when it is the only metric,
- * else the sum of the other evaluation metrics; default spaces per backend as HF's. The space may be written in
- * Optuna's define-by-run style, as a Ray Tune config or as a W&B sweep config; `slots` trials are fused into one
- * set of kernels at a time (FusedRunner). The space is resolved by the study layer (search/spaces/resolve-space.ts); this file is the Trainer's side of the integration, as HF keeps it beside the Trainer.
+ * `trainer.hyperparameterSearch(...)` with Hugging Face's semantics (transformers `Trainer.hyperparameter_search`,
+ * `_hp_search_setup`, `_report_to_hp_search`, `_get_output_dir`; `integrations/integration_utils.py`
+ * `run_hp_search_optuna/ray/wandb`): requires `modelInit`, which sees the trial (HF's `model_init(trial)`); default
+ * 20 trials; the default objective is eval_loss alone when it is the only metric, else the sum of the other
+ * evaluation metrics; default spaces per backend as HF's. The space may be written in Optuna's define-by-run
+ * style, as a Ray Tune config or as a W&B sweep config; `slots` trials are fused into one set of kernels at a time
+ * (FusedRunner). The space is resolved by the study layer (search/spaces/resolve-space.ts); this file is the
+ * Trainer's side of the integration, as HF keeps it beside the Trainer.
+ * - A trial's values are applied as `_hp_search_setup` does: each is cast to the type of its TrainingArguments
+ *   field (Python `int()` truncation for whole-number fields), model settings (`hidden_size`, `num_layers`, …,
+ *   see model-settings.ts) go to `modelInit`, and any other key is a warning, not an error.
+ * - Each evaluation during training is reported to the trial (pruning); the objective is the last one, and the
+ *   trial is evaluated once after training only when it was never evaluated during it.
+ * - Each trial writes under `output_dir/run-{trial number}` (HF's run name; `hpName` names it otherwise).
+ * - `BestRun.hyperparameters` are the values the trial trained with, under the space's names (user attr
+ *   `hyperparameters`), not the sampler's internal parameters.
  * Heartbeats (heartbeatInterval, gracePeriod, failedTrialCallback: see heartbeat.ts) go to the study: every trial,
  * also one waiting in the FusedRunner's queue for its group, beats from ask to tell, and a resumed or concurrent
  * search fails (and may retry) the trials of a killed process.
  */
-import type { ParamValue } from '../search/distributions.js';
+import { join } from 'node:path';
+import type { ModelConfig } from '../nn/config.js';
 import type { Direction, FrozenTrial } from '../search/frozen-trial.js';
 import type { HeartbeatOptions } from '../search/heartbeat.js';
 import { defaultComputeObjective } from '../search/spaces/hf-defaults.js';
@@ -18,7 +30,8 @@ import type { StudyStorage } from '../search/storage/storage.js';
 import { createStudy, type Study } from '../search/study.js';
 import type { Trial } from '../search/trial.js';
 import { FusedRunner } from './fused-runner.js';
-import { camelCase, trainingArgumentsFrom, type TrainingArguments } from './training-arguments.js';
+import { INTEGER_MODEL_SETTINGS, MODEL_SETTING_NAME, modelSettingField, PER_SLOT_MODEL_SETTINGS, checkModelSetting } from './model-settings.js';
+import { camelCase, defaultTrainingArguments, trainingArgumentsFrom, type TrainingArguments } from './training-arguments.js';
 import type { Trainer } from './trainer.js';
 
 export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOptions {
@@ -32,6 +45,12 @@ export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOpti
   /** Trials trained together in one fused group (one set of kernels). Default 1. */
   slots?: number;
   signal?: AbortSignal;
+  /** HF's hp_name: the name of a trial's folder under output_dir (default `run-{trial number}`). */
+  hpName?: (trial: Trial) => string;
+  /** Where warnings go (a hyperparameter that is neither a training argument nor a model setting). Default: stderr. */
+  onWarning?: (message: string) => void;
+  /** Called once the study is created or loaded, before any trial. */
+  onStudy?: (study: Study) => void;
   /** Called after each trial ends (any state). */
   onTrialEnd?: (study: Study, trial: FrozenTrial) => void;
   /** Called when a trial starts (it is RUNNING in the study from then on, also while it waits for its group). */
@@ -42,32 +61,123 @@ export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOpti
 export interface BestRun {
   runId: string;
   objective: number | number[];
-  hyperparameters: Record<string, ParamValue>;
+  /** The values the trial trained with, under the names the space gave them (constants included). */
+  hyperparameters: Record<string, SpaceValue>;
   runSummary?: Record<string, unknown>;
 }
 
-/** Keys of a sampled configuration that are model settings, trained per slot. */
-const DROPOUT_KEYS: Record<string, 'hiddenDropout' | 'attentionDropout'> = {
-  hidden_dropout_prob: 'hiddenDropout',
-  hiddenDropoutProb: 'hiddenDropout',
-  attention_probs_dropout_prob: 'attentionDropout',
-  attention_dropout_prob: 'attentionDropout',
-  attentionDropoutProb: 'attentionDropout',
-};
+/** The trial user attr holding the values a trial trained with (BestRun.hyperparameters). */
+export const HYPERPARAMETERS_ATTR = 'hyperparameters';
 
-/** Splits a sampled configuration into training arguments and per-slot dropout rates. */
-export function trialConfiguration(base: TrainingArguments, params: Record<string, SpaceValue>) {
-  const overrides: Record<string, unknown> = {};
-  const dropout: { hiddenDropout?: number; attentionDropout?: number } = {};
-  for (const [key, value] of Object.entries(params)) {
-    if (key in DROPOUT_KEYS) dropout[DROPOUT_KEYS[key]] = Number(value);
-    else if (camelCase(key) in base) overrides[key] = value;
-    else throw new Error(`hyperparameter '${key}' is neither a training argument nor a dropout rate`);
+/** The values a finished trial trained with: its `hyperparameters` user attr, or its params for a trial without one. */
+export function trialHyperparameters(trial: FrozenTrial): Record<string, SpaceValue> {
+  const recorded = trial.userAttrs[HYPERPARAMETERS_ATTR];
+  return recorded && typeof recorded === 'object' ? (recorded as Record<string, SpaceValue>) : trial.params;
+}
+
+/** TrainingArguments fields that are whole numbers (Python `int` in HF's TrainingArguments, or here). */
+const INTEGER_ARGUMENTS: ReadonlySet<string> = new Set([
+  'perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'maxSteps', 'warmupSteps', 'loggingSteps', 'saveSteps', 'seed',
+  'maxSeqLength', 'evalSteps', 'saveTotalLimit',
+]);
+const ARGUMENT_ALIASES: Record<string, keyof TrainingArguments> = { evaluationStrategy: 'evalStrategy' };
+
+/** What a trial trains with: its arguments, per-slot dropout, the model settings that set shapes, and the values. */
+export interface TrialConfiguration {
+  args: TrainingArguments;
+  hiddenDropout?: number;
+  attentionDropout?: number;
+  /** Model settings that set shapes (hidden size, layers, heads, …): trials differing here train in separate groups. */
+  model: Partial<ModelConfig>;
+  /** The space's values as applied (cast), under the space's names; keys that were not applied are kept as given. */
+  hyperparameters: Record<string, SpaceValue>;
+  /** Keys that are neither training arguments nor model settings (ignored, with a warning). */
+  ignored: string[];
+}
+
+/** Python's int(x): truncation toward zero; a string must be an integer literal. */
+export function pythonInt(key: string, value: unknown): number {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`hyperparameter '${key}': cannot convert ${value} to an integer`);
+    return Math.trunc(value) + 0; // + 0: no -0
   }
-  // Integer-valued arguments sampled as floats (Ray's uniform seed) are rounded, as HF's setattr casting does.
+  if (typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value)) return Number(value.trim());
+  throw new Error(`hyperparameter '${key}': invalid literal for int(): ${JSON.stringify(value)}`);
+}
+
+/** Python's float(x). */
+function pythonFloat(key: string, value: unknown): number {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
+  throw new Error(`hyperparameter '${key}': could not convert ${JSON.stringify(value)} to float`);
+}
+
+/** bool: true/false, 'true'/'false', or a number's truth (Python's bool('false') would be True; that is not kept). */
+function pythonBool(key: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number') return value !== 0;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new Error(`hyperparameter '${key}': expected true or false, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Applies a trial's values the way HF's `_hp_search_setup` does: a key naming a TrainingArguments field is cast to
+ * that field's type (`type(old_attr)(value)`: int() truncation for whole-number fields; a field whose current
+ * value is null takes the value as given), a model setting goes to the model (dropout per slot, the others as shape
+ * settings), and any other key is ignored with a warning (HF logs "Trying to set … but there is no corresponding
+ * field in `TrainingArguments`"). The arguments are then validated as a Trainer's are.
+ */
+export function trialConfiguration(
+  base: TrainingArguments,
+  params: Record<string, SpaceValue>,
+  onWarning: (message: string) => void = defaultWarning,
+): TrialConfiguration {
+  const overrides: Record<string, unknown> = {};
+  const model: Partial<ModelConfig> = {};
+  const dropout: { hiddenDropout?: number; attentionDropout?: number } = {};
+  const hyperparameters: Record<string, SpaceValue> = {};
+  const ignored: string[] = [];
+  for (const [key, value] of Object.entries(params)) {
+    const field = (ARGUMENT_ALIASES[camelCase(key)] ?? camelCase(key)) as keyof TrainingArguments;
+    const setting = modelSettingField(key);
+    if (field in defaultTrainingArguments && value !== null && typeof value === 'object') {
+      throw new Error(`hyperparameter '${key}': a training argument cannot take a nested value (${JSON.stringify(value)})`);
+    }
+    if (field in defaultTrainingArguments) {
+      const old = base[field];
+      let cast: unknown = value;
+      if (typeof old === 'number') {
+        cast = INTEGER_ARGUMENTS.has(field) ? pythonInt(key, value) : pythonFloat(key, value);
+      } else if (typeof old === 'boolean') {
+        cast = pythonBool(key, value);
+      } else if (typeof old === 'string') {
+        cast = String(value);
+      }
+      overrides[field] = cast;
+      hyperparameters[key] = cast as SpaceValue;
+    } else if (setting && (value === null || typeof value !== 'object')) {
+      const { field: name } = setting;
+      const cast = INTEGER_MODEL_SETTINGS.has(name) ? pythonInt(key, value) : pythonFloat(key, value);
+      checkModelSetting(name, cast, () => `hyperparameter '${key}': model setting ${MODEL_SETTING_NAME[name]} must be ${INTEGER_MODEL_SETTINGS.has(name) ? 'a positive integer' : PER_SLOT_MODEL_SETTINGS.has(name) ? 'in [0, 1)' : '> 0'}, got ${cast}`);
+      if (name === 'hiddenDropoutProb') dropout.hiddenDropout = cast;
+      else if (name === 'attentionDropoutProb') dropout.attentionDropout = cast;
+      else model[name] = cast;
+      hyperparameters[key] = cast;
+    } else {
+      ignored.push(key);
+      hyperparameters[key] = value;
+      onWarning(`hyperparameter '${key}' is neither a training argument nor a model setting; it is not applied ` +
+        "(as Hugging Face's _hp_search_setup: \"no corresponding field in `TrainingArguments`\")");
+    }
+  }
   const args = trainingArgumentsFrom({ ...base, ...overrides });
-  for (const key of ['seed', 'perDeviceTrainBatchSize', 'warmupSteps', 'maxSteps'] as const) args[key] = Math.round(args[key]);
-  return { args, ...dropout };
+  return { args, ...dropout, model, hyperparameters, ignored };
+}
+
+function defaultWarning(message: string): void {
+  process.stderr.write(`webtrainer: warning: ${message}\n`);
 }
 
 export async function hyperparameterSearch(trainer: Trainer, options: HyperparameterSearchOptions = {}): Promise<BestRun | BestRun[]> {
@@ -89,27 +199,47 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     gracePeriod: options.gracePeriod,
     failedTrialCallback: options.failedTrialCallback,
   });
+  options.onStudy?.(study);
   const computeObjective = options.computeObjective ?? ((m: Record<string, number>) => defaultComputeObjective(m));
   const slots = options.slots ?? 1;
   if (!Number.isInteger(slots) || slots < 1) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer`);
   const runner = new FusedRunner({
     device: await trainer.getDevice(),
     modelInit,
-    train,
-    eval: evalSet,
+    datasets: (maxSeqLength) => {
+      const encoded = trainer.encodedDatasets(maxSeqLength);
+      return { train: encoded.train!, eval: encoded.eval! };
+    },
     padId: trainer.options.tokenizer?.padId ?? 0,
     slots,
     computeMetrics: trainer.options.computeMetrics,
     computeObjective,
     callbacks: trainer.options.callbacks, // HF keeps the Trainer's callbacks during a search
+    dataCollator: trainer.options.dataCollator, // and its data collator
     signal: options.signal,
   });
+  // HF logs the warning on every trial; once per key is enough to read.
+  const warned = new Set<string>();
+  const onWarning = options.onWarning ?? defaultWarning;
   await study.optimize(
     async (trial) => {
       options.onTrialStart?.(study, trial);
       const params = space.hpSpace(trial);
-      const { args, hiddenDropout, attentionDropout } = trialConfiguration(trainer.args, params);
-      const result = await runner.run({ trial, args, hiddenDropout, attentionDropout });
+      let configuration: TrialConfiguration;
+      try {
+        configuration = trialConfiguration(trainer.args, params, (message) => {
+          if (!warned.has(message)) (warned.add(message), onWarning(message));
+        });
+      } catch (error) {
+        trial.setUserAttr(HYPERPARAMETERS_ATTR, params); // what the space gave, though it could not be applied
+        throw error;
+      }
+      trial.setUserAttr(HYPERPARAMETERS_ATTR, configuration.hyperparameters);
+      // HF's _get_output_dir: output_dir/run-{trial.number} (or hp_name(trial)), so trials never share checkpoints.
+      const runName = options.hpName ? options.hpName(trial) : `run-${trial.number}`;
+      const args = { ...configuration.args, outputDir: join(configuration.args.outputDir, runName) };
+      const { hiddenDropout, attentionDropout, model } = configuration;
+      const result = await runner.run({ trial, args, hiddenDropout, attentionDropout, model });
       trial.setUserAttr('metrics', result.metrics);
       return result.objective;
     },
@@ -124,7 +254,7 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   const toBestRun = (t: FrozenTrial): BestRun => ({
     runId: String(t.number),
     objective: directions.length === 1 ? t.values![0] : t.values!,
-    hyperparameters: t.params,
+    hyperparameters: trialHyperparameters(t),
     runSummary: t.userAttrs,
   });
   if (options.signal?.aborted) throw new Error(`hyperparameterSearch: interrupted; study '${study.studyName}' keeps ${study.trials.length} trials and can be resumed`);
@@ -134,3 +264,4 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   }
   return directions.length === 1 ? toBestRun(study.bestTrial) : study.bestTrials.map(toBestRun);
 }
+

@@ -12,13 +12,30 @@ import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';
 import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-arguments.js';
 import { TrainingDivergedError, TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
+import type { ModelConfig } from '../nn/config.js';
 import type { Direction } from '../search/frozen-trial.js';
+import type { Trial } from '../search/trial.js';
 import type { BestRun, HyperparameterSearchOptions } from './hyperparameter-search.js';
 
 export type DatasetInput = TextDataset | readonly EncodedExample[];
 
-/** Builds a model for the given slot seeds (one per fused trial; one for plain training). */
-export type ModelInit = (device: Device, seeds: number[]) => TrainableModel;
+/**
+ * What a search tells `modelInit` (HF's `model_init(trial)`): the group's trials, one per slot, and the model
+ * settings they sampled (`hidden_size`, `num_layers`, … as ModelConfig fields). Every trial of a group has the same
+ * model settings (they set shapes, so trials that differ train in separate groups); per-slot dropout is applied by
+ * the search itself. The model built must have these settings in its `config`, or the trials fail, naming the
+ * setting (a trial's hyperparameters are the values it trained with).
+ */
+export interface ModelInitContext {
+  trials: Trial[];
+  model: Partial<ModelConfig>;
+}
+
+/**
+ * Builds a model for the given slot seeds (one per fused trial; one for plain training). In a search, `context`
+ * holds the trials and their model settings: `new SequenceClassifier(device, { ...config, ...context?.model }, seeds)`.
+ */
+export type ModelInit = (device: Device, seeds: number[], context?: ModelInitContext) => TrainableModel;
 
 export interface TrainerOptions {
   model?: TrainableModel;
@@ -42,7 +59,7 @@ export class Trainer {
   private model: TrainableModel | null;
   private group: TrainingGroup | null = null;
   private optimizer: AdamW | null = null;
-  private readonly encoded = new Map<DatasetInput, EncodedExample[]>();
+  private readonly encoded = new Map<DatasetInput, Map<number, EncodedExample[]>>();
 
   constructor(options: TrainerOptions) {
     if (!options.model && !options.modelInit) throw new Error('Trainer: pass a model or a modelInit');
@@ -106,11 +123,14 @@ export class Trainer {
     return this.device;
   }
 
-  /** Tokenized datasets (tokenized once, cached). */
-  encodedDatasets(): { train?: EncodedExample[]; eval?: EncodedExample[] } {
+  /**
+   * Tokenized datasets, truncated to `maxSeqLength` (default: the Trainer's max_seq_length; a search trial may set
+   * its own), tokenized once per length and cached. Datasets given already encoded are returned as they are.
+   */
+  encodedDatasets(maxSeqLength = this.args.maxSeqLength): { train?: EncodedExample[]; eval?: EncodedExample[] } {
     return {
-      train: this.options.trainDataset ? this.encode(this.options.trainDataset, 'trainDataset') : undefined,
-      eval: this.options.evalDataset ? this.encode(this.options.evalDataset, 'evalDataset') : undefined,
+      train: this.options.trainDataset ? this.encode(this.options.trainDataset, 'trainDataset', maxSeqLength) : undefined,
+      eval: this.options.evalDataset ? this.encode(this.options.evalDataset, 'evalDataset', maxSeqLength) : undefined,
     };
   }
 
@@ -147,18 +167,17 @@ export class Trainer {
     return this.group;
   }
 
-  private encode(dataset: DatasetInput, what: string): EncodedExample[] {
-    let encoded = this.encoded.get(dataset);
+  private encode(dataset: DatasetInput, what: string, maxSeqLength = this.args.maxSeqLength): EncodedExample[] {
+    if (Array.isArray(dataset)) return dataset as EncodedExample[];
+    const byLength = this.encoded.get(dataset) ?? new Map<number, EncodedExample[]>();
+    this.encoded.set(dataset, byLength);
+    let encoded = byLength.get(maxSeqLength);
     if (encoded) return encoded;
-    if (Array.isArray(dataset)) {
-      encoded = dataset as EncodedExample[];
-    } else {
-      const text = dataset as TextDataset;
-      const tokenizer = this.options.tokenizer;
-      if (!tokenizer) throw new Error(`Trainer: ${what} is text (${text.path}); pass a tokenizer`);
-      encoded = encodeDataset(text, tokenizer, this.args.maxSeqLength);
-    }
-    this.encoded.set(dataset, encoded);
+    const text = dataset as TextDataset;
+    const tokenizer = this.options.tokenizer;
+    if (!tokenizer) throw new Error(`Trainer: ${what} is text (${text.path}); pass a tokenizer`);
+    encoded = encodeDataset(text, tokenizer, maxSeqLength);
+    byLength.set(maxSeqLength, encoded);
     return encoded;
   }
 }

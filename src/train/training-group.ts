@@ -373,6 +373,9 @@ export class TrainingGroup {
    * trainer_state.json, each written atomically, then removes the oldest checkpoints beyond saveTotalLimit
    * (never the best one). Writes nothing, and returns null, when every slot has diverged: a checkpoint of NaN
    * weights is worth nothing. A slot still training whose weights are not finite is marked diverged first.
+   * When the slots have different output directories (a search's trials: HF's `output_dir/run-{trial number}`),
+   * each slot still training writes its own one-slot checkpoint into its own directory and rotates only there, so
+   * trials never remove each other's checkpoints; the path of the first is returned.
    */
   async saveCheckpoint(): Promise<string | null> {
     const { model, optimizer } = this.options;
@@ -383,24 +386,58 @@ export class TrainingGroup {
       if (bad) this.markDiverged(slot, { step, what: `weight ${JSON.stringify(bad.name)}`, value: bad.value }, `weights are not finite at step ${step} (${bad.name} holds ${bad.value})`);
     });
     if (this.diverged.every((d) => d !== null)) return null;
+    const optimizerState = await readTensors([...optimizer.stateTensors()]);
+    if (new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1) return this.saveSlotCheckpoints(weights, optimizerState);
     const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
     await ensureDirectory(dir);
     await writeSafetensors(join(dir, 'model.safetensors'), weights, modelMetadata(model));
-    await writeSafetensors(join(dir, 'optimizer.safetensors'), await readTensors([...optimizer.stateTensors()]), {
-      step: String(optimizer.stepCount),
-    });
+    await writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerState, { step: String(optimizer.stepCount) });
     await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
-    await this.updateBestCheckpoint(dir);
+    this.updateBestCheckpoint(dir, null);
     // `stopped` too, so that a resumed group keeps its stopped (and diverged) slots stopped.
     await writeFile(join(dir, 'trainer_state.json'), JSON.stringify({ ...this.state, totalLoss: this.totalLoss, stopped: this.stopped, diverged: this.diverged }, null, 2));
     this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir)));
-    await this.rotateCheckpoints();
+    await this.rotateCheckpoints(this.args.outputDir, new Set(this.state.bestCheckpoint.filter((d): d is string => d !== null)));
     return dir;
   }
 
-  private async updateBestCheckpoint(dir: string): Promise<void> {
+  /** One one-slot checkpoint per slot still training, in that slot's output directory (loadable by a Trainer). */
+  private async saveSlotCheckpoints(weights: Map<string, TensorData>, optimizerState: Map<string, TensorData>): Promise<string | null> {
+    const { model, optimizer } = this.options;
+    const written: string[] = [];
+    for (let slot = 0; slot < this.slots; slot++) {
+      if (this.stopped[slot] !== null) continue;
+      const outputDir = this.options.slotArgs[slot].outputDir;
+      const dir = join(outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+      await ensureDirectory(dir);
+      await writeSafetensors(join(dir, 'model.safetensors'), slotSlice(weights, this.slots, slot), { ...modelMetadata(model), slots: '1' });
+      await writeSafetensors(join(dir, 'optimizer.safetensors'), slotSlice(optimizerState, this.slots, slot), { step: String(optimizer.stepCount) });
+      await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
+      this.updateBestCheckpoint(dir, slot);
+      const state = {
+        globalStep: this.state.globalStep,
+        epoch: this.state.epoch,
+        logHistory: [this.state.logHistory[slot]],
+        bestMetric: [this.state.bestMetric[slot]],
+        bestCheckpoint: [this.state.bestCheckpoint[slot]],
+        totalLoss: [this.totalLoss[slot]],
+        stopped: [this.stopped[slot]],
+        diverged: [this.diverged[slot]],
+      };
+      await writeFile(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2));
+      this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir));
+      const best = this.state.bestCheckpoint[slot];
+      await this.rotateCheckpoints(outputDir, new Set(best ? [best] : []));
+      written.push(dir);
+    }
+    return written[0] ?? null;
+  }
+
+  /** Records `dir` as the best checkpoint of `slot` (or of every slot, for null) whose metric improved at this step. */
+  private updateBestCheckpoint(dir: string, only: number | null): void {
     const { metric, greaterIsBetter } = bestModelMetric(this.args);
     this.forEachSlot((slot) => {
+      if (only !== null && slot !== only) return;
       const history = this.state.logHistory[slot];
       const last = [...history].reverse().find((entry) => entry[metric] !== undefined);
       if (!last || last.step !== this.state.globalStep) return;
@@ -413,19 +450,18 @@ export class TrainingGroup {
     }, true);
   }
 
-  private async rotateCheckpoints(): Promise<void> {
+  private async rotateCheckpoints(outputDir: string, keepDirs: ReadonlySet<string>): Promise<void> {
     const limit = this.args.saveTotalLimit;
     if (limit === null) return;
-    const steps = (await readdir(this.args.outputDir))
+    const steps = (await readdir(outputDir))
       .filter((name) => name.startsWith(CHECKPOINT_PREFIX))
       .map((name) => Number(name.slice(CHECKPOINT_PREFIX.length)))
       .filter(Number.isInteger)
       .sort((a, b) => a - b);
-    const keepDirs = new Set(this.state.bestCheckpoint.filter((d): d is string => d !== null));
     let excess = steps.length - limit;
     for (const step of steps) {
       if (excess <= 0) break;
-      const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${step}`);
+      const dir = join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
       if (keepDirs.has(dir)) continue;
       await rm(dir, { recursive: true, force: true });
       excess--;
@@ -511,6 +547,17 @@ export async function loadModelWeights(model: TrainableModel, path: string, devi
   validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, { shape: [...t.shape], dtype: t.dtype === 'f32' ? 'F32' as const : 'I32' as const }])), path);
   requireFinite(content.tensors, model.slots, options.skipSlots ?? new Set(), path);
   for (const [name, t] of named) device.write(t.buffer, content.tensors.get(name)!.data);
+}
+
+/** Slot `slot`'s part of slot-major tensors (leading axis T), as one-slot tensors (leading axis 1). */
+function slotSlice(tensors: ReadonlyMap<string, TensorData>, slots: number, slot: number): Map<string, TensorData> {
+  const out = new Map<string, TensorData>();
+  for (const [name, t] of tensors) {
+    if (t.shape[0] !== slots) throw new Error(`checkpoint: tensor ${JSON.stringify(name)} has shape [${t.shape.join(', ')}], not a leading slot axis of ${slots}`);
+    const per = t.data.length / slots;
+    out.set(name, { ...t, shape: [1, ...t.shape.slice(1)], data: t.data.slice(slot * per, (slot + 1) * per) });
+  }
+  return out;
 }
 
 /**

@@ -85,7 +85,7 @@ describe('a worker that dies in native code', () => {
     await writeFile(join(dir, 'sweep.yaml'), [
       'data: {train: train.tsv, eval: train.tsv}',
       'model: {hidden_size: 8, num_layers: 1, num_heads: 2, intermediate_size: 8}',
-      "trainingArguments: {max_steps: 1000000, per_device_train_batch_size: 8, logging_steps: 1000, eval_strategy: 'no'}",
+      "training_arguments: {max_steps: 1000000, per_device_train_batch_size: 8, logging_steps: 1000, eval_strategy: 'no'}",
       'sweep: {method: random, metric: {name: eval_loss, goal: minimize}, parameters: {learning_rate: {distribution: log_uniform_values, min: 0.0001, max: 0.01}}}',
       'slots: 2',
     ].join('\n'));

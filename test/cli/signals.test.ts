@@ -107,19 +107,24 @@ describe('signals', () => {
     await writeFile(config, [
       `data: {train: ${join(dir, 'train.tsv')}, eval: ${join(dir, 'train.tsv')}}`,
       'model: {hidden_size: 8, num_layers: 1, num_heads: 2, intermediate_size: 8}',
-      "trainingArguments: {max_steps: 1000000, per_device_train_batch_size: 8, logging_steps: 1000, eval_strategy: 'no'}",
+      "training_arguments: {max_steps: 1000000, per_device_train_batch_size: 8, logging_steps: 1000, eval_strategy: 'no'}",
       'sweep: {method: random, metric: {name: eval_loss, goal: minimize}, parameters: {learning_rate: {distribution: log_uniform_values, min: 0.0001, max: 0.01}}}',
       'slots: 2',
     ].join('\n'));
-    const run = start(['sweep', '--config', config, '--n-trials', '4', '--json']);
+    const storage = `sqlite:${join(dir, 'sweep.db')}`;
+    const run = start(['sweep', '--config', config, '--storage', storage, '--n-trials', '4', '--json']);
     await run.waitFor(/^sweep: 4 trials/m);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     process.kill(run.pid, 'SIGTERM');
     const { code } = await run.exited;
     const { stdout, stderr } = run.output();
     expect(code, stderr).toBe(130);
-    expect(JSON.parse(stdout.trim())).toMatchObject({ interrupted: 'SIGTERM', best_run: null });
+    expect(JSON.parse(stdout.trim())).toMatchObject({ interrupted: 'SIGTERM', study_name: 'sweep', best_run: null });
+    // The exact command that resumes the study (named after sweep.yaml), when the signal comes and at the end.
+    const resume = `webtrainer sweep --config ${config} --storage ${storage} --n-trials 4 --study-name sweep --json`;
+    expect(stderr).toContain(`SIGTERM: stopping the running trials; resume the study with:\n  ${resume}\n`);
     expect(stderr).toMatch(/webtrainer: interrupted by SIGTERM: /);
+    expect(stderr).toContain(`; resume with: ${resume}\n`);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });
