@@ -21,6 +21,7 @@ commands:
         [--<training argument> V] [--model-<config key> V]
                                    train a text classifier (default: the bundled SST-2 sample)
   sweep [--config FILE.json|.yaml] [--storage sqlite:PATH] [--study-name N] [--n-trials N] [--slots N] [--json]
+        [--heartbeat-interval S]
                                    hyperparameter search (default: a small sweep on the bundled SST-2 sample)
   bench kernels [--quick] [--json] [--only op[:shape],...]
                                    kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings

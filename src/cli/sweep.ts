@@ -268,18 +268,22 @@ export function searchOptionsFrom(config: SweepConfig): HyperparameterSearchOpti
   return { backend: 'wandb', hpSpace: sweep, seed: config.seed, metric: sweep.metric?.name ?? null, direction: sweep.metric?.goal };
 }
 
-/** Seconds between a running trial's heartbeats; a trial silent for twice this is failed by the next sweep. */
+/**
+ * Seconds between a running trial's heartbeats (`--heartbeat-interval`); a trial silent for twice this is failed by
+ * the next sweep on the study (Optuna's heartbeat_interval and grace_period).
+ */
 export const SWEEP_HEARTBEAT_SECONDS = 10;
 
 export async function runSweep(argv: string[]): Promise<number> {
   const { flags, values } = parseOptions(argv, ['json']);
   for (const key of values.keys()) {
-    if (!['config', 'storage', 'study-name', 'n-trials', 'slots'].includes(key)) throw new UsageError(`unknown option --${key}`);
+    if (!['config', 'storage', 'study-name', 'n-trials', 'slots', 'heartbeat-interval'].includes(key)) throw new UsageError(`unknown option --${key}`);
   }
   const json = flags.has('json');
   // Checked before any file is read: a bad number on the command line is a usage error (exit 2).
   const nTrialsOption = values.has('n-trials') ? positiveInteger('n-trials', values.get('n-trials')!) : undefined;
   const slotsOption = values.has('slots') ? positiveInteger('slots', values.get('slots')!) : undefined;
+  const heartbeatSeconds = values.has('heartbeat-interval') ? positiveInteger('heartbeat-interval', values.get('heartbeat-interval')!) : SWEEP_HEARTBEAT_SECONDS;
   const configPath = values.get('config');
   const config = configPath !== undefined ? await loadSweepConfig(configPath) : DEFAULT_SWEEP;
   const where = configPath ?? 'the built-in sweep';
@@ -340,8 +344,8 @@ export async function runSweep(argv: string[]): Promise<number> {
     loadIfExists: true,
     // A worker killed outright (SIGKILL, a lost machine) leaves its trials RUNNING; their heartbeat stops, and the
     // next sweep on the study fails them after the grace period (Optuna's heartbeat_interval / grace_period).
-    heartbeatInterval: SWEEP_HEARTBEAT_SECONDS,
-    gracePeriod: 2 * SWEEP_HEARTBEAT_SECONDS,
+    heartbeatInterval: heartbeatSeconds,
+    gracePeriod: 2 * heartbeatSeconds,
     computeObjective: metric ? (m) => objectiveMetric(m, metric) : undefined,
     onWarning: warn,
     onStudy: (s) => {
@@ -422,7 +426,7 @@ function shellWord(word: string): string {
 /** The command that resumes this sweep: the same options, with --storage and --study-name spelled out. */
 export function resumeCommand(values: ReadonlyMap<string, string>, flags: ReadonlySet<string>, studyName: string): string {
   const words = ['webtrainer', 'sweep'];
-  for (const key of ['config', 'storage', 'n-trials', 'slots']) if (values.has(key)) words.push(`--${key}`, values.get(key)!);
+  for (const key of ['config', 'storage', 'n-trials', 'slots', 'heartbeat-interval']) if (values.has(key)) words.push(`--${key}`, values.get(key)!);
   words.push('--study-name', studyName);
   if (flags.has('json')) words.push('--json');
   return words.map(shellWord).join(' ');
