@@ -9,9 +9,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { defaultStudyName, loadSweepConfig, resumeCommand } from '../../src/cli/sweep.js';
 import { parseModelSettings } from '../../src/train/model-settings.js';
+import { runCli } from '../helpers/cli.js';
 
 let dir: string;
 
@@ -29,17 +29,7 @@ async function config(name: string, lines: string[]): Promise<string> {
   return path;
 }
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const run = runCli;
 
 const sweep = 'sweep: {method: random, parameters: {learning_rate: {min: 0.0001, max: 0.01}}}';
 
