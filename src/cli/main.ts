@@ -26,7 +26,7 @@ commands:
   bench kernels [--quick] [--json] [--only op[:shape],...]
                                    kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
   bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
-  bench samplers [--quick] [--json] Random, QMC and TPE on standard test functions over 30 seeds
+  bench samplers [--quick] [--json] Random, QMC and TPE (uni/multivariate) on 11 problems, next to Optuna
   help                             this text
 
 options of every command:

@@ -61,22 +61,22 @@ describe('special functions vs published values', () => {
   });
 });
 
-const P: ParzenEstimatorParameters = { considerPrior: true, priorWeight: 1, considerMagicClip: true, considerEndpoints: false, weights: defaultWeights, multivariate: false };
+const P: ParzenEstimatorParameters = { priorWeight: 1, considerMagicClip: true, considerEndpoints: false, weights: defaultWeights, multivariate: false };
 
-describe('Parzen estimator vs hand computation of Optuna rules', () => {
+describe('Parzen estimator vs hand computation of Optuna 4.9 rules', () => {
   it('float on [0, 10], observations 2, 5, 9', () => {
-    // Prior μ = 5. Sorted {2, 5(obs), 5(prior), 9} within endpoints 0 … 10:
-    //   σ(2) = max(2−0, 5−2) = 3, σ(5 obs) = max(5−2, 5−5) = 3, σ(5 prior slot) = 4, σ(9) = max(9−5, 10−9) = 4;
+    // Sorted observations {2, 5, 9} within endpoints 0 … 10 (4.9: the prior is not in the list):
+    //   σ(2) = max(2−0, 5−2) = 3, σ(5) = max(5−2, 9−5) = 4, σ(9) = max(9−5, 10−9) = 4;
     //   consider_endpoints=false replaces the first by 5−2 = 3 and the last by 9−5 = 4.
     // Magic clip: n_kernels = 4 → σ ∈ [10 / min(100, 5), 10] = [2, 10]: unchanged. Prior kernel: μ 5, σ 10.
     // Weights: [1, 1, 1] + prior 1, normalised → ¼ each.
     const space = { x: new FloatDistribution(0, 10) };
     const pe = buildParzenEstimator({ x: [2, 5, 9] }, space, P);
     const k = pe.kernels.x;
-    expect(k.kind === 'numerical' && [k.mus, k.sigmas]).toEqual([[2, 5, 9, 5], [3, 3, 4, 10]]);
+    expect(k.kind === 'numerical' && [k.mus, k.sigmas]).toEqual([[2, 5, 9, 5], [3, 4, 4, 10]]);
     expect(pe.weights).toEqual([0.25, 0.25, 0.25, 0.25]);
     const mus = [2, 5, 9, 5];
-    const sig = [3, 3, 4, 10];
+    const sig = [3, 4, 4, 10];
     for (const x of [0, 1.7, 5, 8.2, 10]) {
       const hand = mus.reduce((acc, m, i) => acc + (0.25 * phi((x - m) / sig[i])) / sig[i] / mass((0 - m) / sig[i], (10 - m) / sig[i]), 0);
       expect(parzenLogPdf(pe, { x: [x] })[0]).toBeCloseTo(Math.log(hand), 10);
@@ -84,20 +84,20 @@ describe('Parzen estimator vs hand computation of Optuna rules', () => {
   });
 
   it('magic clip raises small bandwidths: observations 4.9, 5.1 on [0, 10]', () => {
-    // Sorted {4.9, 5(prior), 5.1}: σ(4.9) = max(4.9, 0.1) → endpoint rule → 5 − 4.9 = 0.1; σ(5.1) → 5.1 − 5 = 0.1.
+    // Sorted {4.9, 5.1}: σ(4.9) = max(4.9, 0.2) → endpoint rule → 5.1 − 4.9 = 0.2; σ(5.1) → 0.2.
     // n_kernels = 3 → min σ = 10 / 4 = 2.5, so both become 2.5.
     const k = buildParzenEstimator({ x: [4.9, 5.1] }, { x: new FloatDistribution(0, 10) }, P).kernels.x;
     expect(k.kind === 'numerical' && k.sigmas).toEqual([2.5, 2.5, 10]);
   });
 
   it('int on [0, 4] (step 1), observations 1, 3: discretised truncated normal', () => {
-    // Sorted {1, 2(prior), 3} within −0.5 … 4.5: σ = [max(1.5, 1), 1, max(1, 1.5)], endpoint rule → [1, 1, 1].
-    // Clip: (4 − 0 + 1) / min(100, 1 + 3) = 1.25 → σ = 1.25, 1.25; prior μ 2, σ 5. Weights ⅓ each.
+    // Sorted {1, 3} within −0.5 … 4.5: σ = [max(1.5, 2), max(2, 1.5)], endpoint rule → [2, 2].
+    // Clip: (4 − 0 + 1) / min(100, 1 + 3) = 1.25 ≤ 2: unchanged; prior μ 2, σ 5. Weights ⅓ each.
     // P(k) = Σ w_i · mass([k−½, k+½]) / mass([−½, 4.5]) in units of σ_i.
     const space = { n: new IntDistribution(0, 4) };
     const pe = buildParzenEstimator({ n: [1, 3] }, space, P);
     const mus = [1, 3, 2];
-    const sig = [1.25, 1.25, 5];
+    const sig = [2, 2, 5];
     let total = 0;
     for (let v = 0; v <= 4; v++) {
       const hand = mus.reduce((acc, m, i) => acc + (mass((v - 0.5 - m) / sig[i], (v + 0.5 - m) / sig[i]) / mass((-0.5 - m) / sig[i], (4.5 - m) / sig[i])) / 3, 0);
@@ -107,16 +107,38 @@ describe('Parzen estimator vs hand computation of Optuna rules', () => {
     expect(total).toBeCloseTo(1, 10);
   });
 
+  it('log-int on [1, 10], observations 2, 5: the 4.x discrete kernel on [log(k − ½), log(k + ½)]', () => {
+    // L = log 0.5, H = log 10.5. Sorted {log 2, log 5}: σ = max(log 2 − log 0.5, log 5 − log 2) = log 4 → endpoint
+    // rule → log 2.5 for both. Clip: log 21 / min(100, 4) = 0.761 < log 2.5 = 0.916: unchanged. Prior μ = (L + H)/2,
+    // σ = log 21. P(k) = Σ_i ⅓ · mass([log(k − ½), log(k + ½)]) / mass([L, H]) in units of σ_i around μ_i.
+    const pe = buildParzenEstimator({ n: [2, 5] }, { n: new IntDistribution(1, 10, { log: true }) }, P);
+    const [L, H] = [Math.log(0.5), Math.log(10.5)];
+    const mus = [Math.log(2), Math.log(5), (L + H) / 2];
+    const sig = [Math.log(2.5), Math.log(2.5), Math.log(21)];
+    const k = pe.kernels.n;
+    expect(k.kind === 'numerical' && k.mus.map((v, i) => v - mus[i]).every((d) => Math.abs(d) < 1e-14)).toBe(true);
+    expect(k.kind === 'numerical' && k.sigmas.map((v, i) => v - sig[i]).every((d) => Math.abs(d) < 1e-14)).toBe(true);
+    let total = 0;
+    for (let v = 1; v <= 10; v++) {
+      const hand = mus.reduce((acc, m, i) => acc + mass((Math.log(v - 0.5) - m) / sig[i], (Math.log(v + 0.5) - m) / sig[i]) / mass((L - m) / sig[i], (H - m) / sig[i]) / 3, 0);
+      expect(parzenLogPdf(pe, { n: [v] })[0]).toBeCloseTo(Math.log(hand), 10);
+      total += hand;
+    }
+    expect(total).toBeCloseTo(1, 10);
+    // Samples are integers in range, snapped after exp.
+    expect(sampleParzen(pe, new Rng(4), 300).n.every((v) => Number.isInteger(v) && v >= 1 && v <= 10)).toBe(true);
+  });
+
   it('log float: kernels live in log space', () => {
     // [1e-3, 1] log → [ln 1e-3, 0] = [−6.9078, 0]; prior μ = −3.4539. Observation ln 0.01 = −4.6052.
-    // Sorted {−4.6052, −3.4539}: σ(obs) = max(−4.6052 + 6.9078, 1.1513) = 2.3026, and with 3 points in the
-    // bracketed list (< 4) the endpoint rule does not apply. Clip: 6.9078 / 3 = 2.3026 (equal).
+    // One observation: σ = max(−4.6052 + 6.9078, 0 + 4.6052) = 4.6052, and with 3 points in the bracketed
+    // list (< 4) the endpoint rule does not apply. Clip: [6.9078 / 3, 6.9078] leaves it.
     const lo = Math.log(1e-3);
     const pe = buildParzenEstimator({ lr: [0.01] }, { lr: new FloatDistribution(1e-3, 1, { log: true }) }, P);
     const k = pe.kernels.lr;
     if (k.kind !== 'numerical') throw new Error('expected numerical');
     expect(k.mus[0]).toBeCloseTo(Math.log(0.01), 12);
-    expect(k.sigmas[0]).toBeCloseTo(Math.max(Math.log(0.01) - lo, lo / 2 - Math.log(0.01)), 12);
+    expect(k.sigmas[0]).toBeCloseTo(Math.max(Math.log(0.01) - lo, 0 - Math.log(0.01)), 12);
     expect(k.sigmas[1]).toBeCloseTo(-lo, 12);
     const x = 0.05;
     const hand = [0, 1].reduce((acc, i) => acc + (0.5 * phi((Math.log(x) - k.mus[i]) / k.sigmas[i])) / k.sigmas[i] / mass((lo - k.mus[i]) / k.sigmas[i], -k.mus[i] / k.sigmas[i]), 0);
@@ -236,6 +258,18 @@ describe('TPESampler end to end', () => {
     }, { nTrials: 30, concurrency: 2 });
     expect(s.trials.filter((t) => t.state === 'PRUNED').length).toBeGreaterThan(0);
     expect(s.trials.every((t) => t.state === 'COMPLETE' || t.state === 'PRUNED')).toBe(true);
+  });
+
+  it('constant liar + multivariate: relative params are shared through system attrs (Optuna 4.9 tpe:relative_params)', async () => {
+    const s = createStudy({ sampler: new TPESampler({ seed: 2, multivariate: true, constantLiar: true, nStartupTrials: 3 }) });
+    await s.optimize((t) => (t.suggestFloat('x', 0, 1) - 0.3) ** 2 + t.suggestInt('n', 1, 9), { nTrials: 5 });
+    const t = s.ask();
+    const shared = JSON.parse(s.storage.getTrial(t.trialId).systemAttrs['tpe:relative_params:0'] as string) as Record<string, number>;
+    expect(Object.keys(shared).sort()).toEqual(['n', 'x']);
+    expect([t.suggestFloat('x', 0, 1), t.suggestInt('n', 1, 9)]).toEqual([shared.x, shared.n]);
+    // A second trial asked while the first runs still samples (the running one is in "above" with its shared params).
+    const u = s.ask();
+    expect(typeof u.suggestFloat('x', 0, 1)).toBe('number');
   });
 
   it('refuses multi-objective studies with a clear error', () => {

@@ -1,8 +1,9 @@
 /**
  * The truncated standard normal on [a, b] (in units of σ around μ), as used by TPE's kernels.
- * Mirrors the algorithm of Optuna's `optuna/samplers/_tpe/_truncnorm.py` (itself after SciPy's
+ * Mirrors the algorithm of Optuna 4.9.0's `optuna/samplers/_tpe/_truncnorm.py` (itself after SciPy's
  * `scipy/stats/_continuous_distns.py` truncnorm): the normal mass of [a, b] is computed in log space
- * from the tail that keeps precision, and sampling inverts the CDF.
+ * from the tail that keeps precision, sampling inverts the CDF (one uniform per draw), and the log density
+ * includes − log σ (Optuna before 3.5.0, e.g. Debian's 3.1.0, left it out).
  */
 import { logNdtr, logNormPdf, ndtr, ndtriExp } from './erf.js';
 import type { Rng } from '../../rng.js';
