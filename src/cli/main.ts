@@ -20,7 +20,7 @@ commands:
   train [--train FILE] [--eval FILE] [--text-column C] [--label-column C] [--json]
         [--<training argument> V] [--model-<config key> V]
                                    train a text classifier (default: the bundled SST-2 sample)
-  sweep [--config FILE.json|.yaml] [--storage sqlite:PATH] [--study-name N] [--n-trials N] [--slots N] [--json]
+  sweep [--config FILE.json|.yaml] [--storage sqlite:PATH|postgresql://…] [--study-name N] [--n-trials N] [--slots N] [--json]
         [--heartbeat-interval S]
                                    hyperparameter search (default: a small sweep on the bundled SST-2 sample)
   bench kernels [--quick] [--json] [--only op[:shape],...]

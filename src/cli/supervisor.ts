@@ -9,6 +9,7 @@
  * If this process is killed, the child ends too (it exits when its IPC channel closes), as one process would.
  */
 import { spawn } from 'node:child_process';
+import { redactPostgresUrl } from '../search/storage/postgres-url.js';
 import { ACTIVITY_MESSAGE, type Activity } from './activity.js';
 
 /** Set in the child's environment: the command runs its work itself. */
@@ -99,7 +100,7 @@ async function reportDeath(signal: NodeJS.Signals, activity: Activity | null): P
       process.stderr.write(`webtrainer: marked trial${marked.length > 1 ? 's' : ''} ${marked.join(', ')} of study '${study.studyName}' FAIL; resume with the same --storage and --study-name.\n`);
     }
   } catch (error) {
-    process.stderr.write(`webtrainer: could not mark the running trials failed in ${study.storage}: ${(error as Error).message}\n`);
+    process.stderr.write(`webtrainer: could not mark the running trials failed in ${redactPostgresUrl(study.storage)}: ${(error as Error).message}\n`);
   }
 }
 

@@ -43,6 +43,7 @@ import { bundled } from './package-files.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { SweepActivity } from './sweep-activity.js';
 import { FROM_SCRATCH_DEFAULTS, namingPath, warn } from './train.js';
+import { redactPostgresUrl } from '../search/storage/postgres-url.js';
 
 export interface SweepConfig {
   data?: { train?: string; eval?: string; text_column?: string; label_column?: string };
@@ -426,7 +427,8 @@ function shellWord(word: string): string {
 /** The command that resumes this sweep: the same options, with --storage and --study-name spelled out. */
 export function resumeCommand(values: ReadonlyMap<string, string>, flags: ReadonlySet<string>, studyName: string): string {
   const words = ['webtrainer', 'sweep'];
-  for (const key of ['config', 'storage', 'n-trials', 'slots', 'heartbeat-interval']) if (values.has(key)) words.push(`--${key}`, values.get(key)!);
+  // A PostgreSQL URL's password is not printed: the user supplies it again.
+  for (const key of ['config', 'storage', 'n-trials', 'slots', 'heartbeat-interval']) if (values.has(key)) words.push(`--${key}`, key === 'storage' ? redactPostgresUrl(values.get(key)!) : values.get(key)!);
   words.push('--study-name', studyName);
   if (flags.has('json')) words.push('--json');
   return words.map(shellWord).join(' ');

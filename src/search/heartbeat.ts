@@ -1,7 +1,7 @@
 /**
  * Heartbeats, as Optuna's `optuna/storages/_heartbeat.py` (HeartbeatThread, `fail_stale_trials`) with the
  * settings Optuna's RDBStorage takes (`heartbeat_interval`, `grace_period`, `failed_trial_callback`), here given
- * to the study instead (createStudy / loadStudy / hyperparameterSearch options), for SQLite and in-memory studies.
+ * to the study instead (createStudy / loadStudy / hyperparameterSearch options), for every storage.
  * While a trial is RUNNING its process records a heartbeat every `heartbeatInterval` seconds; a RUNNING trial with
  * no heartbeat for more than `gracePeriod` seconds belongs to a dead process and is failed when a study with
  * heartbeats is created or loaded and before each ask (Optuna does it before each trial in `_run_trial`).

@@ -17,8 +17,8 @@ export {
   checkDistributionCompatibility,
 } from './distributions.js';
 export type { Distribution, ParamValue, CategoricalChoice } from './distributions.js';
-export { getStorage, InMemoryStorage, SqliteStorage, SCHEMA_VERSION } from './storage/index.js';
-export type { StudyStorage } from './storage/index.js';
+export { getStorage, InMemoryStorage, SqliteStorage, PostgresStorage, PostgresStorageError, SCHEMA_VERSION, redactPostgresUrl } from './storage/index.js';
+export type { StudyStorage, PostgresStorageOptions } from './storage/index.js';
 export type { Sampler, SearchSpace } from './samplers/sampler.js';
 export { RandomSampler } from './samplers/random.js';
 export { GridSampler } from './samplers/grid.js';

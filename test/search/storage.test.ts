@@ -1,12 +1,30 @@
-/** One behavioural suite run over every storage backend. */
+/**
+ * One behavioural suite run over every storage backend: in memory, SQLite, and PostgreSQL on a private server
+ * (test/helpers/postgres-server.ts; each test gets a fresh schema). Without PostgreSQL's binaries the PostgreSQL
+ * tests fail, saying how to install them.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CategoricalDistribution, FloatDistribution, IntDistribution } from '../../src/search/distributions.js';
-import { InMemoryStorage, SCHEMA_VERSION, SqliteStorage, sqlitePathFromUrl, getStorage } from '../../src/search/storage/index.js';
+import {
+  InMemoryStorage,
+  SCHEMA_VERSION,
+  SqliteStorage,
+  sqlitePathFromUrl,
+  getStorage,
+  PostgresStorage,
+  PostgresStorageError,
+  POSTGRES_SCHEMA_VERSION,
+  isPostgresUrl,
+  redactPostgresUrl,
+} from '../../src/search/storage/index.js';
+import { PostgresConnection } from '../../src/search/storage/postgres-connection.js';
 import type { StudyStorage } from '../../src/search/storage/storage.js';
+import { startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -18,12 +36,58 @@ afterEach(() => {
   while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
 });
 
-const backends: Array<[string, () => StudyStorage]> = [
-  ['InMemoryStorage', () => new InMemoryStorage()],
-  ['SqliteStorage', () => new SqliteStorage(`sqlite:${join(tempDir(), 'study.db')}`)],
+// One private PostgreSQL server for the file, started by the first PostgreSQL test, stopped at the end.
+let pgServer: Promise<PostgresServer> | null = null;
+function postgresServer(): Promise<PostgresServer> {
+  return (pgServer ??= startPostgres());
+}
+afterAll(async () => {
+  if (pgServer) (await pgServer.catch(() => null))?.stop();
+});
+/** The URL of a fresh schema, set before each PostgreSQL test. */
+let pgUrl = '';
+const opened: StudyStorage[] = [];
+afterEach(() => {
+  // A test that failed before close() must not leave its connection (and worker) open.
+  while (opened.length) opened.pop()!.close();
+});
+
+interface Backend {
+  make: () => StudyStorage;
+  /**
+   * Heartbeat tests wait 30 ms × timeScale with a grace of 20 ms × timeScale: a call to a server takes a few ms
+   * (more on a loaded machine), and a live trial must not go stale while the test makes its calls.
+   */
+  timeScale?: number;
+  /** Runs before each test of the backend (a fresh database). */
+  before?: () => Promise<void>;
+}
+
+const backends: Array<[string, Backend]> = [
+  ['InMemoryStorage', { make: () => new InMemoryStorage() }],
+  ['SqliteStorage', { make: () => new SqliteStorage(`sqlite:${join(tempDir(), 'study.db')}`) }],
+  [
+    'PostgresStorage',
+    {
+      make: () => {
+        const s = new PostgresStorage(pgUrl);
+        opened.push(s);
+        return s;
+      },
+      before: async () => {
+        pgUrl = await (await postgresServer()).createSchema();
+      },
+      timeScale: 10,
+    },
+  ],
 ];
 
-describe.each(backends)('%s', (_name, make) => {
+describe.each(backends)('%s', (_name, { make, before, timeScale = 1 }) => {
+  const wait = (): Promise<void> => new Promise((r) => setTimeout(r, 30 * timeScale));
+  const grace = 0.02 * timeScale;
+  // In beforeEach (not beforeAll, whose failure vitest reports as skipped tests): without PostgreSQL each test fails, saying why.
+  if (before) beforeEach(before, 60_000);
+
   it('creates, finds and refuses duplicate studies', () => {
     const s = make();
     const id = s.createNewStudy(['minimize', 'maximize'], 'a');
@@ -126,15 +190,15 @@ describe.each(backends)('%s', (_name, make) => {
     const alive = s.createNewTrial(st);
     const done = s.createNewTrial(st);
     s.setTrialStateValues(done, 'COMPLETE', [1]);
-    await new Promise((r) => setTimeout(r, 30));
+    await wait();
     s.recordHeartbeat(alive);
-    expect(s.getStaleTrialIds(st, 0.02)).toEqual([t]);
-    expect(s.failStaleTrials(st, 0.02)).toEqual([t]);
+    expect(s.getStaleTrialIds(st, grace)).toEqual([t]);
+    expect(s.failStaleTrials(st, grace)).toEqual([t]);
     expect(s.getTrial(t).state).toBe('FAIL');
     expect(s.getTrial(t).userAttrs.fail_reason).toBe('stale heartbeat');
     expect(s.getTrial(alive).state).toBe('RUNNING');
     // Already failed: a second call (another process) fails nothing.
-    expect(s.failStaleTrials(st, 0.02)).toEqual([]);
+    expect(s.failStaleTrials(st, grace)).toEqual([]);
     s.close();
   });
 
@@ -142,15 +206,15 @@ describe.each(backends)('%s', (_name, make) => {
     const s = make();
     const st = s.createNewStudy(['minimize'], 'a');
     const waiting = s.createNewTrial(st, { state: 'WAITING' });
-    await new Promise((r) => setTimeout(r, 30));
+    await wait();
     const fresh = s.createNewTrial(st);
-    expect(s.getStaleTrialIds(st, 0.02)).toEqual([]);
+    expect(s.getStaleTrialIds(st, grace)).toEqual([]);
     expect(s.getStaleTrialIds(st, 3600)).toEqual([]);
     const claimed = s.claimWaitingTrial(st)!;
     expect(claimed).toBe(waiting);
-    await new Promise((r) => setTimeout(r, 30));
-    // Both started ≥ 30 ms ago and neither beat since.
-    expect(s.getStaleTrialIds(st, 0.02).sort()).toEqual([waiting, fresh].sort());
+    await wait();
+    // Both started ≥ 30 ms (× timeScale) ago and neither beat since.
+    expect(s.getStaleTrialIds(st, grace).sort()).toEqual([waiting, fresh].sort());
     s.close();
   });
 
@@ -161,6 +225,40 @@ describe.each(backends)('%s', (_name, make) => {
     s.setStudySystemAttr(st, 'g', { n: 2 });
     expect(s.getStudyUserAttrs(st)).toEqual({ k: [1] });
     expect(s.getStudySystemAttrs(st)).toEqual({ g: { n: 2 } });
+    s.close();
+  });
+
+  it('deletes a study, leaving the others', () => {
+    const s = make();
+    const a = s.createNewStudy(['minimize'], 'a');
+    const b = s.createNewStudy(['minimize'], 'b');
+    s.setTrialStateValues(s.createNewTrial(a), 'COMPLETE', [1]);
+    s.createNewTrial(b);
+    s.deleteStudy(a);
+    expect(s.getAllStudies().map((x) => [x.studyName, x.nTrials])).toEqual([['b', 1]]);
+    expect(() => s.getStudyName(a)).toThrow(`study id ${a} does not exist`);
+    expect(() => s.deleteStudy(a)).toThrow(`study id ${a} does not exist`);
+    expect(s.getAllTrials(b).map((t) => t.number)).toEqual([0]);
+    s.close();
+  });
+
+  it('creates a trial from a template (params, values, intermediate values, attrs) in one go', () => {
+    const s = make();
+    const st = s.createNewStudy(['minimize'], 'a');
+    const t = s.createNewTrial(st, {
+      state: 'COMPLETE',
+      params: { x: { internal: 0.5, distribution: new FloatDistribution(0, 1) }, k: { internal: 2, distribution: new IntDistribution(0, 4) } },
+      values: [0.25],
+      intermediateValues: new Map([[0, 1], [5, NaN]]),
+      userAttrs: { u: 1 },
+      systemAttrs: { s: 'x' },
+    });
+    const f = s.getTrial(t);
+    expect([f.state, f.values, f.params, [...f.intermediateValues], f.userAttrs, f.systemAttrs]).toEqual(['COMPLETE', [0.25], { x: 0.5, k: 2 }, [[0, 1], [5, NaN]], { u: 1 }, { s: 'x' }]);
+    expect(f.datetimeComplete).toBeInstanceOf(Date);
+    // The template's params are checked against the study's earlier distributions too.
+    expect(() => s.createNewTrial(st, { params: { x: { internal: 1, distribution: new IntDistribution(0, 2) } } })).toThrow('x: cannot change the distribution kind from float to int');
+    expect(s.getAllTrials(st).map((x) => x.number)).toEqual([0]);
     s.close();
   });
 });
@@ -201,5 +299,133 @@ describe('SqliteStorage specifics', () => {
     raw.prepare('UPDATE version SET version_num = ?').run(SCHEMA_VERSION + 1);
     raw.close();
     expect(() => new SqliteStorage(path)).toThrow(`storage schema version ${SCHEMA_VERSION + 1} is newer than this webtrainer supports (${SCHEMA_VERSION})`);
+  });
+});
+
+describe('PostgresStorage specifics', () => {
+  let server: PostgresServer;
+  beforeEach(async () => {
+    server = await postgresServer();
+    pgUrl = await server.createSchema();
+  }, 60_000);
+  const open = (url = pgUrl, opts?: ConstructorParameters<typeof PostgresStorage>[1]): PostgresStorage => {
+    const s = new PostgresStorage(url, opts);
+    opened.push(s);
+    return s;
+  };
+  /** Runs SQL on its own connection, in the test's schema. */
+  const sql = (text: string, values?: unknown[]): Record<string, unknown>[] => {
+    const c = new PostgresConnection(pgUrl);
+    try {
+      return c.run([{ text, values }], 'test SQL', true)[0].rows;
+    } finally {
+      c.close();
+    }
+  };
+
+  it('getStorage takes postgresql:// and postgres:// URLs; names them without the password', () => {
+    const s = getStorage(pgUrl);
+    opened.push(s);
+    expect(s).toBeInstanceOf(PostgresStorage);
+    const t = getStorage(pgUrl.replace('postgresql://', 'postgres://'));
+    opened.push(t);
+    expect(t).toBeInstanceOf(PostgresStorage);
+    expect(isPostgresUrl('postgresql+psycopg2://u@h/db')).toBe(true);
+    expect(redactPostgresUrl('postgresql://u:hunter2@h:5432/db?sslmode=require&sslpassword=x')).toBe('postgresql://u@h:5432/db?sslmode=require');
+    expect(() => getStorage('mysql://u:pw@x/db')).toThrow('storage URL "mysql://u@x/db" is not supported');
+  });
+
+  it('persists across reopen and continues numbering; two connections share one study', () => {
+    const a = open();
+    const st = a.createNewStudy(['maximize'], 'keep');
+    a.setTrialStateValues(a.createNewTrial(st), 'COMPLETE', [1]);
+    a.close();
+    const b = open();
+    const c = open();
+    const id = b.getStudyIdFromName('keep');
+    const ids = [b.createNewTrial(id), c.createNewTrial(id), b.createNewTrial(id)];
+    expect(ids.map((t) => c.getTrial(t).number)).toEqual([1, 2, 3]);
+    expect(c.getAllTrials(id)[0].values).toEqual([1]);
+    expect(sql('SELECT version_num FROM webtrainer_version')).toEqual([{ version_num: POSTGRES_SCHEMA_VERSION }]);
+  });
+
+  it('refuses a database written by a newer schema version, with a clear error', () => {
+    open().close();
+    sql('UPDATE webtrainer_version SET version_num = $1', [POSTGRES_SCHEMA_VERSION + 1]);
+    expect(() => open()).toThrow(`storage schema version ${POSTGRES_SCHEMA_VERSION + 1} is newer than this webtrainer supports (${POSTGRES_SCHEMA_VERSION})`);
+  });
+
+  it('a refused connection: the error names the URL without password and what failed, at once', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const t0 = Date.now();
+    let err: unknown;
+    try {
+      open(`postgresql://someone:hunter2@127.0.0.1:${port}/db`);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PostgresStorageError);
+    const msg = (err as Error).message;
+    expect(msg).toContain(`PostgreSQL storage postgresql://someone@127.0.0.1:${port}/db: could not connect:`);
+    expect(msg).toContain('ECONNREFUSED');
+    expect(msg).not.toContain('hunter2');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a server that never answers: connecting gives up after connectTimeoutMs', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((sock) => void sockets.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const t0 = Date.now();
+    try {
+      expect(() => open(`postgresql://u@127.0.0.1:${port}/db`, { connectTimeoutMs: 300 })).toThrow(
+        new RegExp(`PostgreSQL storage postgresql://u@127\\.0\\.0\\.1:${port}/db: could not connect: .*timeout`, 'i'),
+      );
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it('an unknown database is named in the error', () => {
+    expect(() => open(`${server.baseUrl}no_such_db`)).toThrow(`PostgreSQL storage ${server.baseUrl}no_such_db: could not connect: database "no_such_db" does not exist`);
+  });
+
+  it('a lock held elsewhere: the call fails after statementTimeoutMs, naming it, and the storage works on', () => {
+    const s = open(pgUrl, { statementTimeoutMs: 300 });
+    const st = s.createNewStudy(['minimize'], 'a');
+    // Another session holds the study row (as a stuck worker would) inside an open transaction.
+    const holder = new PostgresConnection(pgUrl);
+    try {
+      holder.run([{ text: 'BEGIN' }, { text: 'SELECT 1 FROM webtrainer_studies WHERE study_id = $1 FOR UPDATE', values: [st] }], 'hold', true);
+      const t0 = Date.now();
+      expect(() => s.createNewTrial(st)).toThrow(/PostgreSQL storage .*: createNewTrial failed: .*(lock|statement) timeout.*\[SQLSTATE (55P03|57014)\]/);
+      expect(Date.now() - t0).toBeLessThan(3000);
+      holder.run([{ text: 'ROLLBACK' }], 'release', false);
+    } finally {
+      holder.close();
+    }
+    expect(s.getTrial(s.createNewTrial(st)).number).toBe(0);
+  });
+
+  it('a connection the server ends is replaced on the next call', () => {
+    const s = open(pgUrl, { applicationName: 'wt-victim' });
+    const st = s.createNewStudy(['minimize'], 'a');
+    expect(sql("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'wt-victim'")).toEqual([{ ok: true }]);
+    // The first call may still meet the dead connection (and fail, saying so); the next one reconnects.
+    try {
+      s.createNewTrial(st);
+    } catch (err) {
+      expect((err as PostgresStorageError).connectionLost).toBe(true);
+    }
+    s.createNewTrial(st);
+    expect(s.getAllTrials(st).length).toBeGreaterThanOrEqual(1);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The storage interface every backend implements (InMemoryStorage, SqliteStorage), modelled on Optuna's
- * `optuna/storages/_base.py`. Synchronous on purpose: better-sqlite3 is synchronous and each call is one
- * short transaction, so several processes can share one study file.
+ * The storage interface every backend implements (InMemoryStorage, SqliteStorage, PostgresStorage), modelled on
+ * Optuna's `optuna/storages/_base.py`. Synchronous on purpose: each call is one short transaction (better-sqlite3
+ * is synchronous; PostgresStorage blocks on a worker thread that runs `pg`), so samplers and pruners stay plain
+ * functions and several processes, on one machine or many, can share one study.
  * Params are stored in internal representation with their distribution; trials come back as FrozenTrial.
  */
 import type { Distribution } from '../distributions.js';
