@@ -9,7 +9,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { defaultStudyName, loadSweepConfig, resumeCommand } from '../../src/cli/sweep.js';
+import { resumeCommand } from '../../src/cli/sweep.js';
+import { defaultStudyName, loadSweepConfig } from '../../src/cli/sweep-config.js';
 import { parseModelSettings } from '../../src/train/model-settings.js';
 import { runCli } from '../helpers/cli.js';
 
