@@ -1,6 +1,6 @@
 /**
  * A one-line progress bar on a TTY (step, epoch, loss, samples/s, ETA), redrawn at most every 100 ms; silent when
- * stderr is not a terminal, so logs and --json output stay clean.
+ * its stream is not a terminal, so logs and --json output stay clean.
  */
 export class ProgressBar {
   private readonly started = performance.now();
@@ -13,8 +13,7 @@ export class ProgressBar {
     private readonly samplesPerStep: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {
-    // Under the command's supervisor stderr is a pipe to the terminal (supervisor.ts STDERR_TTY_ENV).
-    this.enabled = Boolean(stream.isTTY) || (stream === process.stderr && process.env.WEBTRAINER_STDERR_TTY === '1');
+    this.enabled = isTerminal(stream);
   }
 
   private last: { step: number; epoch: number } | null = null;
@@ -46,7 +45,17 @@ export class ProgressBar {
   }
 }
 
-function formatSeconds(seconds: number): string {
+/**
+ * Whether `stream` reaches a terminal. Under the command's supervisor stderr is a pipe to one (supervisor.ts
+ * STDERR_TTY_ENV). Progress is drawn on the stream the command's other lines go to (stdout, or stderr with
+ * --json): stderr reaches the terminal through the supervisor, so lines on the two streams could arrive out of order.
+ */
+export function isTerminal(stream: NodeJS.WriteStream): boolean {
+  if (stream === process.stderr) return Boolean(stream.isTTY) || process.env.WEBTRAINER_STDERR_TTY === '1';
+  return Boolean(stream.isTTY);
+}
+
+export function formatSeconds(seconds: number): string {
   const s = Math.round(seconds);
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }

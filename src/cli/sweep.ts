@@ -19,6 +19,7 @@ import { parseOptions, UsageError } from './args.js';
 import { bundled } from './package-files.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { SweepActivity } from './sweep-activity.js';
+import { SweepProgress } from './sweep-progress.js';
 import { FROM_SCRATCH_DEFAULTS, warn } from './train.js';
 import { redactPostgresUrl } from '../search/storage/postgres-url.js';
 import { DEFAULT_SWEEP, defaultStudyName, loadSweepConfig, searchOptionsFrom } from './sweep-config.js';
@@ -46,7 +47,8 @@ export async function runSweep(argv: string[]): Promise<number> {
   // A stable name, loaded if it exists: running the same command again resumes the study.
   const studyName = values.get('study-name') ?? defaultStudyName(configPath);
   const resume = resumeCommand(values, flags, studyName);
-  const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
+  const sayStream = json ? process.stderr : process.stdout; // --json: stdout holds only the JSON
+  const say = (text: string) => sayStream.write(text);
   const data = config.data ?? {};
   const columns = { textColumn: data.text_column, labelColumn: data.label_column, labels: 'auto' as const, onWarning: warn };
   const train = await readDataset(data.train ?? bundled.sst2Train(), columns);
@@ -62,10 +64,16 @@ export async function runSweep(argv: string[]): Promise<number> {
     throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
   const activity = new SweepActivity(storage);
+  let progress: SweepProgress | null = null; // made once the number of trials is known
   const trainer = new Trainer({
     // A trial's model settings (hidden_size, num_layers, … in the space) come in `context.model`.
     modelInit: (device, seeds, context) => new SequenceClassifier(device, validateModelConfig({ ...model, ...context?.model }), seeds),
-    callbacks: [{ onStepEnd: ({ globalStep }) => activity.stepEnded(globalStep) }],
+    callbacks: [{
+      onStepEnd: ({ globalStep }) => {
+        activity.stepEnded(globalStep);
+        progress?.stepEnded(globalStep);
+      },
+    }],
     args: trainingArguments as TrainingArgumentsInput, // checked by loadSweepConfig, and by the Trainer
     trainDataset: train,
     evalDataset: evalSet,
@@ -80,6 +88,8 @@ export async function runSweep(argv: string[]): Promise<number> {
     `${space.direction} ${metric ?? 'the default objective'}\n`);
   const started = performance.now();
   const table = new TrialTable(say);
+  const live = new SweepProgress(nTrials, space.direction, sayStream);
+  progress = live;
   let study: Study | null = null;
   // Ctrl-C, SIGTERM or SIGHUP: running trials are marked FAIL ('interrupted'), the study stays consistent and
   // resumable, the trials so far are summarised, and the exit code is 130.
@@ -108,10 +118,14 @@ export async function runSweep(argv: string[]): Promise<number> {
       const earlier = s.trials.length;
       if (earlier > 0) say(`study '${s.studyName}': resuming after ${earlier} trial${earlier === 1 ? '' : 's'}\n`);
     },
-    onTrialStart: (s, trial) => activity.trialStarted(s.studyName, trial.number),
+    onTrialStart: (s, trial) => {
+      activity.trialStarted(s.studyName, trial.number);
+      live.trialStarted(trial.number);
+    },
     onTrialEnd: (_study, trial) => {
       activity.trialEnded(trial.number);
-      table.row(trial);
+      live.trialEnded(trial);
+      live.above(() => table.row(trial));
     },
   });
   let failure: unknown = null;
@@ -120,6 +134,7 @@ export async function runSweep(argv: string[]): Promise<number> {
   } catch (error) {
     failure = error;
   } finally {
+    live.finish();
     interrupt.dispose();
     trainer.release();
   }

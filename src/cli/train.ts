@@ -125,7 +125,8 @@ export async function runTrain(argv: string[]): Promise<number> {
     outputDir = { path, ...(await prepareOutputDirectory(path).catch((error: unknown) => {
       throw new Error(`--output-dir: ${(error as Error).message}`, { cause: error });
     })) };
-    const say = (text: string) => (json ? process.stderr : process.stdout).write(text);
+    const sayStream = json ? process.stderr : process.stdout; // --json: stdout holds only the JSON
+    const say = (text: string) => sayStream.write(text);
     say(`training on ${job.train.path} (${job.train.examples.length} examples, ${job.model.numLabels} labels)` + (job.eval ? `, evaluating on ${job.eval.path}\n` : '\n'));
     const steps = job.args.maxSteps > 0 ? job.args.maxSteps : Math.ceil(job.args.numTrainEpochs * Math.ceil(job.train.examples.length / job.args.perDeviceTrainBatchSize));
     trainer = new Trainer({
@@ -154,7 +155,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     });
     const model = await trainer.getModel();
     interrupt.check('before training; the model was not saved');
-    progress = new ProgressBar(steps, job.args.perDeviceTrainBatchSize);
+    progress = new ProgressBar(steps, job.args.perDeviceTrainBatchSize, sayStream);
     const output = await trainer.train();
     progress.finish();
     progress = null;
