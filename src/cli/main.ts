@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatDoctor, runDoctor } from './doctor.js';
+import { runReport } from './report.js';
 import { runSweep } from './sweep.js';
 import { runTrain } from './train.js';
 import { UsageError } from './args.js';
@@ -23,6 +24,8 @@ commands:
   sweep [--config FILE.json|.yaml] [--storage sqlite:PATH|postgresql://…] [--study-name N] [--n-trials N] [--slots N] [--json]
         [--heartbeat-interval S]
                                    hyperparameter search (default: a small sweep on the bundled SST-2 sample)
+  report --storage sqlite:PATH|postgresql://… [--study-name N] --out FILE.html
+                                   a self-contained HTML report of a study (plots, importance, trial table; offline)
   bench kernels [--quick] [--json] [--only op[:shape],...]
                                    kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
   bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
@@ -62,6 +65,8 @@ export async function main(argv: string[], commands: ExtraCommands = {}): Promis
         return await runTrain(rest);
       case 'sweep':
         return await runSweep(rest);
+      case 'report':
+        return await runReport(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -38,3 +38,5 @@ export { optunaSpace, type HpSpace } from './spaces/optuna.js';
 export { tune, raySpace, type RayConfig, type RayDomain } from './spaces/ray.js';
 export { wandbSweep, type WandbSweepConfig } from './spaces/wandb.js';
 export { defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb, defaultComputeObjective } from './spaces/hf-defaults.js';
+export { pedAnovaImportance, type PedAnovaOptions } from './importance/index.js';
+export { buildReport, type BuildReportOptions } from './report/index.js';

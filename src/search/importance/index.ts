@@ -1,0 +1,2 @@
+/** Hyperparameter importance (pure functions over frozen trials; no storage, no GPU). */
+export { pedAnovaImportance, quantileFilter, searchSpace, type PedAnovaOptions } from './ped-anova.js';
