@@ -1,0 +1,57 @@
+/**
+ * A sweep gives back what it takes on the device (issue 14, "memory"): after 50 trials in fused groups of 4, the
+ * buffers in use, the live bind groups and the pooled bytes are where they were after the first group. A leak of
+ * one tensor per trial would leave 50 buffers in use.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ModelConfig } from '../../src/nn/config.js';
+import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
+import type { EncodedExample } from '../../src/train/data/collator.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { useDevice } from '../helpers/gpu.js';
+import { randomInts } from '../helpers/random.js';
+
+const device = useDevice();
+
+const config: ModelConfig = {
+  vocabSize: 30, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8,
+  numLabels: 2, hiddenDropoutProb: 0.1, attentionDropoutProb: 0.1, layerNormEps: 1e-12,
+};
+
+function examples(count: number, seed: number): EncodedExample[] {
+  const ids = randomInts(count * 6, seed, 5, 30);
+  return Array.from({ length: count }, (_, i) => ({ inputIds: Array.from(ids.subarray(i * 6, i * 6 + 4)), attentionMask: [1, 1, 1, 1], label: i % 2 }));
+}
+
+describe('a sweep of 50 trials', () => {
+  it('leaves the device as it found it after the first group', { timeout: 300_000 }, async () => {
+    const d = device();
+    d.poisonAllocations = false;
+    const before = d.poolStats().inUse;
+    const afterGroups: { inUse: number; bytesLive: number }[] = [];
+    const trainer = new Trainer({
+      device: d,
+      modelInit: (dev, seeds) => new SequenceClassifier(dev, config, seeds),
+      args: { per_device_train_batch_size: 4, max_steps: 3, eval_strategy: 'steps', eval_steps: 3, save_strategy: 'no' },
+      trainDataset: examples(8, 1),
+      evalDataset: examples(4, 2),
+    });
+    let ended = 0;
+    await trainer.hyperparameterSearch({
+      nTrials: 50,
+      slots: 4,
+      hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 1e-2, { log: true }) }),
+      onTrialEnd: () => {
+        // A group's four trials end together; sample once the whole group is done.
+        if (++ended % 4 === 0) afterGroups.push({ inUse: d.poolStats().inUse, bytesLive: d.poolStats().bytesLive });
+      },
+    });
+    trainer.release();
+    expect(ended).toBe(50);
+    const first = afterGroups[0];
+    const last = afterGroups[afterGroups.length - 1];
+    expect(last.inUse).toBe(first.inUse);
+    expect(last.bytesLive).toBe(first.bytesLive);
+    expect(d.poolStats().inUse).toBe(before);
+  });
+});
