@@ -22,13 +22,11 @@ import { trainingArgumentsFrom } from '../../src/train/training-arguments.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { useDevice } from '../helpers/gpu.js';
 import { randomInts } from '../helpers/random.js';
+import { tinyModelConfig } from '../helpers/tiny-model.js';
 
 const device = useDevice();
 
-const config: ModelConfig = {
-  vocabSize: 30, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8,
-  numLabels: 2, hiddenDropoutProb: 0, attentionDropoutProb: 0, layerNormEps: 1e-12,
-};
+const config: ModelConfig = tinyModelConfig;
 
 function examples(count: number, seed: number): EncodedExample[] {
   const ids = randomInts(count * 6, seed, 5, 30);

@@ -7,22 +7,15 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
 import type { FrozenTrial } from '../../src/search/frozen-trial.js';
 import { tune } from '../../src/search/spaces/ray.js';
-import type { EncodedExample } from '../../src/train/data/collator.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { useDevice } from '../helpers/gpu.js';
-import { randomInts } from '../helpers/random.js';
+import { tinyExamples, tinyModelConfig } from '../helpers/tiny-model.js';
 
 const device = useDevice();
 
-const config: ModelConfig = {
-  vocabSize: 30, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8,
-  numLabels: 2, hiddenDropoutProb: 0, attentionDropoutProb: 0, layerNormEps: 1e-12,
-};
+const config: ModelConfig = tinyModelConfig;
 
-function examples(count: number, seed: number): EncodedExample[] {
-  const ids = randomInts(count * 6, seed, 5, 30);
-  return Array.from({ length: count }, (_, i) => ({ inputIds: Array.from(ids.subarray(i * 6, i * 6 + 4)), attentionMask: [1, 1, 1, 1], label: i % 2 }));
-}
+const examples = tinyExamples;
 
 function trainer() {
   return new Trainer({

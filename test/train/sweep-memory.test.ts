@@ -6,22 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { SequenceClassifier } from '../../src/nn/sequence-classifier.js';
-import type { EncodedExample } from '../../src/train/data/collator.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { useDevice } from '../helpers/gpu.js';
-import { randomInts } from '../helpers/random.js';
+import { tinyExamples, tinyModelConfig } from '../helpers/tiny-model.js';
 
 const device = useDevice();
 
-const config: ModelConfig = {
-  vocabSize: 30, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8,
-  numLabels: 2, hiddenDropoutProb: 0.1, attentionDropoutProb: 0.1, layerNormEps: 1e-12,
-};
+const config: ModelConfig = { ...tinyModelConfig, hiddenDropoutProb: 0.1, attentionDropoutProb: 0.1 };
 
-function examples(count: number, seed: number): EncodedExample[] {
-  const ids = randomInts(count * 6, seed, 5, 30);
-  return Array.from({ length: count }, (_, i) => ({ inputIds: Array.from(ids.subarray(i * 6, i * 6 + 4)), attentionMask: [1, 1, 1, 1], label: i % 2 }));
-}
+const examples = tinyExamples;
 
 describe('a sweep of 50 trials', () => {
   it('leaves the device as it found it after the first group', { timeout: 300_000 }, async () => {
