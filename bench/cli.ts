@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/cli/args.js';
 
-/** `webtrainer bench kernels|train|samplers`: main.ts runs this when bin/webtrainer.js passes it in. */
+/** `webtrainer bench kernels|train|samplers|sweep`: main.ts runs this when bin/webtrainer.js passes it in. */
 export async function runBench(args: string[]): Promise<number> {
   const [what, ...rest] = args;
   const { values } = parseArgs({
@@ -42,7 +42,13 @@ export async function runBench(args: string[]): Promise<number> {
       process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       return 0;
     }
+    case 'sweep': {
+      const { benchSweep, formatSweepReport } = await import('./sweep.js');
+      const report = await benchSweep({ quick: values.quick, json: values.json });
+      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatSweepReport(report));
+      return 0;
+    }
     default:
-      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels, train or samplers)`);
+      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels, train, samplers or sweep)`);
   }
 }

@@ -129,7 +129,7 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
     seeds: keep(tensor(device, Int32Array.from([spec.dataSeed % 1_000_000]), [1])),
     hidden: keep(tensor(device, Float32Array.from([spec.hiddenDropoutProb]), [1])),
     attention: keep(tensor(device, Float32Array.from([spec.attentionDropoutProb]), [1])),
-    callBase: keep(tensor(device, new Int32Array(2), [2])),
+    callBase: keep(tensor(device, new Int32Array(2), [1, 2])),
   };
   const data = syntheticBatch(spec);
   const host: HostBatch = {
@@ -148,7 +148,7 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
     // A step whose loss is wanted adds it into a (1) tensor of its own, read after the timer stops.
     const lossSum = keepNext ? keep(zeros(device, [1])) : undefined;
     keepNext = false;
-    recordTrainingStep({ device, model, optimizer, dropout }, host, stepIndex, [o.learningRate], lossSum);
+    recordTrainingStep({ device, model, optimizer, dropout }, host, [stepIndex], [o.learningRate], lossSum);
     if (lossSum) kept.push(lossSum);
     stepIndex++;
   };

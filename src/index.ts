@@ -34,7 +34,8 @@ export { accuracy, f1Binary, f1Macro, matthewsCorrelation, classificationMetrics
 export { trainingArgumentsFrom, defaultTrainingArguments, TrainingArgumentsError, type TrainingArguments } from './train/training-arguments.js';
 export { Trainer, type TrainerOptions, type ModelInit, type ModelInitContext } from './train/trainer.js';
 export { parseModelSettings, ModelSettingsError } from './train/model-settings.js';
-export { TrainingGroup, TrainingDivergedError, type Divergence, type TrainOutput, type EvalPrediction, type ComputeMetrics } from './train/training-group.js';
+export { TrainingGroup, TrainingDivergedError, type Divergence, type TrainOutput, type EvalPrediction, type ComputeMetrics, type SlotRefill } from './train/training-group.js';
+export { chooseSlots, type SlotChoice, type SlotProbe } from './train/slot-probe.js';
 export { EarlyStoppingCallback, type TrainerCallback } from './train/trainer-callback.js';
 export { hyperparameterSearch, trialHyperparameters, type HyperparameterSearchOptions, type BestRun } from './train/hyperparameter-search.js';
 

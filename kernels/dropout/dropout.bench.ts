@@ -14,8 +14,8 @@ for (const [slots, perSlot] of [[1, 1 << 22], [8, 1 << 19]]) {
   const [input, output] = [device.allocate(count * 4, 'in'), device.allocate(count * 4, 'out')];
   const seeds = device.allocate(slots * 4, 'seeds');
   const probabilities = device.allocate(slots * 4, 'p');
-  const callBase = device.allocate(8, 'call base');
-  device.write(callBase, new Uint32Array(2));
+  const callBase = device.allocate(8 * slots, 'call base');
+  device.write(callBase, new Uint32Array(2 * slots));
   device.write(seeds, Uint32Array.from({ length: slots }, (_, t) => 1000 + t));
   device.write(probabilities, new Float32Array(slots).fill(0.1));
   const ms = await medianMs(async () => {

@@ -91,10 +91,27 @@ describe('dropout', () => {
     const x = tensor(d, randomArray(3 * 2 * 9, 8, 0.5, 1.5), [3, 2, 9]);
     const s = tensor(d, Int32Array.from(seeds), [3]);
     const p = tensor(d, Float32Array.from(probabilities), [3]);
-    const callBase = tensor(d, Int32Array.from(base), [2]);
+    const callBase = tensor(d, Int32Array.from([...base, ...base, ...base]), [3, 2]);
     const out = await dropout(x, { seeds: s, probabilities: p, callBase, callIndex: offset, slots: 3, training: true }).toArray();
     const keep = dropoutMaskReference(seeds, probabilities, [2, 9], call);
     expect(Array.from(out, (v) => (v !== 0 ? 1 : 0))).toEqual(Array.from(keep));
+    for (const t of [x, s, p, callBase]) t.release();
+  });
+
+  // A refilled slot's trial starts again at step 0: each slot reads its own base, so its masks are its alone.
+  it('each slot draws from its own call base', async () => {
+    const d = device();
+    const bases = [[40, 0], [7, 0], [2 ** 32 - 1, 3]];
+    const x = tensor(d, randomArray(3 * 2 * 9, 8, 0.5, 1.5), [3, 2, 9]);
+    const s = tensor(d, Int32Array.from(seeds), [3]);
+    const p = tensor(d, Float32Array.from(probabilities), [3]);
+    const callBase = tensor(d, Int32Array.from(bases.flat()), [3, 2]);
+    const out = await dropout(x, { seeds: s, probabilities: p, callBase, callIndex: 2, slots: 3, training: true }).toArray();
+    for (let slot = 0; slot < 3; slot++) {
+      const call = bases[slot][0] + bases[slot][1] * 2 ** 32 + 2;
+      const keep = dropoutMaskReference([seeds[slot]], [probabilities[slot]], [2, 9], call);
+      expect(Array.from(out.subarray(slot * 18, (slot + 1) * 18), (v) => (v !== 0 ? 1 : 0)), `slot ${slot}`).toEqual(Array.from(keep));
+    }
     for (const t of [x, s, p, callBase]) t.release();
   });
 

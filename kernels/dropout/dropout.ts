@@ -15,7 +15,7 @@ export interface DropoutLaunch {
   slots: number;
   /** One slot's shape (x without its leading T): sets the (blocks, rows, rowLength) view of dropout.wgsl.ts. */
   slotShape: readonly number[];
-  /** (2) u32: low and high words of the call index's base (a step's, written once per step). */
+  /** (T, 2) u32: per slot, low and high words of the call index's base (its step's, written once per step). */
   callBase: GPUBuffer;
   /** Added to the base on the GPU: the call index is base + offset, distinct per dropout site and step. */
   callOffset: number;
@@ -48,7 +48,7 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
     ['output', a.output, count],
     ['seeds', a.seeds, a.slots],
     ['probabilities', a.probabilities, a.slots],
-    ['callBase', a.callBase, 2],
+    ['callBase', a.callBase, 2 * a.slots],
   ] as const) {
     if (buffer.size < n * 4) throw new ShapeError(`dropout: ${what} holds ${buffer.size / 4} values, needs ${n}`);
   }

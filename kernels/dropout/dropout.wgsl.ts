@@ -13,9 +13,10 @@
  * token got another mask, and a sweep's fused trials diverged from their sequential runs (seen on an H100: 3 of 8
  * objectives moved). For the same reason the slot index is not in the key: a trial's masks depend on its seed alone,
  * whichever slot it gets (plain training is a fused group of one).
- * c is a base read from a (2) buffer plus an offset in the uniforms: a training step writes its base (step · 4096)
- * once and each dropout site adds its own number, so a site's uniforms and bind group are the same every step (a
- * per-step uniform made new bind groups every step: issue 17).
+ * c is a base read from a (T, 2) buffer plus an offset in the uniforms: a training step writes each slot's base
+ * (its own step · 4096: a refilled slot's trial starts again at step 0) once, and each dropout site adds its own
+ * number, so a site's uniforms and bind group are the same every step (a per-step uniform made new bind groups
+ * every step: issue 17).
  * One invocation makes one Philox call and serves four consecutive values of a row.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
@@ -31,7 +32,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> input: array<f32>;          // (T, blocks, rowsPerBlock, rowLength)
 @group(0) @binding(2) var<storage, read> seeds: array<u32>;          // (T) seed per slot (i32 bits)
 @group(0) @binding(3) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
-@group(0) @binding(4) var<storage, read> callBase: array<u32>;       // (2) low and high words of the call's base
+@group(0) @binding(4) var<storage, read> callBase: array<u32>;       // (T, 2) per slot: low and high words of the call's base
 @group(0) @binding(5) var<storage, read_write> output: array<f32>;   // like input
 ${linearIndexWgsl()}
 ${philoxWgsl}
@@ -49,8 +50,8 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let row = rowInSlot % params.rowsPerBlock;
   let p = clamp(probabilities[slot], 0.0, 1.0); // outside [0, 1] means never / always
   // c = callBase + callOffset, in two 32-bit words with the carry.
-  let callLow = callBase[0] + params.callOffset;
-  let callHigh = callBase[1] + select(0u, 1u, callLow < params.callOffset);
+  let callLow = callBase[2u * slot] + params.callOffset;
+  let callHigh = callBase[2u * slot + 1u] + select(0u, 1u, callLow < params.callOffset);
   let words = philox4x32_10(vec4u(quad, row, block, callHigh), vec2u(seeds[slot], callLow));
   let scale = select(1.0 / (1.0 - p), 0.0, p >= 1.0);
   let first = (slot * params.rowsPerSlot + rowInSlot) * params.rowLength;

@@ -5,6 +5,7 @@
  * the JavaScript stack only with --debug or WEBTRAINER_DEBUG=1.
  */
 import { parseArgs } from 'node:util';
+import { runDashboard } from './dashboard.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { runReport } from './report.js';
 import { runSweep } from './sweep.js';
@@ -21,15 +22,19 @@ commands:
   train [--train FILE] [--eval FILE] [--text-column C] [--label-column C] [--json]
         [--<training argument> V] [--model-<config key> V]
                                    train a text classifier (default: the bundled SST-2 sample)
-  sweep [--config FILE.json|.yaml] [--storage sqlite:PATH|postgresql://…] [--study-name N] [--n-trials N] [--slots N] [--json]
+  sweep [--config FILE.json|.yaml] [--storage sqlite:PATH|postgresql://…] [--study-name N] [--n-trials N] [--slots N|auto] [--json]
         [--heartbeat-interval S]
                                    hyperparameter search (default: a small sweep on the bundled SST-2 sample)
   report --storage sqlite:PATH|postgresql://… [--study-name N] --out FILE.html
                                    a self-contained HTML report of a study (plots, importance, trial table; offline)
+  dashboard --storage sqlite:PATH|postgresql://… [--port P] [--host H]
+                                   the report's views of every study in the storage, live while a sweep runs;
+                                   read-only, on http://127.0.0.1:8080/ unless told (--port 0 picks a free port)
   bench kernels [--quick] [--json] [--only op[:shape],...]
                                    kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
   bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
   bench samplers [--quick] [--json] Random, QMC and TPE (uni/multivariate) on 11 problems, next to Optuna
+  bench sweep [--quick] [--json]   the same ASHA sweep with K = 1, 2, 4, 8 (16) fused slots: trials/hour against K = 1
   help                             this text
 
 options of every command:
@@ -67,6 +72,8 @@ export async function main(argv: string[], commands: ExtraCommands = {}): Promis
         return await runSweep(rest);
       case 'report':
         return await runReport(rest);
+      case 'dashboard':
+        return await runDashboard(rest);
       case undefined:
       case 'help':
       case '--help':

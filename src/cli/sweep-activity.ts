@@ -5,17 +5,15 @@
 import { reportActivity } from './activity.js';
 
 export class SweepActivity {
-  private readonly running = new Set<number>();
+  private readonly running = new Map<number, number>(); // trial number → its step
   private studyName = '';
-  private step = 0;
 
   /** `storage`: the study's storage URL; none (an in-memory study) leaves nothing to mark. */
   constructor(private readonly storage: string | undefined) {}
 
   trialStarted(studyName: string, number: number): void {
     this.studyName = studyName;
-    this.running.add(number);
-    this.step = 0; // a new group starts from step 0
+    this.running.set(number, 0);
     this.report();
   }
 
@@ -24,18 +22,20 @@ export class SweepActivity {
     this.report();
   }
 
-  /** After each training step of the running group (every slot reports the same step: report it once). */
-  stepEnded(globalStep: number): void {
-    if (globalStep === this.step) return;
-    this.step = globalStep;
+  /** After each training step of a trial (its own step: fused trials start at different times). */
+  stepEnded(number: number, step: number): void {
+    if (!this.running.has(number)) return;
+    this.running.set(number, step);
     this.report();
   }
 
   private report(): void {
-    const numbers = [...this.running].sort((a, b) => a - b);
-    const trials = numbers.length === 1 ? `trial ${numbers[0]}` : `trials ${numbers.join(', ')}`;
+    const numbers = [...this.running.keys()].sort((a, b) => a - b);
+    // The step being trained is the one after the last that ended.
+    const steps = numbers.map((n) => this.running.get(n)! + 1);
+    const at = steps.some((s) => s > 1) ? ` (at step${steps.length === 1 ? '' : 's'} ${steps.join(', ')})` : '';
     reportActivity({
-      doing: numbers.length === 0 ? 'between trials' : `running ${trials}${this.step > 0 ? ` (group step ${this.step + 1})` : ''}`,
+      doing: numbers.length === 0 ? 'between trials' : `running trial${numbers.length === 1 ? '' : 's'} ${numbers.join(', ')}${at}`,
       study: this.storage ? { storage: this.storage, studyName: this.studyName, runningTrials: numbers } : undefined,
     });
   }

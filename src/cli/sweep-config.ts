@@ -37,7 +37,8 @@ export interface SweepConfig {
   training_arguments?: Record<string, unknown>;
   sweep?: WandbSweepConfig;
   search?: { backend: 'ray' | 'optuna'; space: Record<string, unknown>; direction?: 'minimize' | 'maximize'; metric?: string; sampler?: string; pruner?: string };
-  slots?: number;
+  /** Trials fused per group, or 'auto' (the default): chosen from the device's limits and a throughput probe. */
+  slots?: number | 'auto';
   n_trials?: number;
   seed?: number;
 }
@@ -55,7 +56,7 @@ export const DEFAULT_SWEEP: SweepConfig = {
       hidden_dropout_prob: { distribution: 'uniform', min: 0, max: 0.3 },
     },
   },
-  slots: 4,
+  slots: 'auto',
   n_trials: 8,
   seed: 0,
 };
@@ -97,10 +98,10 @@ function checkKeys(path: string, where: string, block: Record<string, unknown>, 
   }
 }
 
-function checkInteger(path: string, key: string, value: unknown, min: number): void {
+function checkInteger(path: string, key: string, value: unknown, min: number, orElse = ''): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${path}: ${key} must be ${min === 1 ? 'a positive' : 'a non-negative'} integer, got ${JSON.stringify(value)}`);
+    throw new Error(`${path}: ${key} must be ${min === 1 ? 'a positive' : 'a non-negative'} integer${orElse}, got ${JSON.stringify(value)}`);
   }
 }
 
@@ -144,10 +145,10 @@ export async function loadSweepConfig(path: string, onWarning: (message: string)
     }
   }
   checkInteger(path, 'n_trials', raw.n_trials, 1);
-  checkInteger(path, 'slots', raw.slots, 1);
+  if (raw.slots !== 'auto') checkInteger(path, 'slots', raw.slots, 1, " or 'auto'");
   checkInteger(path, 'seed', raw.seed, 0);
   config.n_trials = raw.n_trials as number | undefined;
-  config.slots = raw.slots as number | undefined;
+  config.slots = raw.slots as number | 'auto' | undefined;
   config.seed = raw.seed as number | undefined;
   if (raw.sweep !== undefined && raw.search !== undefined) throw new Error(`${path}: give either 'sweep' (W&B) or 'search', not both`);
   if (raw.sweep !== undefined) {

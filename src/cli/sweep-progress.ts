@@ -1,6 +1,7 @@
 /**
  * A sweep's live progress on a terminal: a status line (done of total — complete, pruned, failed —, running, best so
- * far, elapsed, ETA) and a line per running trial with its group's step, redrawn in place at most every 100 ms on
+ * far, elapsed, ETA) and a line per running trial (its step of its total, its last logged loss, its latest
+ * evaluation of the objective's metric), redrawn in place at most every 100 ms on
  * the stream the command's lines go to. Lines printed meanwhile (the trial table) go above it: the block is cleared,
  * the line printed, the block drawn again. Silent when that stream is not a terminal: the trial table's rows are
  * the plain lines then.
@@ -9,11 +10,18 @@ import type { Direction, FrozenTrial } from '../search/frozen-trial.js';
 import { formatSeconds, isTerminal } from './progress.js';
 
 const CLEAR_LINE = '\x1b[2K';
+
+interface RunningTrial {
+  step: number;
+  totalSteps: number | null;
+  loss: number | null;
+  metric: { name: string; value: number } | null;
+}
 const up = (lines: number) => (lines > 0 ? `\x1b[${lines}A` : '');
 
 export class SweepProgress {
   private readonly started = performance.now();
-  private readonly running = new Map<number, number>(); // trial number → its group's step
+  private readonly running = new Map<number, RunningTrial>(); // by trial number
   private readonly counts = { complete: 0, pruned: 0, failed: 0 };
   private best: number | null = null;
   private drawnLines = 0;
@@ -31,14 +39,29 @@ export class SweepProgress {
   }
 
   trialStarted(number: number): void {
-    this.running.set(number, 0);
+    this.running.set(number, { step: 0, totalSteps: null, loss: null, metric: null });
     this.draw();
   }
 
-  /** After each step of the running group: every running trial is at that step. */
-  stepEnded(globalStep: number): void {
-    for (const number of this.running.keys()) this.running.set(number, globalStep);
+  /** After each step of a trial (each slot of a fused group has its own trial and step). */
+  stepEnded(number: number, step: number, totalSteps?: number): void {
+    const trial = this.running.get(number);
+    if (!trial) return;
+    trial.step = step;
+    if (totalSteps !== undefined) trial.totalSteps = totalSteps;
     this.draw();
+  }
+
+  /** A trial's logged training loss. */
+  logged(number: number, loss: number): void {
+    const trial = this.running.get(number);
+    if (trial) trial.loss = loss;
+  }
+
+  /** A trial's latest evaluation: `name` (the objective's metric, or eval_loss) and its value. */
+  evaluated(number: number, name: string, value: number): void {
+    const trial = this.running.get(number);
+    if (trial) trial.metric = { name, value };
   }
 
   trialEnded(trial: FrozenTrial): void {
@@ -74,7 +97,12 @@ export class SweepProgress {
       `sweep: ${done}/${this.total} done (${this.counts.complete} complete, ${this.counts.pruned} pruned, ${this.counts.failed} failed), ` +
       `${this.running.size} running, best ${this.best === null ? '—' : this.best.toFixed(4)}, ` +
       `${formatSeconds(elapsed)} elapsed${eta === null ? '' : `, ETA ${formatSeconds(eta)}`}`;
-    const trials = [...this.running].sort(([a], [b]) => a - b).map(([number, step]) => `  trial ${number}: step ${step}`);
+    const trials = [...this.running].sort(([a], [b]) => a - b).map(([number, t]) => {
+      const parts = [`step ${t.step}${t.totalSteps === null ? '' : `/${t.totalSteps}`}`];
+      if (t.loss !== null) parts.push(`loss ${t.loss.toFixed(4)}`);
+      if (t.metric !== null) parts.push(`${t.metric.name} ${t.metric.value.toFixed(4)}`);
+      return `  trial ${number}: ${parts.join(', ')}`;
+    });
     return [status, ...trials];
   }
 

@@ -13,6 +13,7 @@ import { trialHyperparameters } from '../train/hyperparameter-search.js';
 import { readDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
+import { chooseSlots } from '../train/slot-probe.js';
 import { Trainer } from '../train/trainer.js';
 import { trainingArgumentsFrom, type TrainingArgumentsInput } from '../train/training-arguments.js';
 import { parseOptions, UsageError } from './args.js';
@@ -38,7 +39,7 @@ export async function runSweep(argv: string[]): Promise<number> {
   const json = flags.has('json');
   // Checked before any file is read: a bad number on the command line is a usage error (exit 2).
   const nTrialsOption = values.has('n-trials') ? positiveInteger('n-trials', values.get('n-trials')!) : undefined;
-  const slotsOption = values.has('slots') ? positiveInteger('slots', values.get('slots')!) : undefined;
+  const slotsOption = values.get('slots') === 'auto' ? 'auto' as const : values.has('slots') ? positiveInteger('slots', values.get('slots')!, " or 'auto'") : undefined;
   const heartbeatSeconds = values.has('heartbeat-interval') ? positiveInteger('heartbeat-interval', values.get('heartbeat-interval')!) : SWEEP_HEARTBEAT_SECONDS;
   const configPath = values.get('config');
   const config = configPath !== undefined ? await loadSweepConfig(configPath) : DEFAULT_SWEEP;
@@ -69,9 +70,18 @@ export async function runSweep(argv: string[]): Promise<number> {
     // A trial's model settings (hidden_size, num_layers, … in the space) come in `context.model`.
     modelInit: (device, seeds, context) => new SequenceClassifier(device, validateModelConfig({ ...model, ...context?.model }), seeds),
     callbacks: [{
-      onStepEnd: ({ globalStep }) => {
-        activity.stepEnded(globalStep);
-        progress?.stepEnded(globalStep);
+      onStepEnd: ({ trialNumber, globalStep, maxSteps }) => {
+        if (trialNumber === undefined) return;
+        activity.stepEnded(trialNumber, globalStep);
+        progress?.stepEnded(trialNumber, globalStep, maxSteps);
+      },
+      onLog: ({ trialNumber }, logs) => {
+        if (trialNumber !== undefined && logs.loss !== undefined) progress?.logged(trialNumber, logs.loss);
+      },
+      onEvaluate: ({ trialNumber }, metrics) => {
+        // The objective's metric (as objectiveMetric finds it), else eval_loss.
+        const name = metric ? (metrics[metric] !== undefined ? metric : `eval_${metric}`) : 'eval_loss';
+        if (trialNumber !== undefined && metrics[name] !== undefined) progress?.evaluated(trialNumber, name, metrics[name]);
       },
     }],
     args: trainingArguments as TrainingArgumentsInput, // checked by loadSweepConfig, and by the Trainer
@@ -83,8 +93,18 @@ export async function runSweep(argv: string[]): Promise<number> {
   const { metric, ...search } = searchOptionsFrom(config);
   const space = resolveSpace(search);
   const nTrials = nTrialsOption ?? config.n_trials ?? 20;
-  const slots = slotsOption ?? config.slots ?? 1;
-  say(`sweep: ${nTrials} trials on ${train.path} (${train.examples.length} examples), ${slots} fused per group, ` +
+  const slotsSetting = slotsOption ?? config.slots ?? 'auto';
+  let slots: number;
+  let slotsText: string;
+  if (slotsSetting === 'auto') {
+    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => trainer.options.modelInit!(d, seeds), args: trainer.args, maxSlots: nTrials });
+    slots = choice.slots;
+    slotsText = choice.summary;
+  } else {
+    slots = slotsSetting;
+    slotsText = `${slots} fused per group`;
+  }
+  say(`sweep: ${nTrials} trials on ${train.path} (${train.examples.length} examples), ${slotsText}, ` +
     `${space.direction} ${metric ?? 'the default objective'}\n`);
   const started = performance.now();
   const table = new TrialTable(say);
@@ -203,9 +223,9 @@ export function resumeCommand(values: ReadonlyMap<string, string>, flags: Readon
   return words.map(shellWord).join(' ');
 }
 
-function positiveInteger(option: string, value: string): number {
+function positiveInteger(option: string, value: string, orElse = ''): number {
   const number = Number(value);
-  if (value.trim() === '' || !Number.isInteger(number) || number < 1) throw new UsageError(`--${option} must be a positive integer, got '${value}'`);
+  if (value.trim() === '' || !Number.isInteger(number) || number < 1) throw new UsageError(`--${option} must be a positive integer${orElse}, got '${value}'`);
   return number;
 }
 

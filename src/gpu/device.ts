@@ -207,6 +207,16 @@ export class Device {
   }
 
   /**
+   * Gives the pool's free buffers back to the driver (those in use stay): after a sweep, the device's allocated
+   * bytes return to what they were before it. WebGPU destroys a buffer only once submitted work using it is done.
+   */
+  trimPool(): void {
+    this.assertAlive();
+    this.flush();
+    this.storagePool.trim();
+  }
+
+  /**
    * What this device holds on the GPU side: a long run must keep each of these bounded. `bindGroupsLive` counts
    * wrappers not yet collected by V8 (each holds a native descriptor set); it is exact only after V8 has run its
    * finalizers, a task after a collection.

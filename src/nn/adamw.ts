@@ -34,6 +34,9 @@ interface ParameterState {
 
 export class AdamW implements Optimizer {
   stepCount = 0;
+  /** Per slot: steps since the slot's trial started (bias corrections use it; a refilled slot starts at 0). */
+  readonly slotSteps: number[];
+  private readonly settings: SlotOptimizerSettings[];
   private readonly slots: number;
   private readonly states: ParameterState[];
   private readonly hyper: Tensor; // (ADAMW_FIELD_COUNT, T)
@@ -41,10 +44,12 @@ export class AdamW implements Optimizer {
   constructor(
     private readonly device: Device,
     namedParameters: [string, Tensor][],
-    private readonly settings: readonly SlotOptimizerSettings[],
+    settings: readonly SlotOptimizerSettings[],
   ) {
     this.slots = settings.length;
     settings.forEach((s, slot) => validate(s, slot));
+    this.settings = [...settings];
+    this.slotSteps = new Array(this.slots).fill(0);
     this.states = namedParameters.map(([name, parameter]) => {
       if (parameter.shape[0] !== this.slots) {
         throw new ShapeError(`AdamW: parameter ${name} [${parameter.shape}] has no leading slot axis of ${this.slots}`);
@@ -67,9 +72,10 @@ export class AdamW implements Optimizer {
   step(learningRates: readonly number[]): void {
     if (learningRates.length !== this.slots) throw new ShapeError(`AdamW.step: ${learningRates.length} learning rates for ${this.slots} slots`);
     this.stepCount++;
+    for (let slot = 0; slot < this.slots; slot++) this.slotSteps[slot]++;
     const fields = packAdamWStepFields(
       learningRates,
-      new Array(this.slots).fill(this.stepCount),
+      this.slotSteps,
       this.settings.map((s) => s.beta1),
       this.settings.map((s) => s.beta2),
     );
@@ -91,6 +97,27 @@ export class AdamW implements Optimizer {
         weightDecay: s.decay,
       });
     }
+  }
+
+  resetSlot(slot: number, settings: SlotOptimizerSettings): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.slots) throw new ShapeError(`AdamW.resetSlot: slot ${slot} is not in [0, ${this.slots})`);
+    validate(settings, slot);
+    for (const s of this.states) {
+      const per = s.parameter.size / this.slots;
+      const zero = new Float32Array(per);
+      this.device.write(s.m.buffer, zero, slot * per * 4);
+      this.device.write(s.v.buffer, zero, slot * per * 4);
+    }
+    // The slot's column of the table: every field but the three the next step writes.
+    const column = packAdamWHyperparameters(
+      [{ lr: settings.learningRate, beta1: settings.beta1, beta2: settings.beta2, eps: settings.epsilon, weightDecay: settings.weightDecay, maxGradNorm: settings.maxGradNorm }],
+      [1],
+    );
+    for (let field = 3; field < ADAMW_FIELD_COUNT; field++) {
+      this.device.write(this.hyper.buffer, column.subarray(field, field + 1), (field * this.slots + slot) * 4);
+    }
+    this.settings[slot] = settings;
+    this.slotSteps[slot] = 0;
   }
 
   zeroGrad(): void {
@@ -122,6 +149,7 @@ export class AdamW implements Optimizer {
       this.device.write(t.buffer, data);
     }
     this.stepCount = stepCount;
+    this.slotSteps.fill(stepCount);
   }
 
   release(): void {

@@ -13,16 +13,25 @@ export interface SlotDropout {
   /** (T) f32: attention-probability dropout per slot. */
   attention: Tensor;
   /**
-   * (2) i32: the low and high words of this step's first dropout call index (step · 4096), written once per step
-   * (`writeDropoutCallBase`). Each site adds its own number on the GPU, so its dispatch is the same every step.
+   * (T, 2) i32: per slot, the low and high words of this step's first dropout call index (the slot's own step ·
+   * 4096), written once per step (`writeDropoutCallBase`). Each site adds its own number on the GPU, so its dispatch
+   * is the same every step.
    */
   callBase: Tensor;
 }
 
-/** Writes step `step`'s call-index base into `dropout.callBase`: the masks of step s are those of calls s · 4096 + site. */
-export function writeDropoutCallBase(dropout: SlotDropout, step: number): void {
-  const base = step * DROPOUT_CALLS_PER_STEP;
-  dropout.callBase.device.write(dropout.callBase.buffer, Int32Array.of(base % 2 ** 32, Math.floor(base / 2 ** 32)));
+/**
+ * Writes each slot's call-index base into `dropout.callBase`: the masks of a slot at its step s are those of calls
+ * s · 4096 + site, whatever step the other slots are at (a refilled slot starts again from 0).
+ */
+export function writeDropoutCallBase(dropout: SlotDropout, steps: readonly number[]): void {
+  const words = new Int32Array(2 * steps.length);
+  steps.forEach((step, slot) => {
+    const base = step * DROPOUT_CALLS_PER_STEP;
+    words[2 * slot] = base % 2 ** 32;
+    words[2 * slot + 1] = Math.floor(base / 2 ** 32);
+  });
+  dropout.callBase.device.write(dropout.callBase.buffer, words);
 }
 
 /** Dropout sites per forward pass that get distinct streams: a step's call indices are step · this + site. */

@@ -14,6 +14,13 @@ export interface SlotOptimizerSettings {
 export interface Optimizer {
   /** One update of every parameter of every slot; slot t uses learning rate `learningRates[t]`. */
   step(learningRates: readonly number[]): void;
+  /**
+   * Starts slot `slot` afresh for a new trial (a refilled slot): its state zeroed, its step count back to 0, its
+   * settings replaced. The other slots are untouched.
+   */
+  resetSlot(slot: number, settings: SlotOptimizerSettings): void;
+  /** Each slot's own step count (steps since it was last reset). */
+  readonly slotSteps: readonly number[];
   /** Releases the parameters' gradients (the next backward makes new ones from the pool). */
   zeroGrad(): void;
   readonly stepCount: number;

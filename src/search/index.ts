@@ -40,3 +40,4 @@ export { wandbSweep, type WandbSweepConfig } from './spaces/wandb.js';
 export { defaultHpSpaceOptuna, defaultHpSpaceRay, defaultHpSpaceWandb, defaultComputeObjective } from './spaces/hf-defaults.js';
 export { pedAnovaImportance, type PedAnovaOptions } from './importance/index.js';
 export { buildReport, type BuildReportOptions } from './report/index.js';
+export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/index.js';

@@ -1,9 +1,11 @@
 /**
  * Runs several trials fused into one TrainingGroup: each trial's objective call joins a batch, and a batch of
- * compatible trials (the same shape-setting arguments: batch size, length of training, sequence length; and the
- * same model settings: hidden size, layers, heads, …) trains as one group of T slots, one set of kernels, on one
- * GPU. Each slot reports its evaluations to its own trial and is stopped alone when its pruner says so; each
- * trial's promise settles with its own slot's result.
+ * compatible trials (the same shape-setting arguments: batch sizes and sequence length; and the same model
+ * settings: hidden size, layers, heads, …) trains as one group of T slots, one set of kernels, on one GPU. Each
+ * slot reports its evaluations to its own trial and is stopped alone when its pruner says so; each trial's promise
+ * settles with its own slot's result as soon as its run ends, and the slot takes the search's next compatible
+ * trial at once (re-initialised: weights, optimizer state, step, schedule, data order) while the others go on.
+ * Trials in one group may differ in length and in their evaluation schedule.
  *
  * The objective is Hugging Face's: the last evaluation reported during training (`_report_to_hp_search` on each
  * evaluate), or, for a trial never evaluated during training, one evaluation after it (`run_hp_search_*`: "If
@@ -21,7 +23,7 @@ import { MODEL_SETTING_NAME } from './model-settings.js';
 import type { ModelInit } from './trainer.js';
 import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
-import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics } from './training-group.js';
+import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics, type SlotRefill, type TrainOutput } from './training-group.js';
 import { TrialPruned } from '../search/errors.js';
 import type { Trial } from '../search/trial.js';
 
@@ -61,6 +63,11 @@ export interface FusedRunnerOptions {
   dataCollator?: (examples: EncodedExample[]) => Batch;
   /** Aborting stops the running group at its next step; its trials reject with an 'interrupted' error. */
   signal?: AbortSignal;
+  /**
+   * Whether the search will still ask for trials: a freed slot waits for the next one only then. Default: always
+   * (a freed slot then waits up to 2 s before it idles).
+   */
+  moreTrials?: () => boolean;
 }
 
 /** Trials fuse only when this key is equal: the arguments every slot must share, and the model's shape settings. */
@@ -80,53 +87,97 @@ function checkModelSettings(model: TrainableModel, wanted: Partial<ModelConfig>)
   }
 }
 
+/** How long a freed slot waits for the search's next trial before it idles (a new trial still fills it later). */
+const REFILL_WAIT_MS = 2000;
+
 export class FusedRunner {
   private readonly waiting: Pending[] = [];
-  private scheduled = false;
-  private queue: Promise<void> = Promise.resolve();
+  private running = false;
+  private arrival: (() => void) | null = null;
+  private readonly idleWaiters: (() => void)[] = [];
   groupsRun = 0;
+  /** Trials started in a slot another trial had freed. */
+  refills = 0;
 
   constructor(private readonly options: FusedRunnerOptions) {}
 
-  /** Trains the trial's configuration in the next group; resolves with its metrics and objective. */
+  /** Trains the trial's configuration in a slot as soon as one is free; resolves with its metrics and objective. */
   run(request: SlotRequest): Promise<SlotResult> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ ...request, resolve, reject });
-      // Trials asked together arrive within the same turn of the event loop: gather them, then run.
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.drain();
-        });
+      this.arrival?.();
+      // Trials asked together arrive within the same turn of the event loop: gather them, then start a group.
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.runGroups());
       }
     });
   }
 
-  private drain(): void {
-    const batches = new Map<string, Pending[]>();
-    for (const pending of this.waiting.splice(0)) {
-      const key = fusionKey(pending.args, pending.model);
-      batches.set(key, [...(batches.get(key) ?? []), pending]);
-    }
-    for (const group of batches.values()) {
-      for (let i = 0; i < group.length; i += this.options.slots) {
-        const members = group.slice(i, i + this.options.slots);
-        // One GPU: groups run one after another.
-        this.queue = this.queue.then(() => this.runGroup(members));
+  /** One group at a time (one GPU): each starts with up to `slots` trials of one fusion key and refills as they end. */
+  private async runGroups(): Promise<void> {
+    while (this.waiting.length > 0) {
+      if (this.options.signal?.aborted) {
+        for (const pending of this.waiting.splice(0)) pending.reject(new Error('interrupted'));
+        break;
       }
+      const key = fusionKey(this.waiting[0].args, this.waiting[0].model);
+      const members: Pending[] = [];
+      for (let i = 0; i < this.waiting.length && members.length < this.options.slots; ) {
+        if (fusionKey(this.waiting[i].args, this.waiting[i].model) === key) members.push(...this.waiting.splice(i, 1));
+        else i++;
+      }
+      await this.runGroup(members, key);
+    }
+    this.running = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once no group runs: every group's buffers are back in the pool. */
+  idle(): Promise<void> {
+    return this.running ? new Promise((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve();
+  }
+
+  /**
+   * The next trial for a slot of the group of `key`: one waiting already, or one the search is about to ask for
+   * (it asks as soon as a trial ends). None when a trial of another key waits (that group goes next, so no key
+   * starves), the search has no trial left, or none came in time.
+   */
+  private async nextMember(key: string): Promise<Pending | null> {
+    const deadline = performance.now() + REFILL_WAIT_MS;
+    for (;;) {
+      if (this.options.signal?.aborted) return null;
+      if (this.waiting.some((p) => fusionKey(p.args, p.model) !== key)) return null;
+      if (this.waiting.length > 0) return this.waiting.shift()!;
+      const wait = deadline - performance.now();
+      if (wait <= 0 || !(this.options.moreTrials?.() ?? true)) return null;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => ((this.arrival = null), resolve()), wait);
+        this.arrival = () => {
+          clearTimeout(timer);
+          this.arrival = null;
+          resolve();
+        };
+      });
     }
   }
 
-  private async runGroup(members: Pending[]): Promise<void> {
+  private async runGroup(first: Pending[], key: string): Promise<void> {
     const o = this.options;
     let model: TrainableModel | null = null;
     let optimizer: AdamW | null = null;
     let group: TrainingGroup | null = null;
-    const pruned = new Set<number>();
-    // Per slot: the metrics and objective of the last evaluation reported during training (HF's trainer.objective).
-    const lastMetrics: (Record<string, number> | undefined)[] = new Array(members.length);
-    const lastObjective: (number | number[] | undefined)[] = new Array(members.length);
+    // Per slot: its trial, and the metrics and objective of its last evaluation reported during training (HF's
+    // trainer.objective); a refilled slot starts these afresh.
+    const members = [...first];
+    const pruned: boolean[] = members.map(() => false);
+    const lastMetrics: (Record<string, number> | undefined)[] = members.map(() => undefined);
+    const lastObjective: (number | number[] | undefined)[] = members.map(() => undefined);
+    const settled: boolean[] = members.map(() => false);
+    const interrupted: boolean[] = members.map(() => false);
+    const settlements: (() => void)[] = [];
+    // Evaluations after training of slots that end at the same group step share one pass over the evaluation set.
+    const evaluations = { groupStep: -1, results: [] as Record<string, number>[] };
     try {
       this.groupsRun++;
       const data = o.datasets(members[0].args.maxSeqLength);
@@ -134,13 +185,13 @@ export class FusedRunner {
       model = o.modelInit(o.device, members.map((m) => m.args.seed), { trials: members.map((m) => m.trial), model: { ...modelSettings } });
       checkModelSettings(model, modelSettings);
       const config = model.config;
-      optimizer = new AdamW(
-        o.device,
-        model.namedParameters(),
-        members.map((m) => optimizerSettings(m.args)),
-      );
+      optimizer = new AdamW(o.device, model.namedParameters(), members.map((m) => optimizerSettings(m.args)));
       const reporter: TrainerCallback = {
-        onStepEnd: () => (o.signal?.aborted ? { shouldTrainingStop: true } : {}),
+        onStepEnd: ({ slot }) => {
+          if (!o.signal?.aborted) return {};
+          interrupted[slot] = true;
+          return { shouldTrainingStop: true };
+        },
         // HF's _report_to_hp_search: the objective of every evaluation; the last one is the trial's.
         onEvaluate: ({ slot, globalStep }, metrics) => {
           const objective = o.computeObjective(metrics);
@@ -150,11 +201,53 @@ export class FusedRunner {
           if (typeof objective !== 'number') return {}; // Multi-objective trials are not pruned (as Optuna).
           trial.report(objective, globalStep);
           if (trial.shouldPrune()) {
-            pruned.add(slot);
+            pruned[slot] = true;
             return { shouldTrainingStop: true };
           }
           return {};
         },
+      };
+      // A slot's trial settles as soon as its run ends; the slot then takes the search's next trial, if any.
+      const onSlotEnd = async (slot: number, output: TrainOutput): Promise<void> => {
+        const evaluate = async (): Promise<Record<string, number>> => {
+          if (evaluations.groupStep !== group!.state.globalStep) evaluations.results = await group!.evaluate();
+          evaluations.groupStep = group!.state.globalStep;
+          return evaluations.results[slot];
+        };
+        settlements.push(await this.settlement(members[slot], output, { interrupted: interrupted[slot], pruned: pruned[slot], metrics: lastMetrics[slot], objective: lastObjective[slot] }, evaluate));
+        settled[slot] = true;
+      };
+      const nextTrial = async (slot: number): Promise<SlotRefill | null> => {
+        // Trials that ended at the same step settle together, before the search is asked for any new one.
+        for (const settle of settlements.splice(0)) settle();
+        const next = await this.nextMember(key);
+        if (!next) return null;
+        let weights: TrainableModel | null = null;
+        try {
+          weights = o.modelInit(o.device, [next.args.seed], { trials: [next.trial], model: { ...(next.model ?? {}) } });
+          checkModelSettings(weights, next.model ?? {});
+        } catch (error) {
+          weights?.release();
+          next.reject(error);
+          return null;
+        }
+        const fresh = weights;
+        members[slot] = next;
+        pruned[slot] = false;
+        interrupted[slot] = false;
+        lastMetrics[slot] = undefined;
+        lastObjective[slot] = undefined;
+        settled[slot] = false;
+        this.refills++;
+        return {
+          args: next.args,
+          weights: fresh.namedParameters().map(([, t]) => t),
+          hiddenDropout: next.hiddenDropout ?? config.hiddenDropoutProb,
+          attentionDropout: next.attentionDropout ?? config.attentionDropoutProb,
+          trialNumber: next.trial.number,
+          // The copies are recorded before any later use of these buffers, so they can go back to the pool now.
+          release: () => fresh.release(),
+        };
       };
       const trainingGroup = new TrainingGroup({
         device: o.device,
@@ -169,30 +262,54 @@ export class FusedRunner {
         callbacks: [reporter, ...(o.callbacks ?? [])],
         hiddenDropout: members.map((m) => m.hiddenDropout ?? config.hiddenDropoutProb),
         attentionDropout: members.map((m) => m.attentionDropout ?? config.attentionDropoutProb),
+        trialNumbers: members.map((m) => m.trial.number),
+        onSlotEnd,
+        nextTrial,
       });
       group = trainingGroup;
-      const outputs = await trainingGroup.train();
-      if (o.signal?.aborted) throw new Error('interrupted');
-      // "If there hasn't been any evaluation during the training loop": evaluate once, after training.
-      const unevaluated = members.some((_, slot) => lastMetrics[slot] === undefined && !pruned.has(slot) && !outputs[slot].diverged);
-      const finals = unevaluated ? await trainingGroup.evaluate() : null;
-      members.forEach((member, slot) => {
-        if (pruned.has(slot)) return member.reject(new TrialPruned(`pruned at step ${trainingGroup.state.globalStep}`));
-        const diverged = outputs[slot].diverged;
-        if (diverged) return member.reject(new Error(`training diverged at step ${diverged.step}: ${diverged.what} is ${diverged.value}`));
-        const evaluation = lastMetrics[slot] ?? finals![slot];
-        const objective = lastObjective[slot] ?? o.computeObjective(evaluation);
-        const metrics = { ...evaluation, train_loss: outputs[slot].trainingLoss };
-        const values = Array.isArray(objective) ? objective : [objective];
-        if (values.some((v) => !Number.isFinite(v))) return member.reject(new Error(`objective is ${values.join(', ')}`));
-        member.resolve({ metrics, objective });
-      });
+      await trainingGroup.train();
     } catch (error) {
-      for (const member of members) member.reject(error);
+      members.forEach((member, slot) => {
+        if (!settled[slot]) member.reject(error);
+      });
     } finally {
+      for (const settle of settlements.splice(0)) settle();
       group?.release();
       optimizer?.release();
       model?.release();
     }
+  }
+
+  /**
+   * How a trial whose run ended settles: pruned, diverged, or its objective: the last evaluation reported during
+   * training, else ("If there hasn't been any evaluation during the training loop") one evaluation now.
+   */
+  private async settlement(
+    member: Pending,
+    output: TrainOutput,
+    reported: { interrupted: boolean; pruned: boolean; metrics?: Record<string, number>; objective?: number | number[] },
+    evaluate: () => Promise<Record<string, number>>,
+  ): Promise<() => void> {
+    const o = this.options;
+    const reject = (error: unknown) => () => member.reject(error);
+    // A trial stopped by the interrupt fails; one that had trained to its end before it keeps its result.
+    if (reported.interrupted) return reject(new Error('interrupted'));
+    if (reported.pruned) return reject(new TrialPruned(`pruned at step ${output.globalStep}`));
+    const diverged = output.diverged;
+    if (diverged) return reject(new Error(`training diverged at step ${diverged.step}: ${diverged.what} is ${diverged.value}`));
+    let evaluation = reported.metrics;
+    let objective = reported.objective;
+    if (evaluation === undefined) {
+      try {
+        evaluation = await evaluate();
+      } catch (error) {
+        return reject(error);
+      }
+      objective = o.computeObjective(evaluation);
+    }
+    const metrics = { ...evaluation, train_loss: output.trainingLoss };
+    const values = Array.isArray(objective) ? objective : [objective!];
+    if (values.some((v) => !Number.isFinite(v))) return reject(new Error(`objective is ${values.join(', ')}`));
+    return () => member.resolve({ metrics, objective: objective! });
   }
 }

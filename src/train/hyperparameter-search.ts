@@ -30,6 +30,7 @@ import type { StudyStorage } from '../search/storage/storage.js';
 import { createStudy, type Study } from '../search/study.js';
 import type { Trial } from '../search/trial.js';
 import { FusedRunner } from './fused-runner.js';
+import { chooseSlots, type SlotChoice } from './slot-probe.js';
 import { INTEGER_MODEL_SETTINGS, MODEL_SETTING_NAME, modelSettingField, PER_SLOT_MODEL_SETTINGS, checkModelSetting } from './model-settings.js';
 import { camelCase, defaultTrainingArguments, trainingArgumentsFrom, type TrainingArguments } from './training-arguments.js';
 import type { Trainer } from './trainer.js';
@@ -42,8 +43,12 @@ export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOpti
   storage?: string | StudyStorage;
   studyName?: string;
   loadIfExists?: boolean;
-  /** Trials trained together in one fused group (one set of kernels). Default 1. */
-  slots?: number;
+  /**
+   * Trials trained together in one fused group (one set of kernels), or 'auto': chosen from the device's limits
+   * and a short throughput probe (slot-probe.ts; `onSlots` hears the choice). Default 1.
+   */
+  slots?: number | 'auto';
+  onSlots?: (choice: SlotChoice) => void;
   signal?: AbortSignal;
   /** HF's hp_name: the name of a trial's folder under output_dir (default `run-{trial number}`). */
   hpName?: (trial: Trial) => string;
@@ -201,8 +206,16 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   });
   options.onStudy?.(study);
   const computeObjective = options.computeObjective ?? ((m: Record<string, number>) => defaultComputeObjective(m));
-  const slots = options.slots ?? 1;
-  if (!Number.isInteger(slots) || slots < 1) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer`);
+  let slots = options.slots ?? 1;
+  if (slots !== 'auto' && (!Number.isInteger(slots) || slots < 1)) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer or 'auto'`);
+  const nTrials = space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20);
+  if (slots === 'auto') {
+    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => modelInit(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials) });
+    options.onSlots?.(choice);
+    slots = choice.slots;
+  }
+  const started = Date.now();
+  let trialsAsked = 0;
   const runner = new FusedRunner({
     device: await trainer.getDevice(),
     modelInit,
@@ -217,12 +230,15 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
     callbacks: trainer.options.callbacks, // HF keeps the Trainer's callbacks during a search
     dataCollator: trainer.options.dataCollator, // and its data collator
     signal: options.signal,
+    // study.optimize asks for the next trial as soon as one ends, until nTrials have started or the timeout passed.
+    moreTrials: () => trialsAsked < nTrials && !options.signal?.aborted && (options.timeout === undefined || (Date.now() - started) / 1000 < options.timeout),
   });
   // HF logs the warning on every trial; once per key is enough to read.
   const warned = new Set<string>();
   const onWarning = options.onWarning ?? defaultWarning;
   await study.optimize(
     async (trial) => {
+      trialsAsked++;
       options.onTrialStart?.(study, trial);
       const params = space.hpSpace(trial);
       let configuration: TrialConfiguration;
@@ -244,13 +260,15 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
       return result.objective;
     },
     {
-      nTrials: space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20),
+      nTrials,
       timeout: options.timeout,
       concurrency: slots,
       signal: options.signal,
       callbacks: [...(space.callbacks ?? []), ...(options.onTrialEnd ? [options.onTrialEnd] : [])],
     },
   );
+  // A trial settles as soon as its run ends; the group it ran in gives its buffers back just after.
+  await runner.idle();
   const toBestRun = (t: FrozenTrial): BestRun => ({
     runId: String(t.number),
     objective: directions.length === 1 ? t.values![0] : t.values!,

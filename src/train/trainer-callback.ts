@@ -5,8 +5,13 @@
  */
 export interface TrainerEvent {
   slot: number;
+  /** The slot's own step (its trial's global_step). */
   globalStep: number;
+  /** The steps the slot's run takes in all (HF's state.max_steps). */
+  maxSteps?: number;
   epoch: number;
+  /** In a search, the trial the slot runs (a slot is refilled with new trials as others end). */
+  trialNumber?: number;
 }
 
 export interface TrainerControl {
@@ -14,6 +19,8 @@ export interface TrainerControl {
 }
 
 export interface TrainerCallback {
+  /** A slot starts a new trial after its previous one ended (a refilled slot): per-slot state starts afresh. */
+  onTrainBegin?(event: TrainerEvent): void;
   onStepEnd?(event: TrainerEvent): TrainerControl | void;
   onLog?(event: TrainerEvent, logs: Record<string, number>): TrainerControl | void;
   onEvaluate?(event: TrainerEvent, metrics: Record<string, number>): TrainerControl | void;
@@ -29,6 +36,11 @@ export interface TrainerCallback {
 export class EarlyStoppingCallback implements TrainerCallback {
   private readonly best = new Map<number, number>();
   private readonly waits = new Map<number, number>();
+
+  onTrainBegin({ slot }: TrainerEvent): void {
+    this.best.delete(slot);
+    this.waits.delete(slot);
+  }
 
   constructor(
     readonly metric: string,

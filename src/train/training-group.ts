@@ -8,10 +8,9 @@
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
-import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
+import { releaseInput, uploadBatch } from '../nn/model-input.js';
 import { recordTrainingStep } from './training-step.js';
 import type { Optimizer } from '../nn/optimizer.js';
-import { scheduleFactor, warmupStepsFor } from '../nn/schedules.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { noGrad } from '../tensor/autograd.js';
 import { tensor, zeros } from '../tensor/create.js';
@@ -21,9 +20,10 @@ import type { Tensor } from '../tensor/tensor.js';
 import { describeError, ensureDirectory } from './checkpoint/files.js';
 import { firstNonFinite, readSafetensors, validateAgainst, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
 import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
-import { epochBatches, evaluationBatches, lengthGroupedEpochBatches, stackSlots } from './slot-batches.js';
-import type { TrainerCallback, TrainerControl } from './trainer-callback.js';
-import { bestModelMetric, type TrainingArguments } from './training-arguments.js';
+import { evaluationBatches, stackSlots } from './slot-batches.js';
+import { SlotRun, type Divergence, type SlotDue } from './slot-run.js';
+import type { TrainerCallback, TrainerControl, TrainerEvent } from './trainer-callback.js';
+import { bestModelMetric, optimizerSettings, type TrainingArguments } from './training-arguments.js';
 
 export interface EvalPrediction {
   predictions: Int32Array;
@@ -51,9 +51,31 @@ export interface TrainingGroupOptions {
   /** Per-slot dropout rates; default: the model config's. */
   hiddenDropout?: readonly number[];
   attentionDropout?: readonly number[];
+  /** Per slot, the trial it runs (a search's): events carry it. */
+  trialNumbers?: readonly (number | undefined)[];
+  /** Called as soon as a slot's run ends (its last step, or stopped: pruned, early-stopped, diverged), with its output. */
+  onSlotEnd?: (slot: number, output: TrainOutput) => Promise<void> | void;
+  /**
+   * Asked for a freed slot's next trial after onSlotEnd: a SlotRefill starts it in that slot at once, while the
+   * other slots go on; null leaves the slot idle. Without it, slots stay idle until the whole group has ended.
+   */
+  nextTrial?: (slot: number) => Promise<SlotRefill | null> | SlotRefill | null;
+}
+
+/** A new trial for a freed slot: its arguments, dropout, and initial weights. */
+export interface SlotRefill {
+  args: TrainingArguments;
+  /** One-slot parameters (leading axis 1) in the model's namedParameters() order: copied into the slot. */
+  weights: readonly Tensor[];
+  hiddenDropout?: number;
+  attentionDropout?: number;
+  trialNumber?: number;
+  /** Called once the weights are copied (they may be released then). */
+  release?: () => void;
 }
 
 export interface TrainOutput {
+  /** This slot's steps (its trial's global_step). */
   globalStep: number;
   trainingLoss: number;
   metrics: Record<string, number>;
@@ -61,14 +83,11 @@ export interface TrainOutput {
   stoppedEarly: string | null;
   /** Set when this slot stopped because its loss or weights stopped being finite. */
   diverged: Divergence | null;
+  /** HF's log_history of the slot's run. */
+  logHistory: Record<string, number>[];
 }
 
-/** Where a slot's training blew up: the step, and what was not finite ('loss', 'eval_loss', or a weight). */
-export interface Divergence {
-  step: number;
-  what: string;
-  value: number;
-}
+export type { Divergence } from './slot-run.js';
 
 /** Thrown by Trainer.train when its one slot diverged: nothing after that step is worth keeping. */
 export class TrainingDivergedError extends Error {
@@ -80,6 +99,7 @@ export class TrainingDivergedError extends Error {
 }
 
 export interface TrainerState {
+  /** Steps the group has taken (for a group whose slots were never refilled: every slot's step). */
   globalStep: number;
   epoch: number;
   /** Per slot, HF's log_history: every log and evaluation dict. */
@@ -97,64 +117,72 @@ const CHECKPOINT_PREFIX = 'checkpoint-';
  */
 export const DEFAULT_PAD_TO_MULTIPLE_OF = 8;
 
-/** Arguments that set shapes or the length of training: every slot of a group must agree on these. */
-export const SLOT_SHARED_ARGUMENTS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'numTrainEpochs', 'maxSteps', 'maxSeqLength', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
+/** Arguments that set shapes: every slot of a group must agree on these (a refilled slot's trial too). */
+export const SLOT_SHARED_ARGUMENTS = ['perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'maxSeqLength'] as const;
+
+/**
+ * Arguments that set a run's length and its log / evaluation / save schedule: slots may differ here (each keeps its
+ * own schedule), except slots writing one shared checkpoint (the same output_dir), which must agree.
+ */
+const SHARED_CHECKPOINT_ARGUMENTS = ['numTrainEpochs', 'maxSteps', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
 
 export class TrainingGroup {
   readonly slots: number;
-  readonly stepsPerEpoch: number;
-  readonly totalSteps: number;
-  readonly epochs: number;
-  state: TrainerState;
-  private readonly args: TrainingArguments;
-  private readonly stopped: (string | null)[];
-  private readonly diverged: (Divergence | null)[];
+  /** Each slot's current run (a refilled slot gets a new one). */
+  private readonly runs: SlotRun[];
+  private groupStep = 0;
   private readonly dropout: SlotDropout;
-  private lossSum: Tensor | null = null; // (T) training loss summed since the last log
-  private readonly totalLoss: number[];
-  private stepsSinceLog = 0;
+  private lossSum: Tensor | null = null; // (T) training loss summed on the GPU since it was last read
+  private readonly trainLengths: readonly number[];
 
   constructor(private readonly options: TrainingGroupOptions) {
     const { model, slotArgs, device } = options;
     this.slots = model.slots;
     if (slotArgs.length !== this.slots) throw new Error(`TrainingGroup: ${slotArgs.length} slot arguments for a model of ${this.slots} slots`);
-    this.args = slotArgs[0];
-    for (const key of SLOT_SHARED_ARGUMENTS) {
+    const sharedCheckpoint = this.slots > 1 && new Set(slotArgs.map((a) => a.outputDir)).size === 1 && slotArgs.some((a) => a.saveStrategy !== 'no');
+    for (const key of [...SLOT_SHARED_ARGUMENTS, ...(sharedCheckpoint ? SHARED_CHECKPOINT_ARGUMENTS : [])]) {
       const values = new Set(slotArgs.map((a) => a[key]));
-      if (values.size > 1) throw new Error(`TrainingGroup: fused slots must share ${key}, got ${[...values].join(', ')}`);
+      if (values.size > 1) throw new Error(`TrainingGroup: fused slots must share ${key}${sharedCheckpoint ? ' (they save one checkpoint: one output_dir)' : ''}, got ${[...values].join(', ')}`);
     }
-    const trainCount = options.trainExamples?.length ?? 0;
-    this.stepsPerEpoch = Math.max(1, Math.ceil(trainCount / this.args.perDeviceTrainBatchSize));
-    // HF: max_steps > 0 wins; otherwise ceil(epochs · steps per epoch).
-    this.totalSteps = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * this.stepsPerEpoch);
-    this.epochs = Math.ceil(this.totalSteps / this.stepsPerEpoch);
-    this.stopped = new Array<string | null>(this.slots).fill(null);
-    this.diverged = new Array<Divergence | null>(this.slots).fill(null);
-    this.totalLoss = new Array<number>(this.slots).fill(0);
-    this.state = {
-      globalStep: 0,
-      epoch: 0,
-      logHistory: Array.from({ length: this.slots }, () => []),
-      bestMetric: new Array(this.slots).fill(null),
-      bestCheckpoint: new Array(this.slots).fill(null),
-    };
+    this.trainLengths = (options.trainExamples ?? []).map((e) => e.inputIds.length);
+    this.runs = slotArgs.map((a, slot) => new SlotRun(a, this.trainLengths, options.trialNumbers?.[slot]));
     const config = model.config;
     const perSlot = (values: readonly number[] | undefined, fallback: number) => Float32Array.from(values ?? new Array(this.slots).fill(fallback));
     this.dropout = {
       seeds: keep(tensor(device, Int32Array.from(slotArgs.map((a) => a.seed)), [this.slots])),
       hidden: keep(tensor(device, perSlot(options.hiddenDropout, config.hiddenDropoutProb), [this.slots])),
       attention: keep(tensor(device, perSlot(options.attentionDropout, config.attentionDropoutProb), [this.slots])),
-      callBase: keep(zeros(device, [2], { dtype: 'i32' })),
+      callBase: keep(zeros(device, [this.slots, 2], { dtype: 'i32' })),
     };
+  }
+
+  /** HF's TrainerState, per slot where it differs. */
+  get state(): TrainerState {
+    return {
+      globalStep: this.groupStep,
+      epoch: this.runs[0].epoch,
+      logHistory: this.runs.map((r) => r.logHistory),
+      bestMetric: this.runs.map((r) => r.bestMetric),
+      bestCheckpoint: this.runs.map((r) => r.bestCheckpoint),
+    };
+  }
+
+  /** Steps per epoch and total steps of slot 0's run (of every slot's, when they share their arguments). */
+  get stepsPerEpoch(): number {
+    return this.runs[0].stepsPerEpoch;
+  }
+
+  get totalSteps(): number {
+    return this.runs[0].totalSteps;
   }
 
   /** Stops slot `slot` from learning further (pruned, early-stopped or diverged); the others go on. */
   stopSlot(slot: number, reason: string): void {
-    this.stopped[slot] ??= reason;
+    this.runs[slot].stopped ??= reason;
   }
 
   isStopped(slot: number): boolean {
-    return this.stopped[slot] !== null;
+    return this.runs[slot].stopped !== null;
   }
 
   /**
@@ -162,132 +190,192 @@ export class TrainingGroup {
    * "loss is", which the sweep's runner recognises.
    */
   private markDiverged(slot: number, divergence: Divergence, reason: string): void {
-    if (this.stopped[slot] !== null) return;
-    this.diverged[slot] = divergence;
+    const run = this.runs[slot];
+    if (run.stopped !== null) return;
+    run.diverged = divergence;
     this.stopSlot(slot, reason);
   }
 
   learningRate(slot: number, step: number): number {
-    const a = this.options.slotArgs[slot];
-    const warmup = warmupStepsFor(this.totalSteps, a.warmupSteps, a.warmupRatio);
-    return a.learningRate * scheduleFactor(a.lrSchedulerType, step, warmup, this.totalSteps);
+    return this.runs[slot].learningRate(step);
   }
 
+  /**
+   * Trains every slot to the end of its run. A slot whose run ends is handed to `onSlotEnd` at once, which may
+   * refill it with a new trial; the group ends when no slot has a run left. Returns each slot's last output.
+   */
   async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainOutput[]> {
     const { device, model } = this.options;
     const train = this.options.trainExamples;
     if (!train || train.length === 0) throw new Error('train(): no training examples');
     if (options.resumeFromCheckpoint) await this.loadCheckpoint(options.resumeFromCheckpoint);
-    const started = performance.now();
-    const startStep = this.state.globalStep;
     this.lossSum ??= keep(zeros(device, [this.slots]));
     model.train();
-    const padId = this.options.padId ?? 0;
-    let step = this.state.globalStep;
+    const outputs: (TrainOutput | null)[] = new Array(this.slots).fill(null);
+    for (const run of this.runs) run.startStep = run.step;
     let lastYield = performance.now();
-    for (let epoch = Math.floor(step / this.stepsPerEpoch); epoch < this.epochs && step < this.totalSteps; epoch++) {
-      const batchSize = this.args.perDeviceTrainBatchSize;
-      const lengths = this.args.groupByLength ? train.map((e) => e.inputIds.length) : null;
-      const orders = this.options.slotArgs.map((a) =>
-        lengths ? lengthGroupedEpochBatches(lengths, batchSize, a.seed, epoch) : epochBatches(train.length, batchSize, a.seed, epoch),
-      );
-      for (let b = step % this.stepsPerEpoch; b < this.stepsPerEpoch && step < this.totalSteps; b++) {
-        if (this.stopped.every((s) => s !== null)) break;
-        const host = stackSlots(orders.map((order) => this.collate(train, order[b])), padId);
-        this.trainStep(host, step);
-        step++;
-        this.state.globalStep = step;
-        this.state.epoch = epoch + (b + 1) / this.stepsPerEpoch;
-        this.forEachSlot((slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
-        // Steps only record GPU work, so without logging the loop may not await for a long time; let signal
-        // handlers and timers run (a callback can then stop training) about every 50 ms.
-        if (performance.now() - lastYield > 50) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          lastYield = performance.now();
-        }
-        const a = this.args;
-        if (a.loggingStrategy === 'steps' && step % a.loggingSteps === 0) await this.log();
-        if (a.evalStrategy === 'steps' && step % (a.evalSteps ?? a.loggingSteps) === 0) await this.evaluateAndReport();
-        if (a.saveStrategy === 'steps' && step % a.saveSteps === 0) await this.saveCheckpoint();
+    // A run resumed stopped (or already at its end) ends before any step.
+    await this.endRuns(outputs);
+    while (this.runs.some((r) => r.training)) {
+      const training = this.runs.map((r) => r.training);
+      const batches = this.runs.map((r, slot) => (training[slot] ? this.collate(train, r.nextBatch()) : null));
+      // A slot without a run computes on another slot's batch with learning rate 0: no new shapes, no effect.
+      const filler = batches.find((b) => b !== null)!;
+      const host = stackSlots(batches.map((b) => b ?? filler), this.options.padId ?? 0);
+      const rates = this.runs.map((r, slot) => (training[slot] ? r.learningRate(r.step) : 0));
+      recordTrainingStep({ device, model, optimizer: this.options.optimizer, dropout: this.dropout }, host, this.runs.map((r) => r.step), rates, this.lossSum);
+      this.groupStep++;
+      const due = this.runs.map((r, slot) => (training[slot] ? r.stepTaken() : null));
+      this.forEachTraining(training, (slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
+      // Steps only record GPU work, so without logging the loop may not await for a long time; let signal
+      // handlers and timers run (a callback can then stop training) about every 50 ms.
+      if (performance.now() - lastYield > 50) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
       }
-      if (step % this.stepsPerEpoch === 0 || step >= this.totalSteps) {
-        this.state.epoch = Math.min(epoch + 1, this.totalSteps / this.stepsPerEpoch);
-        if (this.args.loggingStrategy === 'epoch') await this.log();
-        if (this.args.evalStrategy === 'epoch') await this.evaluateAndReport();
-        if (this.args.saveStrategy === 'epoch') await this.saveCheckpoint();
-        this.forEachSlot((slot) => this.control(slot, (c) => c.onEpochEnd?.(this.event(slot))));
-      }
-      if (this.stopped.every((s) => s !== null)) break;
+      const slotsWhere = (what: keyof SlotDue) => due.flatMap((d, slot) => (d?.[what] ? [slot] : []));
+      const logging = slotsWhere('log');
+      if (logging.length > 0) await this.log(logging);
+      const evaluating = slotsWhere('evaluate');
+      if (evaluating.length > 0) await this.evaluateAndReport(evaluating);
+      const saving = slotsWhere('save');
+      if (saving.length > 0) await this.saveCheckpoint(saving);
+      this.forEachTraining(training, (slot) => {
+        if (due[slot]!.epochEnd) this.control(slot, (c) => c.onEpochEnd?.(this.event(slot)));
+      });
+      await this.endRuns(outputs);
     }
-    if (this.stepsSinceLog > 0) await this.log(false);
     await device.sync();
-    const runtime = (performance.now() - started) / 1000;
-    const stepsRun = Math.max(1, step - startStep);
-    if (this.args.loadBestModelAtEnd) await this.loadBestModel();
-    const outputs = Array.from({ length: this.slots }, (_, slot): TrainOutput => {
-      const metrics = {
-        train_runtime: round(runtime, 4),
-        train_samples_per_second: round((stepsRun * this.args.perDeviceTrainBatchSize) / runtime, 3),
-        train_steps_per_second: round(stepsRun / runtime, 3),
-        total_flos: 0,
-        train_loss: this.totalLoss[slot] / Math.max(1, step),
-        epoch: this.state.epoch,
-      };
-      this.state.logHistory[slot].push({ ...metrics, step });
-      return { globalStep: step, trainingLoss: metrics.train_loss, metrics, stoppedEarly: this.stopped[slot], diverged: this.diverged[slot] };
-    });
-    this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onTrainEnd?.(this.event(slot))));
-    return outputs;
+    if (this.slots === 1 && this.options.slotArgs[0].loadBestModelAtEnd) await this.loadBestModel();
+    return outputs.map((o) => o!);
   }
 
-  /** One optimizer step: forward, loss, backward, clip + AdamW. Records GPU work only. */
-  private trainStep(host: HostBatch, step: number): void {
+  /**
+   * Ends every run that is over (last step taken, or stopped) and hands its output on; then refills each freed
+   * slot when told to (all outputs first: a trial that has ended is settled before the search is asked for more).
+   */
+  private async endRuns(outputs: (TrainOutput | null)[]): Promise<void> {
+    for (;;) {
+      const over = this.runs.flatMap((run, slot) => (!run.ended && !run.training ? [slot] : []));
+      if (over.length === 0) return;
+      for (const slot of over) {
+        outputs[slot] = await this.endRun(slot);
+        await this.options.onSlotEnd?.(slot, outputs[slot]!);
+      }
+      for (const slot of over) {
+        const refill = await this.options.nextTrial?.(slot);
+        if (!refill) continue;
+        try {
+          this.refillSlot(slot, refill);
+        } finally {
+          refill.release?.();
+        }
+      }
+    }
+  }
+
+  /** HF's end of train(): the last partial log folded into the total, the run's metrics, onTrainEnd. */
+  private async endRun(slot: number): Promise<TrainOutput> {
+    const run = this.runs[slot];
+    if (run.stepsSinceLog > 0) await this.log([slot], false);
+    run.ended = true;
+    const runtime = (performance.now() - run.startedAt) / 1000;
+    const stepsRun = Math.max(1, run.step - run.startStep);
+    const metrics = {
+      train_runtime: round(runtime, 4),
+      train_samples_per_second: round((stepsRun * run.args.perDeviceTrainBatchSize) / runtime, 3),
+      train_steps_per_second: round(stepsRun / runtime, 3),
+      total_flos: 0,
+      train_loss: run.totalLoss / Math.max(1, run.step),
+      epoch: run.epoch,
+    };
+    run.logHistory.push({ ...metrics, step: run.step });
+    if (run.stopped === null) this.options.callbacks?.forEach((c) => c.onTrainEnd?.(this.event(slot)));
+    return { globalStep: run.step, trainingLoss: metrics.train_loss, metrics, stoppedEarly: run.stopped, diverged: run.diverged, logHistory: run.logHistory };
+  }
+
+  /**
+   * Starts a new trial in `slot`: its weights copied in, its optimizer state zeroed and step count reset, its
+   * dropout seed and rates written, and a fresh run (step 0, its own schedule and data order). Only this slot's
+   * parts of the buffers change.
+   */
+  refillSlot(slot: number, refill: SlotRefill): void {
     const { device, model, optimizer } = this.options;
-    const rates = Array.from({ length: this.slots }, (_, t) => (this.stopped[t] ? 0 : this.learningRate(t, step)));
-    recordTrainingStep({ device, model, optimizer, dropout: this.dropout }, host, step, rates, this.lossSum!);
-    this.stepsSinceLog++;
+    const args = refill.args;
+    for (const key of SLOT_SHARED_ARGUMENTS) {
+      if (args[key] !== this.runs[0].args[key]) throw new Error(`TrainingGroup.refillSlot: the new trial's ${key} (${args[key]}) differs from the group's (${this.runs[0].args[key]})`);
+    }
+    const named = model.namedParameters();
+    if (refill.weights.length !== named.length) throw new Error(`TrainingGroup.refillSlot: ${refill.weights.length} weight tensors for a model of ${named.length}`);
+    named.forEach(([name, parameter], i) => {
+      const bytes = (parameter.size / this.slots) * 4;
+      const source = refill.weights[i];
+      if (source.size * 4 !== bytes) throw new Error(`TrainingGroup.refillSlot: weight ${JSON.stringify(name)} holds ${source.size} values, a slot of the model ${bytes / 4}`);
+      device.copy(source.buffer, 0, parameter.buffer, slot * bytes, bytes);
+    });
+    optimizer.resetSlot(slot, optimizerSettings(args));
+    const config = model.config;
+    device.write(this.dropout.seeds.buffer, Int32Array.of(args.seed), slot * 4);
+    device.write(this.dropout.hidden.buffer, Float32Array.of(refill.hiddenDropout ?? config.hiddenDropoutProb), slot * 4);
+    device.write(this.dropout.attention.buffer, Float32Array.of(refill.attentionDropout ?? config.attentionDropoutProb), slot * 4);
+    // What the idle slot added to the GPU loss sum since it was last read belongs to no run.
+    if (this.lossSum) device.write(this.lossSum.buffer, Float32Array.of(0), slot * 4);
+    this.options.slotArgs[slot] = args;
+    this.runs[slot] = new SlotRun(args, this.trainLengths, refill.trialNumber);
+    this.control(slot, (c) => c.onTrainBegin?.(this.event(slot)));
   }
 
-  private async log(report = true): Promise<void> {
-    if (this.stepsSinceLog === 0 || !this.lossSum) return;
+  /** The slots' training losses since the last read, into each run's CPU sums; the GPU sum starts again from 0. */
+  private async readLossSum(): Promise<void> {
+    if (!this.lossSum) return;
     const losses = await this.lossSum.toArray();
-    const norms = await this.options.optimizer.readGradNorms();
     noGrad(() => {
       this.lossSum!.release();
       this.lossSum = keep(zeros(this.options.device, [this.slots]));
     });
-    const steps = this.stepsSinceLog;
-    this.stepsSinceLog = 0;
-    this.forEachSlot((slot) => {
-      this.totalLoss[slot] += losses[slot];
-      const loss = losses[slot] / steps;
-      const step = this.state.globalStep;
+    this.runs.forEach((run, slot) => {
+      if (!run.ended) run.lossSinceLog += losses[slot];
+    });
+  }
+
+  private async log(slots: readonly number[], report = true): Promise<void> {
+    await this.readLossSum();
+    const norms = await this.options.optimizer.readGradNorms();
+    for (const slot of slots) {
+      const run = this.runs[slot];
+      if (run.stepsSinceLog === 0) continue;
+      const loss = run.lossSinceLog / run.stepsSinceLog;
+      run.totalLoss += run.lossSinceLog;
+      run.lossSinceLog = 0;
+      run.stepsSinceLog = 0;
+      const step = run.step;
       if (!Number.isFinite(loss)) this.markDiverged(slot, { step, what: 'loss', value: loss }, `loss is ${loss} at step ${step}`);
-      if (!report) return;
+      if (!report) continue;
       const logs = {
         loss: round(loss, 6),
         grad_norm: norms[slot],
-        learning_rate: this.learningRate(slot, this.state.globalStep - 1),
-        epoch: round(this.state.epoch, 4),
-        step: this.state.globalStep,
+        learning_rate: run.learningRate(step - 1),
+        epoch: round(run.epoch, 4),
+        step,
       };
-      this.state.logHistory[slot].push(logs);
+      run.logHistory.push(logs);
       this.control(slot, (c) => c.onLog?.(this.event(slot), logs));
-    }, true);
+    }
   }
 
-  private async evaluateAndReport(): Promise<void> {
+  private async evaluateAndReport(slots: readonly number[]): Promise<void> {
     if (!this.options.evalExamples) return;
     const all = await this.evaluate();
-    this.forEachSlot((slot) => {
-      const metrics = all[slot];
-      const step = this.state.globalStep;
-      this.state.logHistory[slot].push({ ...metrics, step });
+    for (const slot of slots) {
+      const run = this.runs[slot];
+      const metrics: Record<string, number> = { ...all[slot], epoch: round(run.epoch, 4) };
+      const step = run.step;
+      run.logHistory.push({ ...metrics, step });
       this.control(slot, (c) => c.onEvaluate?.(this.event(slot), metrics));
       // NaN logits mean NaN weights, even if the training losses read so far were finite.
       const loss = metrics.eval_loss;
       if (!Number.isFinite(loss)) this.markDiverged(slot, { step, what: 'eval_loss', value: loss }, `loss is ${loss} at step ${step} (evaluation)`);
-    });
+    }
   }
 
   /** Evaluation metrics per slot, HF keys: eval_loss, eval_<metric>, eval_runtime, eval_samples_per_second, … */
@@ -296,7 +384,7 @@ export class TrainingGroup {
     const started = performance.now();
     const results = await this.predict(examples);
     const runtime = (performance.now() - started) / 1000;
-    const steps = Math.ceil(examples.length / this.args.perDeviceEvalBatchSize);
+    const steps = Math.ceil(examples.length / this.options.slotArgs[0].perDeviceEvalBatchSize);
     return results.map((result) => {
       const metrics: Record<string, number> = { eval_loss: result.loss };
       for (const [k, v] of Object.entries(result.metrics)) metrics[k.startsWith('eval_') ? k : `eval_${k}`] = v;
@@ -319,7 +407,7 @@ export class TrainingGroup {
     const context = new ForwardContext(this.slots, false, null);
     model.eval();
     let offset = 0;
-    for (const indices of evaluationBatches(n, this.args.perDeviceEvalBatchSize)) {
+    for (const indices of evaluationBatches(n, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
       const batch = this.collate(examples, indices);
       const input = uploadBatch(device, stackSlots(new Array(this.slots).fill(batch), padId), model.config.maxPositionEmbeddings);
       const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
@@ -352,8 +440,9 @@ export class TrainingGroup {
     return this.options.dataCollator?.(chosen) ?? collateEncoded(chosen, this.options.padId ?? 0, padding);
   }
 
-  private event(slot: number) {
-    return { slot, globalStep: this.state.globalStep, epoch: this.state.epoch };
+  private event(slot: number): TrainerEvent {
+    const run = this.runs[slot];
+    return { slot, globalStep: run.step, maxSteps: run.totalSteps, epoch: run.epoch, ...(run.trialNumber !== undefined ? { trialNumber: run.trialNumber } : {}) };
   }
 
   private control(slot: number, call: (callback: TrainerCallback) => TrainerControl | void): void {
@@ -362,8 +451,9 @@ export class TrainingGroup {
     }
   }
 
-  private forEachSlot(fn: (slot: number) => void, includeStopped = false): void {
-    for (let slot = 0; slot < this.slots; slot++) if (includeStopped || !this.stopped[slot]) fn(slot);
+  /** Calls `fn` for each slot that took this step and has not stopped since. */
+  private forEachTraining(training: readonly boolean[], fn: (slot: number) => void): void {
+    for (let slot = 0; slot < this.slots; slot++) if (training[slot] && this.runs[slot].stopped === null) fn(slot);
   }
 
   // ---- checkpoints -------------------------------------------------------------------------------------------
@@ -374,84 +464,90 @@ export class TrainingGroup {
    * (never the best one). Writes nothing, and returns null, when every slot has diverged: a checkpoint of NaN
    * weights is worth nothing. A slot still training whose weights are not finite is marked diverged first.
    * When the slots have different output directories (a search's trials: HF's `output_dir/run-{trial number}`),
-   * each slot still training writes its own one-slot checkpoint into its own directory and rotates only there, so
-   * trials never remove each other's checkpoints; the path of the first is returned.
+   * each slot still training (of `slots`, default all) writes its own one-slot checkpoint into its own directory at
+   * its own step and rotates only there, so trials never remove each other's checkpoints; the path of the first is
+   * returned.
    */
-  async saveCheckpoint(): Promise<string | null> {
+  async saveCheckpoint(slots: readonly number[] = this.runs.map((_, slot) => slot)): Promise<string | null> {
     const { model, optimizer } = this.options;
     const weights = await readTensors(model.namedParameters());
-    this.forEachSlot((slot) => {
+    const live = (slot: number) => this.runs[slot].stopped === null && !this.runs[slot].ended;
+    for (const slot of slots.filter(live)) {
       const bad = nonFiniteInSlot(weights, this.slots, slot);
-      const step = this.state.globalStep;
+      const step = this.runs[slot].step;
       if (bad) this.markDiverged(slot, { step, what: `weight ${JSON.stringify(bad.name)}`, value: bad.value }, `weights are not finite at step ${step} (${bad.name} holds ${bad.value})`);
-    });
-    if (this.diverged.every((d) => d !== null)) return null;
+    }
+    if (this.runs.every((r) => r.diverged !== null)) return null;
     const optimizerState = await readTensors([...optimizer.stateTensors()]);
-    if (new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1) return this.saveSlotCheckpoints(weights, optimizerState);
-    const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+    if (new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1) return this.saveSlotCheckpoints(slots.filter(live), weights, optimizerState);
+    const args = this.options.slotArgs[0];
+    const dir = join(args.outputDir, `${CHECKPOINT_PREFIX}${this.groupStep}`);
     await ensureDirectory(dir);
     await writeSafetensors(join(dir, 'model.safetensors'), weights, modelMetadata(model));
     await writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerState, { step: String(optimizer.stepCount) });
     await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
-    this.updateBestCheckpoint(dir, null);
+    this.runs.forEach((_, slot) => this.updateBestCheckpoint(dir, slot));
     // `stopped` too, so that a resumed group keeps its stopped (and diverged) slots stopped.
-    await writeFile(join(dir, 'trainer_state.json'), JSON.stringify({ ...this.state, totalLoss: this.totalLoss, stopped: this.stopped, diverged: this.diverged }, null, 2));
-    this.forEachSlot((slot) => this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir)));
-    await this.rotateCheckpoints(this.args.outputDir, new Set(this.state.bestCheckpoint.filter((d): d is string => d !== null)));
+    const state = {
+      ...this.state,
+      totalLoss: this.runs.map((r) => r.totalLoss),
+      stopped: this.runs.map((r) => r.stopped),
+      diverged: this.runs.map((r) => r.diverged),
+    };
+    await writeFile(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2));
+    this.runs.forEach((_, slot) => {
+      if (live(slot)) this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir));
+    });
+    await this.rotateCheckpoints(args.outputDir, args.saveTotalLimit, new Set(this.runs.flatMap((r) => (r.bestCheckpoint ? [r.bestCheckpoint] : []))));
     return dir;
   }
 
-  /** One one-slot checkpoint per slot still training, in that slot's output directory (loadable by a Trainer). */
-  private async saveSlotCheckpoints(weights: Map<string, TensorData>, optimizerState: Map<string, TensorData>): Promise<string | null> {
+  /** One one-slot checkpoint per slot given, in that slot's output directory at its step (loadable by a Trainer). */
+  private async saveSlotCheckpoints(slots: readonly number[], weights: Map<string, TensorData>, optimizerState: Map<string, TensorData>): Promise<string | null> {
     const { model, optimizer } = this.options;
     const written: string[] = [];
-    for (let slot = 0; slot < this.slots; slot++) {
-      if (this.stopped[slot] !== null) continue;
-      const outputDir = this.options.slotArgs[slot].outputDir;
-      const dir = join(outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+    for (const slot of slots) {
+      const run = this.runs[slot];
+      const outputDir = run.args.outputDir;
+      const dir = join(outputDir, `${CHECKPOINT_PREFIX}${run.step}`);
       await ensureDirectory(dir);
       await writeSafetensors(join(dir, 'model.safetensors'), slotSlice(weights, this.slots, slot), { ...modelMetadata(model), slots: '1' });
-      await writeSafetensors(join(dir, 'optimizer.safetensors'), slotSlice(optimizerState, this.slots, slot), { step: String(optimizer.stepCount) });
+      await writeSafetensors(join(dir, 'optimizer.safetensors'), slotSlice(optimizerState, this.slots, slot), { step: String(optimizer.slotSteps[slot]) });
       await writeFile(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
       this.updateBestCheckpoint(dir, slot);
       const state = {
-        globalStep: this.state.globalStep,
-        epoch: this.state.epoch,
-        logHistory: [this.state.logHistory[slot]],
-        bestMetric: [this.state.bestMetric[slot]],
-        bestCheckpoint: [this.state.bestCheckpoint[slot]],
-        totalLoss: [this.totalLoss[slot]],
-        stopped: [this.stopped[slot]],
-        diverged: [this.diverged[slot]],
+        globalStep: run.step,
+        epoch: run.epoch,
+        logHistory: [run.logHistory],
+        bestMetric: [run.bestMetric],
+        bestCheckpoint: [run.bestCheckpoint],
+        totalLoss: [run.totalLoss],
+        stopped: [run.stopped],
+        diverged: [run.diverged],
       };
       await writeFile(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2));
       this.options.callbacks?.forEach((c) => c.onSave?.(this.event(slot), dir));
-      const best = this.state.bestCheckpoint[slot];
-      await this.rotateCheckpoints(outputDir, new Set(best ? [best] : []));
+      await this.rotateCheckpoints(outputDir, run.args.saveTotalLimit, new Set(run.bestCheckpoint ? [run.bestCheckpoint] : []));
       written.push(dir);
     }
     return written[0] ?? null;
   }
 
-  /** Records `dir` as the best checkpoint of `slot` (or of every slot, for null) whose metric improved at this step. */
-  private updateBestCheckpoint(dir: string, only: number | null): void {
-    const { metric, greaterIsBetter } = bestModelMetric(this.args);
-    this.forEachSlot((slot) => {
-      if (only !== null && slot !== only) return;
-      const history = this.state.logHistory[slot];
-      const last = [...history].reverse().find((entry) => entry[metric] !== undefined);
-      if (!last || last.step !== this.state.globalStep) return;
-      const best = this.state.bestMetric[slot];
-      const value = last[metric];
-      if (best === null || (greaterIsBetter ? value > best : value < best)) {
-        this.state.bestMetric[slot] = value;
-        this.state.bestCheckpoint[slot] = dir;
-      }
-    }, true);
+  /** Records `dir` as the best checkpoint of `slot` if its best-model metric improved at this step. */
+  private updateBestCheckpoint(dir: string, slot: number): void {
+    const run = this.runs[slot];
+    const { metric, greaterIsBetter } = bestModelMetric(run.args);
+    const last = [...run.logHistory].reverse().find((entry) => entry[metric] !== undefined);
+    if (!last || last.step !== run.step) return;
+    const best = run.bestMetric;
+    const value = last[metric];
+    if (best === null || (greaterIsBetter ? value > best : value < best)) {
+      run.bestMetric = value;
+      run.bestCheckpoint = dir;
+    }
   }
 
-  private async rotateCheckpoints(outputDir: string, keepDirs: ReadonlySet<string>): Promise<void> {
-    const limit = this.args.saveTotalLimit;
+  private async rotateCheckpoints(outputDir: string, limit: number | null, keepDirs: ReadonlySet<string>): Promise<void> {
     if (limit === null) return;
     const steps = (await readdir(outputDir))
       .filter((name) => name.startsWith(CHECKPOINT_PREFIX))
@@ -501,14 +597,21 @@ export class TrainingGroup {
     validateAgainst(saved.tensors, new Map(stateTensors.map(([name, t]) => [name, { shape: [...t.shape], dtype: 'F32' as const }])), optimizerPath);
     requireFinite(saved.tensors, this.slots, skipSlots, optimizerPath);
     optimizer.loadState(new Map([...saved.tensors].map(([name, t]) => [name, t.data as Float32Array])), stepCount);
-    this.state = { globalStep: state.globalStep, epoch: state.epoch, logHistory: state.logHistory, bestMetric: state.bestMetric, bestCheckpoint: state.bestCheckpoint };
-    state.totalLoss.forEach((v, i) => (this.totalLoss[i] = v));
-    state.stopped?.forEach((reason, slot) => (this.stopped[slot] = reason));
-    state.diverged?.forEach((d, slot) => (this.diverged[slot] = d));
+    this.groupStep = state.globalStep;
+    this.runs.forEach((run, slot) => {
+      run.step = state.globalStep;
+      run.epoch = state.epoch;
+      run.logHistory.splice(0, run.logHistory.length, ...state.logHistory[slot]);
+      run.bestMetric = state.bestMetric[slot];
+      run.bestCheckpoint = state.bestCheckpoint[slot];
+      run.totalLoss = state.totalLoss[slot];
+      run.stopped = state.stopped?.[slot] ?? null;
+      run.diverged = state.diverged?.[slot] ?? null;
+    });
   }
 
   private async loadBestModel(): Promise<void> {
-    const best = this.state.bestCheckpoint[0];
+    const best = this.runs[0].bestCheckpoint;
     if (this.slots === 1 && best) await loadModelWeights(this.options.model, join(best, 'model.safetensors'), this.options.device);
   }
 

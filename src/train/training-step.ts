@@ -22,13 +22,13 @@ export interface TrainingStepParts {
 }
 
 /**
- * Records step `step` on `host` (T, B, S) with each slot's learning rate (0 for a stopped slot); adds the step's
- * per-slot losses into `lossSum` (T) when given.
+ * Records one step on `host` (T, B, S): slot t at its own step `steps[t]` (0-based; its dropout masks) with its
+ * learning rate (0 for a slot without a trial); adds the step's per-slot losses into `lossSum` (T) when given.
  */
-export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, step: number, learningRates: readonly number[], lossSum?: Tensor): void {
+export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): void {
   const { device, model, optimizer, dropout } = parts;
   const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
-  writeDropoutCallBase(dropout, step);
+  writeDropoutCallBase(dropout, steps);
   const context = new ForwardContext(model.slots, true, dropout);
   tidy(() => {
     const loss = model.loss(model.forward(input, context), input.labels!); // (T)

@@ -135,7 +135,7 @@ describe('exit codes and messages', () => {
     expect(trials.stderr).toMatch(/^webtrainer: --n-trials must be a positive integer, got 'abc'\n/);
     const slots = await run(['sweep', '--slots', '0']);
     expect(slots.code).toBe(2);
-    expect(slots.stderr).toMatch(/^webtrainer: --slots must be a positive integer, got '0'\n/);
+    expect(slots.stderr).toMatch(/^webtrainer: --slots must be a positive integer or 'auto', got '0'\n/);
   });
 
   it('errors print no stack trace unless --debug or WEBTRAINER_DEBUG=1', async () => {

@@ -131,11 +131,12 @@ describe('webtrainer report', () => {
 
     const { page, consoleErrors, external } = await open(out);
     const plots = await emptyPlots(page);
-    expect(plots.all).toEqual(expect.arrayContaining(['plot-history-0', 'plot-importance', 'plot-parallel', 'plot-slice-0', 'plot-slice-1', 'plot-slice-2', 'plot-intermediate']));
+    expect(plots.all).toEqual(expect.arrayContaining(['plot-history-0', 'plot-importance-0', 'plot-parallel', 'plot-slice-0', 'plot-slice-1', 'plot-slice-2', 'plot-intermediate']));
     expect(plots.all).not.toContain('plot-pareto'); // one objective: no Pareto front
+    expect(plots.all).not.toContain('plot-importance-1');
     expect(plots.empty).toEqual([]);
     // The parallel coordinates are drawn; the importance has one bar per parameter; pruned trials have their own lines.
-    expect(await page.$$eval('#plot-importance .bars .point', (b) => b.length)).toBe(3);
+    expect(await page.$$eval('#plot-importance-0 .bars .point', (b) => b.length)).toBe(3);
     expect(await page.$$eval('#plot-intermediate .legendtext', (l) => l.map((x) => x.textContent))).toEqual(expect.arrayContaining(['trial 2 (PRUNED)', 'trial 5 (PRUNED)', 'trial 0 (COMPLETE)']));
 
     // Sorting: number ascending at first; click "value" → ascending values (the FAIL trial's empty one last); again →
@@ -160,15 +161,18 @@ describe('webtrainer report', () => {
     await page.close();
   });
 
-  it('shows the Pareto front of a two-objective study', async () => {
+  it('shows the Pareto front and the importance to each objective of a two-objective study', async () => {
     const out = join(dir, 'pareto.html');
     const { code, stderr } = await runCli(['report', '--storage', `sqlite:${join(dir, 'study.db')}`, '--study-name', 'two-objectives', '--out', out]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const { page, consoleErrors, external } = await open(out);
     const plots = await emptyPlots(page);
-    expect(plots.all).toEqual(expect.arrayContaining(['plot-history-0', 'plot-history-1', 'plot-pareto', 'plot-parallel', 'plot-importance', 'plot-intermediate']));
+    expect(plots.all).toEqual(expect.arrayContaining(['plot-history-0', 'plot-history-1', 'plot-pareto', 'plot-parallel', 'plot-importance-0', 'plot-importance-1', 'plot-intermediate']));
     expect(plots.empty).toEqual([]);
+    // One importance plot per objective, each with a bar per parameter.
+    expect(await page.$$eval('#plot-importance-0 .bars .point', (b) => b.length)).toBe(2);
+    expect(await page.$$eval('#plot-importance-1 .bars .point', (b) => b.length)).toBe(2);
     expect(await page.$$eval('#plot-pareto .legendtext', (l) => l.map((x) => x.textContent))).toEqual(['dominated', 'Pareto front']);
     await page.screenshot({ path: join(dir, 'pareto.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);

@@ -67,7 +67,7 @@ describe('sweep config validation, before the sweep starts', () => {
     expect(cli.code).toBe(1);
     expect(cli.stderr).toBe(`webtrainer: ${ten}: n_trials must be a positive integer, got "ten"\n`); // before: "--n-trials … got undefined"
     await expect(loadSweepConfig(await config('zero.yaml', ['n_trials: 0', sweep]))).rejects.toThrow(/zero\.yaml: n_trials must be a positive integer, got 0$/);
-    await expect(loadSweepConfig(await config('slots.yaml', ['slots: 2.5', sweep]))).rejects.toThrow(/slots\.yaml: slots must be a positive integer, got 2\.5$/);
+    await expect(loadSweepConfig(await config('slots.yaml', ['slots: 2.5', sweep]))).rejects.toThrow(/slots\.yaml: slots must be a positive integer or 'auto', got 2\.5$/);
     await expect(loadSweepConfig(await config('seed.yaml', ['seed: -1', sweep]))).rejects.toThrow(/seed\.yaml: seed must be a non-negative integer, got -1$/);
   });
 

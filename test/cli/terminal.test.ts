@@ -38,14 +38,16 @@ describe('train in a terminal and in a pipe', () => {
     writeFileSync(join(dir, 'sweep.yaml'), [
       `data: {train: ${join(dir, 'train.tsv')}, eval: ${join(dir, 'train.tsv')}}`,
       'model: {hidden_size: 8, num_layers: 1, num_heads: 2, intermediate_size: 8}',
-      'training_arguments: {max_steps: 60, per_device_train_batch_size: 8, logging_steps: 1000, eval_strategy: steps, eval_steps: 20}',
+      'training_arguments: {max_steps: 60, per_device_train_batch_size: 8, logging_steps: 10, eval_strategy: steps, eval_steps: 20}',
       'sweep: {method: random, metric: {name: eval_loss, goal: minimize}, parameters: {learning_rate: {distribution: log_uniform_values, min: 0.0001, max: 0.01}}}',
       'slots: 2',
     ].join('\n'));
     const args = ['bin/webtrainer.js', 'sweep', '--config', join(dir, 'sweep.yaml'), '--n-trials', '4'];
     const output = execFileSync('script', ['-qefc', [process.execPath, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { cwd: root, encoding: 'utf8' });
     expect(output).toMatch(/sweep: 2\/4 done \(2 complete, 0 pruned, 0 failed\), 2 running, best \d\.\d{4}, (\d+m)?\d+s elapsed, ETA (\d+m)?\d+s/);
-    expect(output).toMatch(/ {2}trial [23]: step \d+/);
+    expect(output).toMatch(/ {2}trial [23]: step \d+\/60/);
+    // A running trial's line shows its last logged loss and its latest evaluation of the objective's metric.
+    expect(output).toMatch(/ {2}trial [23]: step \d+\/60, loss \d+\.\d{4}, eval_loss \d+\.\d{4}/);
     const screen = terminalScreen(output);
     // What stays on screen: the table and the summary, no progress line left behind.
     expect(screen.filter((line) => /sweep: \d\/4 done|trial \d: step/.test(line))).toEqual([]);

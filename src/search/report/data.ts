@@ -1,10 +1,12 @@
 /**
- * What a study report shows, read once from a study's storage: trials, parameters, best-so-far, the Pareto front and
- * PED-ANOVA importances. Pure data (JSON-safe); src/search/report/html.ts turns it into the page.
+ * What a study report shows, read from a study's storage: trials, parameters, best-so-far, the Pareto front and
+ * PED-ANOVA importances (one ranking per objective). Pure data (JSON-safe): the page script (views.ts) draws it,
+ * inlined once in a report (html.ts) or fetched afresh every second by the dashboard (src/search/dashboard).
  */
 import type { Distribution, ParamValue } from '../distributions.js';
 import type { Direction, FrozenTrial, TrialState } from '../frozen-trial.js';
 import { pedAnovaImportance } from '../importance/ped-anova.js';
+import { objectiveTarget } from '../importance/per-objective.js';
 import { nonDominatedSort, toLoss } from '../multi-objective.js';
 
 export interface ReportParam {
@@ -28,6 +30,14 @@ export interface ReportTrial {
   intermediate: Array<[number, number]>;
 }
 
+/** The importance of the parameters to one objective. */
+export interface ReportImportance {
+  objective: number;
+  /** [name, importance] highest first, summing to 1; null when it cannot be computed. */
+  ranking: Array<[string, number]> | null;
+  note: string;
+}
+
 export interface ReportData {
   studyName: string;
   storage: string;
@@ -37,9 +47,8 @@ export interface ReportData {
   trials: ReportTrial[];
   /** Trial numbers of the Pareto front (multi-objective) or of the best trial (single objective). */
   best: number[];
-  /** [name, importance] highest first, of the first objective; null when it cannot be computed. */
-  importance: Array<[string, number]> | null;
-  importanceNote: string;
+  /** One entry per objective, in the order of `directions`. */
+  importance: ReportImportance[];
 }
 
 /** Builds the report data from a study's trials (as `storage.getAllTrials`). */
@@ -64,20 +73,21 @@ export function reportData(studyName: string, storage: string, directions: Direc
     const fronts = nonDominatedSort(complete.map((t) => toLoss(t.values!, directions)));
     best = fronts[0].map((i) => complete[i].number).sort((a, b) => a - b);
   }
-  let importance: Array<[string, number]> | null = null;
-  let importanceNote = `PED-ANOVA (as Optuna's PedAnovaImportanceEvaluator): which parameters matter to reach the top 10% of ${directions.length > 1 ? 'the first objective' : 'the objective'}`;
+  const importance = directions.map((direction, i) => objectiveImportance(complete, i, direction, directions.length > 1));
+  return { studyName, storage, directions, generatedAt: new Date().toISOString(), params, trials: reportTrials, best, importance };
+}
+
+/** PED-ANOVA for objective `i` (Optuna's get_param_importances with target=lambda t: ±t.values[i]). */
+function objectiveImportance(complete: FrozenTrial[], i: number, direction: Direction, multi: boolean): ReportImportance {
+  const what = multi ? `value ${i} (${direction})` : 'the objective';
+  if (complete.length === 0) return { objective: i, ranking: null, note: 'no COMPLETE trial yet: nothing to rank' };
   try {
-    const sign = directions[0] === 'maximize' ? -1 : 1;
-    const imp = pedAnovaImportance(complete, { target: (t) => sign * t.values![0] });
-    importance = Object.entries(imp);
-    if (importance.length === 0) {
-      importance = null;
-      importanceNote = 'no parameter that every COMPLETE trial has varies: nothing to rank';
-    }
+    const ranking = Object.entries(pedAnovaImportance(complete, { target: objectiveTarget(i, direction) }));
+    if (ranking.length === 0) return { objective: i, ranking: null, note: 'no parameter that every COMPLETE trial has varies: nothing to rank' };
+    return { objective: i, ranking, note: `PED-ANOVA (as Optuna's PedAnovaImportanceEvaluator): which parameters matter to reach the top 10% of ${what}` };
   } catch (error) {
-    importanceNote = `importance not computed: ${error instanceof Error ? error.message : String(error)}`;
+    return { objective: i, ranking: null, note: `importance of ${what} not computed: ${error instanceof Error ? error.message : String(error)}` };
   }
-  return { studyName, storage, directions, generatedAt: new Date().toISOString(), params, trials: reportTrials, best, importance, importanceNote };
 }
 
 function describeParam(name: string, d: Distribution): ReportParam {

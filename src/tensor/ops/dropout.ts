@@ -22,8 +22,8 @@ export interface DropoutOptions {
    */
   callIndex: number;
   /**
-   * (2) i32: the low and high 32-bit words of a base added to `callIndex` on the GPU. A training step writes its
-   * base once and each site passes its own number, so a site records the same dispatch every step.
+   * (T, 2) i32: per slot, the low and high 32-bit words of a base added to `callIndex` on the GPU. A training step
+   * writes each slot's base once and each site passes its own number, so a site records the same dispatch every step.
    */
   callBase?: Tensor;
   /** T: x is (T, ...). */
@@ -91,12 +91,13 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   if (slotShape.reduce((a, b) => a * b, 1) * slots !== x.size) {
     throw new ShapeError(`dropout: slotShape [${slotShape.join(', ')}] does not hold one slot of ${shape}`);
   }
-  if (options.callBase && (options.callBase.size !== 2 || options.callBase.dtype !== 'i32')) {
-    throw new ShapeError(`dropout: callBase ${options.callBase.dtype}[${options.callBase.shape.join(', ')}] must be i32 (2)`);
+  if (options.callBase && (options.callBase.size !== 2 * slots || options.callBase.dtype !== 'i32')) {
+    throw new ShapeError(`dropout: callBase ${options.callBase.dtype}[${options.callBase.shape.join(', ')}] must be i32 (${slots}, 2)`);
   }
   if (options.callBase && callIndex >= 2 ** 32) throw new ShapeError(`dropout: callIndex ${callIndex} must be < 2^32 with a callBase`);
-  // Without a base, the whole index goes in a (2) tensor of its own and the offset is 0.
-  const callBase = options.callBase ?? tensor(x.device, Int32Array.of(callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)), [2]);
+  // Without a base, the whole index goes in a (T, 2) tensor of its own (the same for every slot) and the offset is 0.
+  const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
+  const callBase = options.callBase ?? tensor(x.device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]);
   const callOffset = options.callBase ? callIndex : 0;
   return apply(dropoutOp, [x, seeds, probabilities, callBase], { callOffset, slots, slotShape });
 }

@@ -1,0 +1,146 @@
+/**
+ * `webtrainer bench sweep`: what fusing K trials into one set of kernels buys a sweep. The same trials (the same
+ * random sampler seed, so the same learning rates in the same order) of a small classifier on the bundled SST-2
+ * sample, with ASHA pruning, run with K = 1, 2, 4, 8 (and 16 in the full run) slots on one device, one K after
+ * another in one process; a freed slot (finished or pruned) takes the next trial at once (slot refill).
+ *
+ * Per K: trials, pruned, wall seconds, trials per hour, the best objective (eval accuracy), and the device's
+ * allocated bytes (the buffer pool's, free buffers given back) before the search and after the trainer was released:
+ * a sweep must give back what it took. The peer each K is
+ * measured against is K = 1 in the same run: `speedup` is trialsPerHour(K) / trialsPerHour(1).
+ */
+import { createDevice } from '../src/gpu/device.js';
+import { SequenceClassifier } from '../src/nn/sequence-classifier.js';
+import { defaultModelConfig, type ModelConfig } from '../src/nn/config.js';
+import { SuccessiveHalvingPruner } from '../src/search/pruners/successive-halving.js';
+import { RandomSampler } from '../src/search/samplers/random.js';
+import { readDataset } from '../src/train/data/read-dataset.js';
+import { classificationMetrics } from '../src/train/metrics.js';
+import { BertTokenizer } from '../src/train/tokenizer/bert-tokenizer.js';
+import { Trainer } from '../src/train/trainer.js';
+import { bundled } from '../src/cli/package-files.js';
+
+export interface SweepBenchResult {
+  k: number;
+  trials: number;
+  pruned: number;
+  seconds: number;
+  trialsPerHour: number;
+  /** The best eval_accuracy among complete trials. */
+  bestObjective: number | null;
+  /** Device bytes allocated (pool trimmed) before the search and after the trainer was released. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** trialsPerHour against K = 1's in the same run. */
+  speedup: number | null;
+  /** The learning rates tried, in trial order (the same for every K: the same sampler seed). */
+  learningRates: number[];
+}
+
+export interface SweepBenchReport {
+  device: string;
+  setup: { trainExamples: number; evalExamples: number; trials: number; maxSteps: number; evalSteps: number; batchSize: number; maxSeqLength: number; model: Partial<ModelConfig>; pruner: string };
+  results: SweepBenchResult[];
+}
+
+export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?: number[] } = {}): Promise<SweepBenchReport> {
+  const quick = options.quick ?? false;
+  const log = (line: string) => {
+    if (!options.json) process.stderr.write(`${line}\n`);
+  };
+  const ks = options.ks ?? (quick ? [1, 2, 4, 8] : [1, 2, 4, 8, 16]);
+  const setup = {
+    trainExamples: quick ? 128 : 1024,
+    evalExamples: quick ? 32 : 256,
+    trials: quick ? 8 : 32,
+    maxSteps: quick ? 8 : 48,
+    evalSteps: quick ? 4 : 12,
+    batchSize: 16,
+    maxSeqLength: quick ? 32 : 64,
+    model: { hiddenSize: quick ? 16 : 32, numLayers: 1, numHeads: 2, intermediateSize: quick ? 32 : 64 },
+    pruner: '',
+  };
+  const tokenizer = await BertTokenizer.fromVocabFile(bundled.vocab());
+  const trainSet = await readDataset(bundled.sst2Train());
+  const evalSet = await readDataset(bundled.sst2Dev(), { labels: trainSet.labelMap });
+  const train = { ...trainSet, examples: trainSet.examples.slice(0, setup.trainExamples) };
+  const evaluation = { ...evalSet, examples: evalSet.examples.slice(0, setup.evalExamples) };
+  const model: ModelConfig = {
+    ...defaultModelConfig, ...setup.model, vocabSize: tokenizer.vocab.size, numLabels: trainSet.labelMap.size, maxPositionEmbeddings: setup.maxSeqLength,
+  };
+  const device = await createDevice();
+  device.poisonAllocations = false;
+  const name = `${device.info.description} ${device.info.device}`.trim();
+  log(`bench sweep on ${name}: ${setup.trials} trials × ${setup.maxSteps} steps (ASHA), K = ${ks.join(', ')}`);
+  const results: SweepBenchResult[] = [];
+  try {
+    for (const k of ks) {
+      const pruner = new SuccessiveHalvingPruner({ minResource: setup.evalSteps, reductionFactor: 2 });
+      setup.pruner = `SuccessiveHalving(minResource ${setup.evalSteps}, reductionFactor 2)`;
+      device.trimPool();
+      const bytesBefore = device.poolStats().bytesLive;
+      const trainer = new Trainer({
+        device,
+        modelInit: (d, seeds) => new SequenceClassifier(d, model, seeds),
+        args: {
+          per_device_train_batch_size: setup.batchSize, per_device_eval_batch_size: 64, max_steps: setup.maxSteps, max_seq_length: setup.maxSeqLength,
+          eval_strategy: 'steps', eval_steps: setup.evalSteps, logging_steps: 1000, save_strategy: 'no', seed: 1,
+        },
+        trainDataset: train,
+        evalDataset: evaluation,
+        tokenizer,
+        computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
+      });
+      const ended: { state: string; value?: number; lr: number; number: number }[] = [];
+      const started = performance.now();
+      await trainer.hyperparameterSearch({
+        nTrials: setup.trials,
+        slots: k,
+        direction: 'maximize',
+        computeObjective: (m) => m.eval_accuracy,
+        hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 3e-2, { log: true }) }),
+        sampler: new RandomSampler({ seed: 7 }),
+        pruner,
+        onTrialEnd: (_s, t) => void ended.push({ state: t.state, value: t.values?.[0], lr: t.params.learning_rate as number, number: t.number }),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      trainer.release();
+      await device.sync();
+      device.trimPool();
+      const complete = ended.filter((t) => t.state === 'COMPLETE' && t.value !== undefined).map((t) => t.value!);
+      const result: SweepBenchResult = {
+        k,
+        trials: ended.length,
+        pruned: ended.filter((t) => t.state === 'PRUNED').length,
+        seconds: round(seconds, 2),
+        trialsPerHour: round((ended.length / seconds) * 3600, 1),
+        bestObjective: complete.length ? Math.max(...complete) : null,
+        bytesBefore,
+        bytesAfter: device.poolStats().bytesLive,
+        speedup: null,
+        learningRates: [...ended].sort((a, b) => a.number - b.number).map((t) => t.lr),
+      };
+      const base = results.find((r) => r.k === 1);
+      result.speedup = base ? round(result.trialsPerHour / base.trialsPerHour, 2) : k === 1 ? 1 : null;
+      results.push(result);
+      log(`K=${k}: ${result.trials} trials (${result.pruned} pruned) in ${result.seconds} s, ${result.trialsPerHour} trials/h` +
+        `${result.speedup === null ? '' : ` (${result.speedup}× K=1)`}, best ${result.bestObjective?.toFixed(4) ?? '—'}, bytes ${bytesBefore} → ${result.bytesAfter}`);
+    }
+  } finally {
+    device.destroy();
+  }
+  return { device: name, setup, results };
+}
+
+export function formatSweepReport(report: SweepBenchReport): string {
+  const lines = [`bench sweep on ${report.device}: ${report.setup.trials} trials × ${report.setup.maxSteps} steps, ${report.setup.pruner}`, '   K  trials  pruned   seconds  trials/h  vs K=1   best  bytes before → after'];
+  for (const r of report.results) {
+    lines.push(`${String(r.k).padStart(4)}  ${String(r.trials).padStart(6)}  ${String(r.pruned).padStart(6)}  ${r.seconds.toFixed(1).padStart(8)}  ${r.trialsPerHour.toFixed(0).padStart(8)}  ${(r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`).padStart(6)}  ${r.bestObjective === null ? '   —  ' : r.bestObjective.toFixed(4)}  ${r.bytesBefore} → ${r.bytesAfter}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
