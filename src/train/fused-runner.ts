@@ -25,6 +25,7 @@ import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
 import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics, type SlotRefill, type TrainOutput } from './training-group.js';
 import { TrialPruned } from '../search/errors.js';
+import { copySlots } from './slot-copy.js';
 import type { Trial } from '../search/trial.js';
 
 export interface SlotRequest {
@@ -98,6 +99,8 @@ export class FusedRunner {
   groupsRun = 0;
   /** Trials started in a slot another trial had freed. */
   refills = 0;
+  /** Times a group shrank to its training slots. */
+  shrinks = 0;
 
   constructor(private readonly options: FusedRunnerOptions) {}
 
@@ -249,6 +252,26 @@ export class FusedRunner {
           release: () => fresh.release(),
         };
       };
+      // No trial left for idle slots: the group goes on with its training slots only, weights and state copied.
+      const shrink = async (keepSlots: readonly number[]) => {
+        const kept = keepSlots.map((slot) => members[slot]);
+        const smaller = o.modelInit(o.device, kept.map((m) => m.args.seed), { trials: kept.map((m) => m.trial), model: { ...modelSettings } });
+        const smallerOptimizer = new AdamW(o.device, smaller.namedParameters(), kept.map((m) => optimizerSettings(m.args)));
+        const to = keepSlots.map((_, j) => j);
+        copySlots(o.device, model!.namedParameters(), smaller.namedParameters(), keepSlots, to);
+        copySlots(o.device, [...optimizer!.stateTensors()], [...smallerOptimizer.stateTensors()], keepSlots, to);
+        keepSlots.forEach((slot, j) => (smallerOptimizer.slotSteps[j] = optimizer!.slotSteps[slot]));
+        optimizer!.release();
+        model!.release();
+        model = smaller;
+        optimizer = smallerOptimizer;
+        for (const perSlot of [members, pruned, lastMetrics, lastObjective, settled, interrupted] as unknown[][]) {
+          perSlot.splice(0, perSlot.length, ...keepSlots.map((slot) => perSlot[slot]));
+        }
+        evaluations.groupStep = -1; // cached results are by old slot numbers
+        this.shrinks++;
+        return { model: smaller, optimizer: smallerOptimizer };
+      };
       const trainingGroup = new TrainingGroup({
         device: o.device,
         model,
@@ -265,6 +288,7 @@ export class FusedRunner {
         trialNumbers: members.map((m) => m.trial.number),
         onSlotEnd,
         nextTrial,
+        shrink,
       });
       group = trainingGroup;
       await trainingGroup.train();

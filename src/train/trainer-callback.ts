@@ -34,13 +34,9 @@ export interface TrainerCallback {
  * (HF's EarlyStoppingCallback: early_stopping_patience, early_stopping_threshold).
  */
 export class EarlyStoppingCallback implements TrainerCallback {
+  // By trial where a search names it (a fused group renumbers its slots when it shrinks), else by slot.
   private readonly best = new Map<number, number>();
   private readonly waits = new Map<number, number>();
-
-  onTrainBegin({ slot }: TrainerEvent): void {
-    this.best.delete(slot);
-    this.waits.delete(slot);
-  }
 
   constructor(
     readonly metric: string,
@@ -51,7 +47,13 @@ export class EarlyStoppingCallback implements TrainerCallback {
     if (!Number.isInteger(patience) || patience < 1) throw new Error(`EarlyStoppingCallback: patience must be >= 1, got ${patience}`);
   }
 
-  onEvaluate({ slot }: TrainerEvent, metrics: Record<string, number>): TrainerControl {
+  onTrainBegin(event: TrainerEvent): void {
+    this.best.delete(key(event));
+    this.waits.delete(key(event));
+  }
+
+  onEvaluate(event: TrainerEvent, metrics: Record<string, number>): TrainerControl {
+    const slot = key(event);
     const value = metrics[this.metric];
     if (value === undefined) throw new Error(`EarlyStoppingCallback: metric '${this.metric}' is not among ${Object.keys(metrics).join(', ')}`);
     const best = this.best.get(slot);
@@ -66,4 +68,8 @@ export class EarlyStoppingCallback implements TrainerCallback {
     this.waits.set(slot, waits);
     return { shouldTrainingStop: waits >= this.patience };
   }
+}
+
+function key(event: TrainerEvent): number {
+  return event.trialNumber ?? event.slot;
 }

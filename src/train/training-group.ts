@@ -21,6 +21,7 @@ import { describeError, ensureDirectory } from './checkpoint/files.js';
 import { firstNonFinite, readSafetensors, validateAgainst, writeSafetensors, type TensorData } from './checkpoint/safetensors.js';
 import { collateEncoded, type Batch, type EncodedExample } from './data/collator.js';
 import { evaluationBatches, stackSlots } from './slot-batches.js';
+import { copySlots } from './slot-copy.js';
 import { SlotRun, type Divergence, type SlotDue } from './slot-run.js';
 import type { TrainerCallback, TrainerControl, TrainerEvent } from './trainer-callback.js';
 import { bestModelMetric, optimizerSettings, type TrainingArguments } from './training-arguments.js';
@@ -60,6 +61,12 @@ export interface TrainingGroupOptions {
    * other slots go on; null leaves the slot idle. Without it, slots stay idle until the whole group has ended.
    */
   nextTrial?: (slot: number) => Promise<SlotRefill | null> | SlotRefill | null;
+  /**
+   * Rebuilds the model and optimizer with only `keepSlots` (old slot numbers, in order), their weights and
+   * optimizer state copied (see copySlots); slot j of the new model is old slot keepSlots[j]. Called when slots
+   * idle with no trial to refill them; null keeps the group as it is. The owner releases the old model and optimizer.
+   */
+  shrink?: (keepSlots: readonly number[]) => Promise<{ model: TrainableModel; optimizer: Optimizer } | null>;
 }
 
 /** A new trial for a freed slot: its arguments, dropout, and initial weights. */
@@ -127,11 +134,15 @@ export const SLOT_SHARED_ARGUMENTS = ['perDeviceTrainBatchSize', 'perDeviceEvalB
 const SHARED_CHECKPOINT_ARGUMENTS = ['numTrainEpochs', 'maxSteps', 'evalStrategy', 'evalSteps', 'loggingSteps', 'loggingStrategy', 'saveStrategy', 'saveSteps', 'groupByLength'] as const;
 
 export class TrainingGroup {
-  readonly slots: number;
+  /** Slots T of the model now (a group shrinks when slots idle with no trial left: see `shrink`). */
+  slots: number;
   /** Each slot's current run (a refilled slot gets a new one). */
-  private readonly runs: SlotRun[];
+  private runs: SlotRun[];
+  /** Each slot's dropout rates (CPU copies of the (T) buffers, to rebuild them when the group shrinks). */
+  private hiddenRates: number[];
+  private attentionRates: number[];
   private groupStep = 0;
-  private readonly dropout: SlotDropout;
+  private dropout: SlotDropout;
   private lossSum: Tensor | null = null; // (T) training loss summed on the GPU since it was last read
   private readonly trainLengths: readonly number[];
 
@@ -147,11 +158,16 @@ export class TrainingGroup {
     this.trainLengths = (options.trainExamples ?? []).map((e) => e.inputIds.length);
     this.runs = slotArgs.map((a, slot) => new SlotRun(a, this.trainLengths, options.trialNumbers?.[slot]));
     const config = model.config;
-    const perSlot = (values: readonly number[] | undefined, fallback: number) => Float32Array.from(values ?? new Array(this.slots).fill(fallback));
-    this.dropout = {
-      seeds: keep(tensor(device, Int32Array.from(slotArgs.map((a) => a.seed)), [this.slots])),
-      hidden: keep(tensor(device, perSlot(options.hiddenDropout, config.hiddenDropoutProb), [this.slots])),
-      attention: keep(tensor(device, perSlot(options.attentionDropout, config.attentionDropoutProb), [this.slots])),
+    this.hiddenRates = [...(options.hiddenDropout ?? new Array(this.slots).fill(config.hiddenDropoutProb))];
+    this.attentionRates = [...(options.attentionDropout ?? new Array(this.slots).fill(config.attentionDropoutProb))];
+    this.dropout = this.makeDropout(device);
+  }
+
+  private makeDropout(device: Device): SlotDropout {
+    return {
+      seeds: keep(tensor(device, Int32Array.from(this.runs.map((r) => r.args.seed)), [this.slots])),
+      hidden: keep(tensor(device, Float32Array.from(this.hiddenRates), [this.slots])),
+      attention: keep(tensor(device, Float32Array.from(this.attentionRates), [this.slots])),
       callBase: keep(zeros(device, [this.slots, 2], { dtype: 'i32' })),
     };
   }
@@ -205,12 +221,12 @@ export class TrainingGroup {
    * refill it with a new trial; the group ends when no slot has a run left. Returns each slot's last output.
    */
   async train(options: { resumeFromCheckpoint?: string } = {}): Promise<TrainOutput[]> {
-    const { device, model } = this.options;
+    const device = this.options.device;
     const train = this.options.trainExamples;
     if (!train || train.length === 0) throw new Error('train(): no training examples');
     if (options.resumeFromCheckpoint) await this.loadCheckpoint(options.resumeFromCheckpoint);
     this.lossSum ??= keep(zeros(device, [this.slots]));
-    model.train();
+    this.options.model.train();
     const outputs: (TrainOutput | null)[] = new Array(this.slots).fill(null);
     for (const run of this.runs) run.startStep = run.step;
     let lastYield = performance.now();
@@ -223,7 +239,8 @@ export class TrainingGroup {
       const filler = batches.find((b) => b !== null)!;
       const host = stackSlots(batches.map((b) => b ?? filler), this.options.padId ?? 0);
       const rates = this.runs.map((r, slot) => (training[slot] ? r.learningRate(r.step) : 0));
-      recordTrainingStep({ device, model, optimizer: this.options.optimizer, dropout: this.dropout }, host, this.runs.map((r) => r.step), rates, this.lossSum);
+      // The model and optimizer of now: the group may have shrunk (shrinkIdle).
+      recordTrainingStep({ device, model: this.options.model, optimizer: this.options.optimizer, dropout: this.dropout }, host, this.runs.map((r) => r.step), rates, this.lossSum);
       this.groupStep++;
       const due = this.runs.map((r, slot) => (training[slot] ? r.stepTaken() : null));
       this.forEachTraining(training, (slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
@@ -271,7 +288,35 @@ export class TrainingGroup {
           refill.release?.();
         }
       }
+      await this.shrinkIdle(outputs);
     }
+  }
+
+  /**
+   * When slots idle (their run ended, no trial came) while others still train, and the owner can rebuild the model
+   * (`options.shrink`), the group goes on with the training slots only: an idle slot costs nothing from then on.
+   */
+  private async shrinkIdle(outputs: (TrainOutput | null)[]): Promise<void> {
+    const keepSlots = this.runs.flatMap((run, slot) => (run.ended ? [] : [slot]));
+    if (!this.options.shrink || keepSlots.length === 0 || keepSlots.length === this.slots) return;
+    await this.readLossSum();
+    const rebuilt = await this.options.shrink(keepSlots);
+    if (!rebuilt) return;
+    if (rebuilt.model.slots !== keepSlots.length) throw new Error(`TrainingGroup: the shrunk model has ${rebuilt.model.slots} slots, not ${keepSlots.length}`);
+    this.options.model = rebuilt.model;
+    this.options.optimizer = rebuilt.optimizer;
+    this.slots = keepSlots.length;
+    this.runs = keepSlots.map((slot) => this.runs[slot]);
+    this.options.slotArgs = keepSlots.map((slot) => this.options.slotArgs[slot]);
+    this.hiddenRates = keepSlots.map((slot) => this.hiddenRates[slot]);
+    this.attentionRates = keepSlots.map((slot) => this.attentionRates[slot]);
+    const kept = keepSlots.map((slot) => outputs[slot]);
+    outputs.splice(0, outputs.length, ...kept);
+    for (const t of Object.values(this.dropout)) t.release();
+    this.dropout = this.makeDropout(this.options.device);
+    this.lossSum?.release();
+    this.lossSum = keep(zeros(this.options.device, [this.slots]));
+    this.options.model.train();
   }
 
   /** HF's end of train(): the last partial log folded into the total, the run's metrics, onTrainEnd. */
@@ -307,17 +352,14 @@ export class TrainingGroup {
     }
     const named = model.namedParameters();
     if (refill.weights.length !== named.length) throw new Error(`TrainingGroup.refillSlot: ${refill.weights.length} weight tensors for a model of ${named.length}`);
-    named.forEach(([name, parameter], i) => {
-      const bytes = (parameter.size / this.slots) * 4;
-      const source = refill.weights[i];
-      if (source.size * 4 !== bytes) throw new Error(`TrainingGroup.refillSlot: weight ${JSON.stringify(name)} holds ${source.size} values, a slot of the model ${bytes / 4}`);
-      device.copy(source.buffer, 0, parameter.buffer, slot * bytes, bytes);
-    });
+    copySlots(device, named.map(([name], i) => [name, refill.weights[i]]), named, [0], [slot]);
     optimizer.resetSlot(slot, optimizerSettings(args));
     const config = model.config;
     device.write(this.dropout.seeds.buffer, Int32Array.of(args.seed), slot * 4);
-    device.write(this.dropout.hidden.buffer, Float32Array.of(refill.hiddenDropout ?? config.hiddenDropoutProb), slot * 4);
-    device.write(this.dropout.attention.buffer, Float32Array.of(refill.attentionDropout ?? config.attentionDropoutProb), slot * 4);
+    this.hiddenRates[slot] = refill.hiddenDropout ?? config.hiddenDropoutProb;
+    this.attentionRates[slot] = refill.attentionDropout ?? config.attentionDropoutProb;
+    device.write(this.dropout.hidden.buffer, Float32Array.of(this.hiddenRates[slot]), slot * 4);
+    device.write(this.dropout.attention.buffer, Float32Array.of(this.attentionRates[slot]), slot * 4);
     // What the idle slot added to the GPU loss sum since it was last read belongs to no run.
     if (this.lossSum) device.write(this.lossSum.buffer, Float32Array.of(0), slot * 4);
     this.options.slotArgs[slot] = args;
@@ -463,7 +505,7 @@ export class TrainingGroup {
    * trainer_state.json, each written atomically, then removes the oldest checkpoints beyond saveTotalLimit
    * (never the best one). Writes nothing, and returns null, when every slot has diverged: a checkpoint of NaN
    * weights is worth nothing. A slot still training whose weights are not finite is marked diverged first.
-   * When the slots have different output directories (a search's trials: HF's `output_dir/run-{trial number}`),
+   * When the slots have different output directories or run a search's trials (HF's `output_dir/run-{trial number}`),
    * each slot still training (of `slots`, default all) writes its own one-slot checkpoint into its own directory at
    * its own step and rotates only there, so trials never remove each other's checkpoints; the path of the first is
    * returned.
@@ -479,7 +521,9 @@ export class TrainingGroup {
     }
     if (this.runs.every((r) => r.diverged !== null)) return null;
     const optimizerState = await readTensors([...optimizer.stateTensors()]);
-    if (new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1) return this.saveSlotCheckpoints(slots.filter(live), weights, optimizerState);
+    // A search's trials each write their own checkpoints (also the last one left in a shrunk group).
+    const perTrial = new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1 || this.runs.some((r) => r.trialNumber !== undefined);
+    if (perTrial) return this.saveSlotCheckpoints(slots.filter(live), weights, optimizerState);
     const args = this.options.slotArgs[0];
     const dir = join(args.outputDir, `${CHECKPOINT_PREFIX}${this.groupStep}`);
     await ensureDirectory(dir);

@@ -316,7 +316,7 @@ describe("per-trial output: HF's output_dir/run-{trial number}/checkpoint-N", ()
     const rates = [1e-3, 2e-3, 3e-3];
     await trainer({ save_strategy: 'steps', save_steps: 2, max_steps: 4, save_total_limit: 1, output_dir: out }).hyperparameterSearch({
       nTrials: 3,
-      slots: 2, // trials 0 and 1 fused in one group, trial 2 alone
+      slots: 2, // trials 0 and 1 fused in one group; trial 2 takes trial 0's slot, then trains on alone
       hpSpace: (trial) => ({ learning_rate: trial.suggestCategorical('learning_rate', rates) }),
       sampler: new GridSampler({ learning_rate: rates }),
     });

@@ -158,7 +158,7 @@ describe('refill in a search', () => {
         slots,
         hpSpace: (trial) => ({ max_steps: trial.suggestCategorical('max_steps', grid.max_steps), learning_rate: trial.suggestCategorical('learning_rate', grid.learning_rate) }),
         sampler: new GridSampler(grid, { seed: 4 }),
-        onTrialEnd: (_s, t) => values.set(JSON.stringify(t.params), { value: t.values![0], steps: stepsOf.get(t.number) ?? -1 }),
+        onTrialEnd: (_s, t) => { if (!t.values) throw new Error(String(t.userAttrs.fail_reason)); values.set(JSON.stringify(t.params), { value: t.values[0], steps: stepsOf.get(t.number) ?? -1 }); },
       });
       return values;
     };
@@ -170,6 +170,29 @@ describe('refill in a search', () => {
       // Each trial took its own number of steps in the group (events name the slot's trial).
       expect(fused.get(params)!.steps, params).toBe(JSON.parse(params).max_steps);
     }
+  });
+
+  it('when no trial is left, the group shrinks to its training slots, which train on as they would alone', async () => {
+    // Trial 0 (2 steps) and trial 1 (8) start; trial 2 (3) takes slot 0 at step 2 and ends at group step 5; then
+    // slot 0 idles with no trial left, and the group goes on with trial 1 alone, in slot 0 of a one-slot model.
+    const plan = [{ max_steps: 2, learning_rate: 0.01 }, { max_steps: 8, learning_rate: 0.003 }, { max_steps: 3, learning_rate: 0.02 }];
+    const run = async (slots: number) => {
+      const seen = new Map<number, number[]>();
+      const values = new Map<number, number>();
+      await searchTrainer({ onStepEnd: ({ trialNumber, slot }) => void seen.set(trialNumber!, [...(seen.get(trialNumber!) ?? []), slot]) }).hyperparameterSearch({
+        nTrials: 3,
+        slots,
+        hpSpace: (trial) => plan[trial.number],
+        onTrialEnd: (_s, t) => void values.set(t.number, t.values![0]),
+      });
+      return { seen, values };
+    };
+    const fused = await run(2);
+    expect(fused.seen.get(1)).toEqual([1, 1, 1, 1, 1, 0, 0, 0]);
+    expect(fused.seen.get(2)).toEqual([0, 0, 0]);
+    const single = await run(1);
+    expect(single.values.size).toBe(3);
+    for (const [number, value] of single.values) expect(fused.values.get(number), `trial ${number}`).toBeCloseTo(value, 5);
   });
 
   it('with ASHA, a pruned or finished trial\'s slot takes the next trial at the very next step', async () => {
