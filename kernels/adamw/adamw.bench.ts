@@ -1,12 +1,22 @@
 /**
  * AdamW (v1 scalar vs v2 vec4) and global-norm clipping GB/s next to the copy probe, in one process (this VM drifts
  * ±15% between runs). Bytes: AdamW 7 × values × 4 (read p, g, m, v; write p, m, v); clipping 1 × values × 4.
+ * Then the optimizer step of the default `bench train` model (its 40 parameter tensors, one slot): clipping + AdamW
+ * per tensor (clip v1, adamw v1/v2) against the multi-tensor launchers (clip v2, adamw v3): dispatches, the CPU time
+ * to record them and the time with the GPU's work.
  * Run: npx vite-node kernels/adamw/adamw.bench.ts
  */
+import { parameterSpecs } from '../../bench/peers/train-model-spec.js';
 import { measureCopyCeiling, medianMs } from '../../bench/probes/probes.js';
 import { createDevice } from '../../src/gpu/device.js';
 import { randomArray } from '../../test/helpers/random.js';
-import { launchAdamW, launchGradNormClip, packAdamWHyperparameters } from './adamw.js';
+import {
+  launchAdamW,
+  launchAdamWMultiTensor,
+  launchGradNormClip,
+  launchGradNormClipMultiTensor,
+  packAdamWHyperparameters,
+} from './adamw.js';
 
 const device = await createDevice();
 const copy = await measureCopyCeiling(device);
@@ -43,4 +53,49 @@ for (const [slots, perSlot] of shapes) {
   console.log(line.join('  '));
   for (const buffer of [param, grad, m, v, hyper]) device.release(buffer);
 }
+
+// The default model's optimizer step, per tensor vs multi-tensor.
+const tensors = parameterSpecs().map((spec, k) => {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const [param, grad, m, v] = ['param', 'grad', 'm', 'v'].map((what, j) => {
+    const buffer = device.allocate(n * 4, what);
+    device.write(buffer, randomArray(n, 100 * k + j, -0.1, 0.1));
+    return buffer;
+  });
+  return { param, grad, m, v, elementsPerSlot: n, weightDecay: spec.decay };
+});
+const hyper = device.allocate(10 * 4, 'hyper');
+device.write(hyper, packAdamWHyperparameters([{ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 }], [10]));
+const grads = tensors.map((t) => ({ buffer: t.grad, elementsPerSlot: t.elementsPerSlot }));
+const steps = {
+  'per tensor': () => {
+    launchGradNormClip(device, grads, hyper, 1);
+    for (const t of tensors) launchAdamW(device, { ...t, hyper, slots: 1 });
+  },
+  'multi-tensor': () => {
+    launchGradNormClipMultiTensor(device, grads, hyper, 1);
+    launchAdamWMultiTensor(device, { tensors, hyper, slots: 1 });
+  },
+};
+console.log(`default model optimizer step (${tensors.length} tensors, one slot):`);
+for (let round = 0; round < 2; round++) {
+  for (const [name, step] of Object.entries(steps)) {
+    const before = device.dispatchCount;
+    step();
+    await device.sync();
+    const dispatches = device.dispatchCount - before;
+    const recordUs: number[] = [];
+    const ms = await medianMs(async () => {
+      const start = performance.now();
+      step();
+      recordUs.push((performance.now() - start) * 1000);
+      await device.sync();
+    }, 9);
+    recordUs.sort((a, b) => a - b);
+    const record = recordUs[recordUs.length >> 1];
+    console.log(`  ${name}: ${dispatches} dispatches, recording ${record.toFixed(0)} µs of CPU, ${ms.toFixed(2)} ms with the GPU's work`);
+  }
+}
+for (const t of tensors) for (const buffer of [t.param, t.grad, t.m, t.v]) device.release(buffer);
+device.release(hyper);
 device.destroy();

@@ -8,17 +8,32 @@
  * each slot has its own step count (slots are refilled at different times) and f32 `pow` loses digits near 1.
  *
  * adamw: one invocation per element, all slots in one dispatch (slot = i / elementsPerSlot). Elementwise and so
- * deterministic. Ships v2 (vec4) where elementsPerSlot % 4 == 0, else v1 (see adamwWgsl).
+ * deterministic. Versions (the arithmetic is one WGSL function, `adamwUpdate`, in all three, so they agree bit for
+ * bit):
+ *  - v1: one tensor, one element per invocation.
+ *  - v2: one tensor, vec4 (elementsPerSlot % 4 == 0).
+ *  - v3 (ships, in AdamW.step): up to ADAMW_MAX_TENSORS tensors per dispatch, scalar or vec4 as v1/v2. A small
+ *    model's step is bound by the CPU cost of each dispatch (ARCHITECTURE.md), and the default model has 40
+ *    parameter tensors; v3 updates 3 per dispatch at lavapipe's 16 storage bindings. Each tensor's elements start
+ *    at a workgroup boundary, so the tensor index is workgroup-uniform (no divergence in the switch that picks its
+ *    bindings; WGSL cannot index bindings dynamically).
  *
  * Clipping, llm.c style and deterministic (fixed summation trees, no float atomics):
  *  - clip_partials: workgroup (chunk, slot) sums the squares of one chunk of one slot of one gradient buffer with a
- *    fixed tree in workgroup memory, into partials (T, totalChunks) at this buffer's column offset.
+ *    fixed tree in workgroup memory, into partials (T, totalChunks) at this buffer's column offset. v1: one buffer
+ *    per dispatch; v2 (ships): up to CLIP_MAX_TENSORS buffers per dispatch, workgroup x running over their chunks
+ *    back to back, so partials gets the same columns and values as v1's dispatches and the norm the same bits.
  *  - clip_scale: one workgroup per slot sums its row of partials the same way, writes gradNorm and
  *    gradScale = min(1, maxGradNorm / (norm + 1e-6)) (1 when maxGradNorm ≤ 0: clipping off).
- * Workgroup memory is slow on lavapipe, but these run once per parameter buffer per step; a real GPU wants it.
+ * Workgroup memory is slow on lavapipe, but these run a few times per step; a real GPU wants it.
+ *
+ * Measured (adamw.bench.ts, lavapipe on the 2-core VM with other jobs, 2026-12-02): the default model's optimizer
+ * step (40 tensors) takes 18 dispatches instead of 81 and 0.71–0.80 ms of CPU to record instead of 1.25–1.33 ms;
+ * on the GPU side adamw v3 ran 9.0–9.2 ms against v1/v2's 9.2–9.8 ms, clip v2 3.5–6.6 ms against v1's 4.9–7.6 ms
+ * (bench/kernel-log.md, adamw).
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
+import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, range } from '../common.js';
 
 /** Rows of the hyperparameter table, (ADAMW_FIELD_COUNT, T). Rows 0–2 are rewritten by the CPU every step. */
 export const ADAMW_FIELDS = {
@@ -45,6 +60,30 @@ const fieldConstants = Object.entries(ADAMW_FIELDS)
   .join('\n');
 
 /**
+ * The update of one element (or vec4 of one slot's elements) in torch.optim.AdamW's order, shared by every version so
+ * that they agree bit for bit. Needs `field(row, slot)` (hyper) in scope.
+ */
+function adamwUpdateWgsl(T: 'f32' | 'vec4f'): string {
+  return /* wgsl */ `
+struct Moments { param: ${T}, m: ${T}, v: ${T} }
+
+fn adamwUpdate(pOld: ${T}, gRaw: ${T}, mOld: ${T}, vOld: ${T}, slot: u32, decay: bool) -> Moments {
+  let lr = field(LR, slot);
+  let beta1 = field(BETA1, slot);
+  let beta2 = field(BETA2, slot);
+  let g = gRaw * field(GRADSCALE, slot);
+  var p = pOld;
+  // Decoupled weight decay, applied to the parameter before the Adam step (torch.optim.AdamW).
+  if (decay) { p = p - lr * field(WEIGHTDECAY, slot) * p; }
+  let mNew = beta1 * mOld + (1.0 - beta1) * g;
+  let vNew = beta2 * vOld + (1.0 - beta2) * g * g;
+  let mHat = mNew / field(BIASCORRECTION1, slot);
+  let vHat = vNew / field(BIASCORRECTION2, slot);
+  return Moments(p - lr * mHat / (sqrt(vHat) + field(EPS, slot)), mNew, vNew);
+}`;
+}
+
+/**
  * v1 (`vectorWidth` 1): one element per invocation. v2 (`vectorWidth` 4): four consecutive elements of one slot per
  * invocation as vec4 loads, so the eight hyperparameter loads are paid once per four elements; needs
  * elementsPerSlot % 4 == 0 (the launcher picks it then). On lavapipe, where every load is a lane-by-lane loop,
@@ -66,27 +105,85 @@ struct Params { count: u32, elementsPerSlot: u32, slots: u32, decay: u32 }
 ${linearIndexWgsl()}
 
 fn field(row: u32, slot: u32) -> f32 { return hyper[row * params.slots + slot]; }
+${adamwUpdateWgsl(T)}
 
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
   let i = linearIndex(group, local, groups);
   if (i >= params.count) { return; }
-  let slot = i / params.elementsPerSlot;
-  let lr = field(LR, slot);
-  let beta1 = field(BETA1, slot);
-  let beta2 = field(BETA2, slot);
-  let g = grad[i] * field(GRADSCALE, slot);
-  var p = param[i];
-  // Decoupled weight decay, applied to the parameter before the Adam step (torch.optim.AdamW).
-  if (params.decay != 0u) { p = p - lr * field(WEIGHTDECAY, slot) * p; }
-  let mNew = beta1 * m[i] + (1.0 - beta1) * g;
-  let vNew = beta2 * v[i] + (1.0 - beta2) * g * g;
-  let mHat = mNew / field(BIASCORRECTION1, slot);
-  let vHat = vNew / field(BIASCORRECTION2, slot);
-  m[i] = mNew;
-  v[i] = vNew;
-  param[i] = p - lr * mHat / (sqrt(vHat) + field(EPS, slot));
+  let next = adamwUpdate(param[i], grad[i], m[i], v[i], i / params.elementsPerSlot, params.decay != 0u);
+  m[i] = next.m;
+  v[i] = next.v;
+  param[i] = next.param;
+}`;
+}
+
+/**
+ * Parameter tensors one v3 dispatch updates at most, whatever the device allows: four storage bindings each, and a
+ * switch of this many cases in the shader.
+ */
+export const ADAMW_MAX_TENSORS = 8;
+
+/**
+ * v3: `tensorCount` tensors in one dispatch, each bound as param_k, grad_k, m_k, v_k (bindings 2 + 4k …), all of
+ * `vectorWidth`. Tensor k covers workgroups [firstGroup_k, firstGroup_k + ⌈count_k / 256⌉) of the linear grid; the
+ * last tensor whose firstGroup is ≤ this workgroup's index is this workgroup's (uniform across it).
+ */
+export function adamwMultiTensorWgsl(vectorWidth: 1 | 4, tensorCount: number): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  const tensors = range(tensorCount);
+  const bindings = tensors
+    .map((k) => {
+      const b = 2 + 4 * k;
+      return [
+        `@group(0) @binding(${b}) var<storage, read_write> param${k}: array<${T}>;`,
+        `@group(0) @binding(${b + 1}) var<storage, read> grad${k}: array<${T}>;`,
+        `@group(0) @binding(${b + 2}) var<storage, read_write> m${k}: array<${T}>;`,
+        `@group(0) @binding(${b + 3}) var<storage, read_write> v${k}: array<${T}>;`,
+      ].join('\n');
+    })
+    .join('\n');
+  // The last tensor is the switch's default (WGSL wants one). Load, update and store in one case: lavapipe runs the
+  // cases one after another under a lane mask.
+  const label = (k: number) => (k === tensorCount - 1 ? 'default' : `case ${k}u`);
+  const cases = tensors
+    .map((k) => `    ${label(k)}: {
+      let next = adamwUpdate(param${k}[i], grad${k}[i], m${k}[i], v${k}[i], slot, decay);
+      m${k}[i] = next.m;
+      v${k}[i] = next.v;
+      param${k}[i] = next.param;
+    }`)
+    .join('\n');
+  return wgsl`
+${fieldConstants}
+// Per tensor, in units of ${T}: values per slot, first workgroup, values in all slots; and its weight-decay flag.
+struct TensorRange { elementsPerSlot: u32, firstGroup: u32, count: u32, decay: u32 }
+struct Params { slots: u32, pad0: u32, pad1: u32, pad2: u32, tensors: array<TensorRange, ${tensorCount}> }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> hyper: array<f32>;          // (ADAMW_FIELD_COUNT, T)
+// Tensor k: param, grad, m, v, each (T, ...elementsPerSlot_k).
+${bindings}
+
+fn field(row: u32, slot: u32) -> f32 { return hyper[row * params.slots + slot]; }
+${adamwUpdateWgsl(T)}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let flatGroup = group.y * groups.x + group.x;
+  var tensor = 0u;
+  for (var k = 1u; k < ${tensorCount}u; k++) {
+    if (flatGroup >= params.tensors[k].firstGroup) { tensor = k; }
+  }
+  let span = params.tensors[tensor];
+  let i = (flatGroup - span.firstGroup) * ${ELEMENTWISE_WORKGROUP}u + local.x;
+  if (i >= span.count) { return; }
+  let slot = i / span.elementsPerSlot;
+  let decay = span.decay != 0u;
+  switch tensor {
+${cases}
+  }
 }`;
 }
 
@@ -110,6 +207,7 @@ fn treeSum(lane: u32) {
   workgroupBarrier();
 }`;
 
+/** v1: the chunks of one gradient buffer, at columns [column, column + chunks) of partials. */
 export function clipPartialsWgsl(perThread: number): string {
   return wgsl`
 struct Params { elementsPerSlot: u32, totalChunks: u32, column: u32, pad: u32 }
@@ -134,6 +232,61 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   sums[local.x] = total;
   treeSum(local.x);
   if (local.x == 0u) { partials[slot * params.totalChunks + params.column + chunk] = sums[0]; }
+}`;
+}
+
+/** Gradient buffers one clip_partials v2 dispatch sums at most, whatever the device allows. */
+export const CLIP_MAX_TENSORS = 16;
+
+/**
+ * v2: `tensorCount` gradient buffers (grad0 … at bindings 2 …) in one dispatch. Workgroup x runs over their chunks
+ * back to back (tensor k's from firstChunk_k) and writes column `column + x`: the columns v1 gives them when the
+ * buffers are launched in the same order. The sum of a chunk is v1's, operation for operation.
+ */
+export function clipPartialsMultiTensorWgsl(perThread: number, tensorCount: number): string {
+  const tensors = range(tensorCount);
+  const bindings = tensors
+    .map((k) => `@group(0) @binding(${2 + k}) var<storage, read> grad${k}: array<f32>;   // (T, elementsPerSlot_${k})`)
+    .join('\n');
+  const label = (k: number) => (k === tensorCount - 1 ? 'default' : `case ${k}u`);
+  // One loop per tensor inside the switch, not a switch per load: lavapipe runs a switch's cases one after another
+  // under a lane mask, and a switch in the loop made v2 1.3× slower than v1's dispatches there.
+  const cases = tensors
+    .map((k) => `    ${label(k)}: {
+      for (var k = 0u; k < ${perThread}u; k++) {
+        let j = start + k * ${CLIP_WORKGROUP}u + local.x; // coalesced: neighbouring lanes read neighbouring values
+        if (j < elementsPerSlot) {
+          let g = grad${k}[slot * elementsPerSlot + j];
+          total += g * g;
+        }
+      }
+    }`)
+    .join('\n');
+  return wgsl`
+// Per tensor: values per slot and its first chunk (workgroup x).
+struct TensorChunks { elementsPerSlot: u32, firstChunk: u32, pad0: u32, pad1: u32 }
+struct Params { totalChunks: u32, column: u32, pad0: u32, pad1: u32, tensors: array<TensorChunks, ${tensorCount}> }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>;    // (T, totalChunks)
+${bindings}
+${treeSumWgsl}
+
+@compute @workgroup_size(${CLIP_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u) {
+  let slot = group.y;
+  var tensor = 0u; // uniform across the workgroup: it depends on group.x only
+  for (var k = 1u; k < ${tensorCount}u; k++) {
+    if (group.x >= params.tensors[k].firstChunk) { tensor = k; }
+  }
+  let elementsPerSlot = params.tensors[tensor].elementsPerSlot;
+  let start = (group.x - params.tensors[tensor].firstChunk) * ${CLIP_WORKGROUP * perThread}u;
+  var total = 0.0;
+  switch tensor {
+${cases}
+  }
+  sums[local.x] = total;
+  treeSum(local.x);
+  if (local.x == 0u) { partials[slot * params.totalChunks + params.column + group.x] = sums[0]; }
 }`;
 }
 

@@ -1,15 +1,15 @@
 /**
  * AdamW (Loshchilov & Hutter 2019, "Decoupled weight decay regularization"), with per-slot hyperparameters and
  * global-norm gradient clipping per slot, entirely on the GPU: each step writes one small table row set (learning
- * rate and bias corrections per slot), runs the clip kernels over every gradient, then one fused dispatch per
- * parameter buffer updates all slots' parameters, m and v. Weight decay skips biases and LayerNorm weights, as
+ * rate and bias corrections per slot), runs the clip kernels over every gradient, then fused multi-tensor dispatches
+ * (several parameter buffers each, kernels/adamw) update all slots' parameters, m and v. Weight decay skips biases and LayerNorm weights, as
  * Hugging Face's Trainer does (get_decay_parameter_names).
  */
 import {
   ADAMW_FIELD_COUNT,
   ADAMW_FIELDS,
-  launchAdamW,
-  launchGradNormClip,
+  launchAdamWMultiTensor,
+  launchGradNormClipMultiTensor,
   packAdamWHyperparameters,
   packAdamWStepFields,
 } from '../../kernels/adamw/adamw.js';
@@ -83,20 +83,20 @@ export class AdamW implements Optimizer {
     const withGrad = this.states.filter((s) => s.parameter.grad);
     if (this.settings.some((s) => s.maxGradNorm > 0)) {
       const grads = withGrad.map((s) => ({ buffer: s.parameter.grad!.buffer, elementsPerSlot: s.parameter.size / this.slots }));
-      launchGradNormClip(this.device, grads, this.hyper.buffer, this.slots);
+      launchGradNormClipMultiTensor(this.device, grads, this.hyper.buffer, this.slots);
     }
-    for (const s of withGrad) {
-      launchAdamW(this.device, {
+    launchAdamWMultiTensor(this.device, {
+      tensors: withGrad.map((s) => ({
         param: s.parameter.buffer,
         grad: s.parameter.grad!.buffer,
         m: s.m.buffer,
         v: s.v.buffer,
-        hyper: this.hyper.buffer,
-        slots: this.slots,
         elementsPerSlot: s.parameter.size / this.slots,
         weightDecay: s.decay,
-      });
-    }
+      })),
+      hyper: this.hyper.buffer,
+      slots: this.slots,
+    });
   }
 
   resetSlot(slot: number, settings: SlotOptimizerSettings): void {

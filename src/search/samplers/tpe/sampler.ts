@@ -111,7 +111,7 @@ export class TPESampler implements Sampler {
   private readonly stream: TrialStream;
   private readonly random: RandomSampler;
 
-  constructor(opts: TPESamplerOptions = {}) {
+  constructor(private readonly opts: TPESamplerOptions = {}) {
     this.nStartupTrials = opts.nStartupTrials ?? 10;
     this.nEiCandidates = opts.nEiCandidates ?? 24;
     this.gamma = opts.gamma ?? defaultGamma;
@@ -129,6 +129,14 @@ export class TPESampler implements Sampler {
     };
     this.stream = new TrialStream(opts.seed);
     this.random = new RandomSampler({ seed: opts.seed }); // Optuna seeds its startup RandomSampler with the same seed
+  }
+
+  /**
+   * The same sampler (options and seed), with Optuna's constant liar: running trials count as the worst, so trials
+   * asked while others run (a fused group's refilled slots) spread out instead of repeating each other.
+   */
+  withConstantLiar(): TPESampler {
+    return new TPESampler({ ...this.opts, constantLiar: true });
   }
 
   /** Both streams see every trial start, so each knows when the study's numbering jumped (TrialStream). */
