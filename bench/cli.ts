@@ -48,7 +48,13 @@ export async function runBench(args: string[]): Promise<number> {
       process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatSweepReport(report));
       return 0;
     }
+    case 'allreduce': {
+      const { benchAllReduce, formatAllReduceReport } = await import('./allreduce.js');
+      const report = await benchAllReduce({ quick: values.quick, json: values.json });
+      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatAllReduceReport(report));
+      return 0;
+    }
     default:
-      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels, train, samplers or sweep)`);
+      throw new UsageError(`unknown benchmark '${what ?? ''}' (expected: kernels, train, samplers, sweep or allreduce)`);
   }
 }

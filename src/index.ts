@@ -41,3 +41,21 @@ export { hyperparameterSearch, trialHyperparameters, type HyperparameterSearchOp
 
 // The study layer, also its own entry (`webtrainer/search`), which loads no GPU code.
 export * from './search/index.js';
+export {
+  initCollective,
+  broadcastArrays,
+  allReduceArrays,
+  readLaunchEnvironment,
+  launchVariables,
+  LAUNCH_VARIABLES,
+  freePort,
+  TcpCollective,
+  SoloCollective,
+  CollectiveError,
+  LaunchEnvironmentError,
+  type Collective,
+  type ReduceOp,
+  type InitCollectiveOptions,
+  type LaunchEnvironment,
+  type CollectiveFailureKind,
+} from './distributed/index.js';

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runDashboard } from './dashboard.js';
+import { runLaunch } from './launch.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { runReport } from './report.js';
 import { runSweep } from './sweep.js';
@@ -34,6 +35,10 @@ commands:
                                    kernel speed next to tfjs-webgpu and jax-js, with the device's ceilings
   bench train [--quick] [--json]   training samples/s of the default model next to the same model in tfjs and jax-js
   bench samplers [--quick] [--json] Random, QMC and TPE (uni/multivariate) on 11 problems, next to Optuna
+  launch --nproc N [--nnodes M --node-rank R --master-addr A --master-port P] -- train|sweep …
+                                   N ranks, one device each, training data-parallel (torchrun's variables;
+                                   rank 0 owns a sweep's study and prints); see README, Running across devices
+  bench allreduce [--quick] [--json] all-reduce GB/s over loopback next to the raw socket's, 1 to 64 MB
   bench sweep [--quick] [--json]   the same ASHA sweep with K = 1, 2, 4, 8 (16) fused slots: trials/hour against K = 1
   help                             this text
 
@@ -52,9 +57,12 @@ export interface ExtraCommands {
 }
 
 export async function main(argv: string[], commands: ExtraCommands = {}): Promise<number> {
-  const debug = argv.includes('--debug') || process.env.WEBTRAINER_DEBUG === '1';
-  const [command, ...rest] = argv.filter((arg) => arg !== '--debug');
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // After `launch … --`, the arguments are the ranks' command's, --debug and --help included.
+  const split = argv[0] === 'launch' && argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const own = argv.slice(0, split);
+  const debug = own.includes('--debug') || process.env.WEBTRAINER_DEBUG === '1';
+  const [command, ...rest] = [...own.filter((arg) => arg !== '--debug'), ...argv.slice(split)];
+  if (own.slice(1).includes('--help') || own.slice(1).includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
@@ -72,6 +80,8 @@ export async function main(argv: string[], commands: ExtraCommands = {}): Promis
         return await runSweep(rest);
       case 'report':
         return await runReport(rest);
+      case 'launch':
+        return await runLaunch(rest);
       case 'dashboard':
         return await runDashboard(rest);
       case undefined:

@@ -14,6 +14,8 @@ import { readDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
 import { chooseSlots } from '../train/slot-probe.js';
+import { launchedCollective } from '../train/launched-collective.js';
+import { LeaderFailed } from '../train/search-follower.js';
 import { Trainer } from '../train/trainer.js';
 import { trainingArgumentsFrom, type TrainingArgumentsInput } from '../train/training-arguments.js';
 import { parseOptions, UsageError } from './args.js';
@@ -91,6 +93,10 @@ export async function runSweep(argv: string[]): Promise<number> {
     computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
   });
   const { metric, ...search } = searchOptionsFrom(config);
+  // Under `webtrainer launch`, rank 0 owns the study and speaks; the other ranks train its trials with it.
+  const collective = await launchedCollective();
+  if (collective && collective.rank !== 0) return followSweep(trainer);
+  const worldSize = collective?.worldSize ?? 1;
   const space = resolveSpace(search);
   const nTrials = nTrialsOption ?? config.n_trials ?? 20;
   const slotsSetting = slotsOption ?? config.slots ?? 'auto';
@@ -174,6 +180,7 @@ export async function runSweep(argv: string[]): Promise<number> {
       this_run: thisRun.has(t.number),
     })),
     runtime_seconds: Math.round((performance.now() - started) / 100) / 10,
+    ...(worldSize > 1 ? { world_size: worldSize } : {}),
   };
   const completedNow = table.trials.filter((t) => t.state === 'COMPLETE');
   // Failed before any trial ended (a bad space, an unreadable study): its own error says why.
@@ -195,6 +202,24 @@ export async function runSweep(argv: string[]): Promise<number> {
   }
   if (failure) throw failure;
   return 0;
+}
+
+/**
+ * A rank other than 0 of a launched sweep: trains the groups rank 0 announces until it announces the end, silently
+ * (rank 0 prints, writes the study and sets the exit code; an interrupt is rank 0's to act on).
+ */
+async function followSweep(trainer: Trainer): Promise<number> {
+  const ignore = () => {};
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, ignore);
+  try {
+    await trainer.hyperparameterSearch();
+    return 0;
+  } catch (error) {
+    if (error instanceof LeaderFailed) return 0; // rank 0 reports it, with its own exit code
+    throw error;
+  } finally {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, ignore);
+  }
 }
 
 /** The best COMPLETE trial (single objective), or null. */

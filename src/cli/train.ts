@@ -17,6 +17,7 @@ import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
 import { describeError, ensureDirectory, prepareOutputDirectory, removeIfEmpty } from '../train/checkpoint/files.js';
 import { Trainer } from '../train/trainer.js';
 import { saveModelWeights, TrainingDivergedError } from '../train/training-group.js';
+import { launchedCollective } from '../train/launched-collective.js';
 import { ModelSettingsError, parseModelSettings } from '../train/model-settings.js';
 import { trainingArgumentsFrom, TrainingArgumentsError, type TrainingArguments } from '../train/training-arguments.js';
 import { reportActivity } from './activity.js';
@@ -122,13 +123,21 @@ export async function runTrain(argv: string[]): Promise<number> {
     // Before any training: a directory that cannot be created or written would otherwise fail (or, for
     // `mkdir -p` on some paths, hang) only once the work is done.
     const path = job.args.outputDir;
-    outputDir = { path, ...(await prepareOutputDirectory(path).catch((error: unknown) => {
-      throw new Error(`--output-dir: ${(error as Error).message}`, { cause: error });
-    })) };
+    // Under `webtrainer launch`, rank 0 speaks and saves; the other ranks train with it (data parallel).
+    const collective = await launchedCollective();
+    const leads = (collective?.rank ?? 0) === 0;
+    const worldSize = collective?.worldSize ?? 1;
+    if (leads) {
+      outputDir = { path, ...(await prepareOutputDirectory(path).catch((error: unknown) => {
+        throw new Error(`--output-dir: ${(error as Error).message}`, { cause: error });
+      })) };
+    }
     const sayStream = json ? process.stderr : process.stdout; // --json: stdout holds only the JSON
-    const say = (text: string) => sayStream.write(text);
+    const say = (text: string) => void (leads && sayStream.write(text));
     say(`training on ${job.train.path} (${job.train.examples.length} examples, ${job.model.numLabels} labels)` + (job.eval ? `, evaluating on ${job.eval.path}\n` : '\n'));
-    const steps = job.args.maxSteps > 0 ? job.args.maxSteps : Math.ceil(job.args.numTrainEpochs * Math.ceil(job.train.examples.length / job.args.perDeviceTrainBatchSize));
+    const globalBatch = job.args.perDeviceTrainBatchSize * worldSize;
+    const steps = job.args.maxSteps > 0 ? job.args.maxSteps : Math.ceil(job.args.numTrainEpochs * Math.ceil(job.train.examples.length / globalBatch));
+    if (worldSize > 1) say(`data parallel: ${worldSize} ranks, ${job.args.perDeviceTrainBatchSize} examples each per step (${globalBatch} per step in all)\n`);
     trainer = new Trainer({
       modelInit: (device, seeds) => new SequenceClassifier(device, job.model, seeds),
       args: job.args,
@@ -155,10 +164,15 @@ export async function runTrain(argv: string[]): Promise<number> {
     });
     const model = await trainer.getModel();
     interrupt.check('before training; the model was not saved');
-    progress = new ProgressBar(steps, job.args.perDeviceTrainBatchSize, sayStream);
+    if (leads) progress = new ProgressBar(steps, globalBatch, sayStream);
     const output = await trainer.train();
-    progress.finish();
+    progress?.finish();
     progress = null;
+    if (collective) {
+      // The other ranks are done: rank 0 evaluates and saves the model they all hold.
+      await collective.barrier();
+      if (!leads) return 0;
+    }
     interrupt.check(`stopped at step ${output.globalStep} of ${steps}; the model was not saved`);
     const evalMetrics = job.eval ? await trainer.evaluate() : {};
     // The last steps' updates are only seen here: NaN logits mean NaN weights.
@@ -166,7 +180,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       throw new TrainingDivergedError({ step: output.globalStep, what: 'eval_loss', value: evalMetrics.eval_loss });
     }
     interrupt.check('stopped after training, before saving; the model was not saved');
-    const metrics = { ...output.metrics, ...evalMetrics };
+    const metrics = { ...output.metrics, ...evalMetrics, ...(worldSize > 1 ? { world_size: worldSize } : {}) };
     await saveModel(path, model, job.train);
     saved = true;
     if (json) process.stdout.write(JSON.stringify(metrics) + '\n');

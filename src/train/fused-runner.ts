@@ -25,7 +25,9 @@ import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
 import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics, type SlotRefill, type TrainOutput } from './training-group.js';
 import { TrialPruned } from '../search/errors.js';
-import { copySlots } from './slot-copy.js';
+import type { Collective } from '../distributed/collective.js';
+import { memberConfig, type FollowerMessage } from './search-follower.js';
+import { shrinkModel } from './shrink-model.js';
 import type { Trial } from '../search/trial.js';
 
 export interface SlotRequest {
@@ -69,6 +71,8 @@ export interface FusedRunnerOptions {
    * (a freed slot then waits up to 2 s before it idles).
    */
   moreTrials?: () => boolean;
+  /** Data parallelism: this is rank 0; each group is announced to the other ranks, which train it with this one. */
+  collective?: Collective;
 }
 
 /** Trials fuse only when this key is equal: the arguments every slot must share, and the model's shape settings. */
@@ -248,6 +252,7 @@ export class FusedRunner {
           hiddenDropout: next.hiddenDropout ?? config.hiddenDropoutProb,
           attentionDropout: next.attentionDropout ?? config.attentionDropoutProb,
           trialNumber: next.trial.number,
+          params: { ...next.trial.params },
           // The copies are recorded before any later use of these buffers, so they can go back to the pool now.
           release: () => fresh.release(),
         };
@@ -255,23 +260,21 @@ export class FusedRunner {
       // No trial left for idle slots: the group goes on with its training slots only, weights and state copied.
       const shrink = async (keepSlots: readonly number[]) => {
         const kept = keepSlots.map((slot) => members[slot]);
-        const smaller = o.modelInit(o.device, kept.map((m) => m.args.seed), { trials: kept.map((m) => m.trial), model: { ...modelSettings } });
-        const smallerOptimizer = new AdamW(o.device, smaller.namedParameters(), kept.map((m) => optimizerSettings(m.args)));
-        const to = keepSlots.map((_, j) => j);
-        copySlots(o.device, model!.namedParameters(), smaller.namedParameters(), keepSlots, to);
-        copySlots(o.device, [...optimizer!.stateTensors()], [...smallerOptimizer.stateTensors()], keepSlots, to);
-        keepSlots.forEach((slot, j) => (smallerOptimizer.slotSteps[j] = optimizer!.slotSteps[slot]));
-        optimizer!.release();
-        model!.release();
-        model = smaller;
-        optimizer = smallerOptimizer;
+        const build = (seeds: number[]) => {
+          const built = o.modelInit(o.device, seeds, { trials: kept.map((m) => m.trial), model: { ...modelSettings } });
+          checkModelSettings(built, modelSettings);
+          return built;
+        };
+        ({ model, optimizer } = shrinkModel(o.device, build, model!, optimizer!, keepSlots, kept.map((m) => m.args)));
         for (const perSlot of [members, pruned, lastMetrics, lastObjective, settled, interrupted] as unknown[][]) {
           perSlot.splice(0, perSlot.length, ...keepSlots.map((slot) => perSlot[slot]));
         }
         evaluations.groupStep = -1; // cached results are by old slot numbers
         this.shrinks++;
-        return { model: smaller, optimizer: smallerOptimizer };
+        return { model: model!, optimizer: optimizer! };
       };
+      // Under data parallelism, the other ranks build the same group (search-follower.ts).
+      await o.collective?.broadcastObject<FollowerMessage>({ type: 'group', members: members.map(memberConfig) }, 0);
       const trainingGroup = new TrainingGroup({
         device: o.device,
         model,
@@ -289,6 +292,7 @@ export class FusedRunner {
         onSlotEnd,
         nextTrial,
         shrink,
+        ...(o.collective ? { collective: o.collective } : {}),
       });
       group = trainingGroup;
       await trainingGroup.train();

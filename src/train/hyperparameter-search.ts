@@ -29,11 +29,15 @@ import { resolveSpace, type SpaceOptions } from '../search/spaces/resolve-space.
 import type { StudyStorage } from '../search/storage/storage.js';
 import { createStudy, type Study } from '../search/study.js';
 import type { Trial } from '../search/trial.js';
+import type { Collective } from '../distributed/collective.js';
+import type { EncodedExample } from './data/collator.js';
+import { TPESampler } from '../search/samplers/tpe/sampler.js';
 import { FusedRunner } from './fused-runner.js';
+import { followSearch, type FollowerMessage } from './search-follower.js';
 import { chooseSlots, type SlotChoice } from './slot-probe.js';
 import { INTEGER_MODEL_SETTINGS, MODEL_SETTING_NAME, modelSettingField, PER_SLOT_MODEL_SETTINGS, checkModelSetting } from './model-settings.js';
 import { camelCase, defaultTrainingArguments, trainingArgumentsFrom, type TrainingArguments } from './training-arguments.js';
-import type { Trainer } from './trainer.js';
+import type { ModelInit, Trainer } from './trainer.js';
 
 export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOptions {
   nTrials?: number;
@@ -191,8 +195,49 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   const { train, eval: evalSet } = trainer.encodedDatasets();
   if (!train) throw new Error('hyperparameterSearch: the Trainer has no trainDataset');
   if (!evalSet) throw new Error('hyperparameterSearch: the Trainer has no evalDataset (the objective comes from evaluation)');
+  const collective = await trainer.getCollective();
+  const datasets = (maxSeqLength: number) => {
+    const encoded = trainer.encodedDatasets(maxSeqLength);
+    return { train: encoded.train!, eval: encoded.eval! };
+  };
+  // Data parallelism: rank 0 owns the study and announces each group; the other ranks train it with rank 0.
+  if (collective && collective.rank !== 0) {
+    return (await followSearch({
+      device: await trainer.getDevice(),
+      collective,
+      modelInit,
+      datasets,
+      padId: trainer.options.tokenizer?.padId ?? 0,
+      computeMetrics: trainer.options.computeMetrics,
+      callbacks: trainer.options.callbacks,
+      dataCollator: trainer.options.dataCollator,
+    })) as BestRun | BestRun[];
+  }
+  try {
+    const best = await leadSearch(trainer, modelInit, datasets, options, collective);
+    await collective?.broadcastObject<FollowerMessage>({ type: 'done', result: best, error: null }, 0);
+    return best;
+  } catch (error) {
+    // The other ranks end with rank 0's error instead of waiting for a group that never comes.
+    await collective?.broadcastObject<FollowerMessage>({ type: 'done', result: null, error: (error as Error).message ?? String(error) }, 0).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The search itself: in one process, or on rank 0 of a data-parallel group. */
+async function leadSearch(
+  trainer: Trainer,
+  modelInit: ModelInit,
+  datasets: (maxSeqLength: number) => { train: EncodedExample[]; eval: EncodedExample[] },
+  options: HyperparameterSearchOptions,
+  collective: Collective | null,
+): Promise<BestRun | BestRun[]> {
   const space = resolveSpace(options);
   const directions = options.directions ?? [space.direction];
+  // Trials are asked while others run (slots > 1): a TPE sampler the space chose lies about them (Optuna's
+  // constant_liar); one the user passed is kept as given.
+  const fused = options.slots === 'auto' || (options.slots ?? 1) > 1;
+  if (fused && !options.sampler && space.sampler instanceof TPESampler && !space.sampler.constantLiar) space.sampler = space.sampler.withConstantLiar();
   const study = createStudy({
     storage: options.storage,
     sampler: space.sampler,
@@ -219,10 +264,8 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   const runner = new FusedRunner({
     device: await trainer.getDevice(),
     modelInit,
-    datasets: (maxSeqLength) => {
-      const encoded = trainer.encodedDatasets(maxSeqLength);
-      return { train: encoded.train!, eval: encoded.eval! };
-    },
+    datasets,
+    ...(collective ? { collective } : {}),
     padId: trainer.options.tokenizer?.padId ?? 0,
     slots,
     computeMetrics: trainer.options.computeMetrics,

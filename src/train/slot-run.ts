@@ -52,8 +52,12 @@ export class SlotRun {
     private readonly trainLengths: readonly number[],
     /** The trial this slot runs, when a search fills it (events carry it). */
     readonly trialNumber?: number,
+    /** This process's rank and the group's size when training data-parallel (data-parallel.ts). */
+    private readonly shard: { rank: number; worldSize: number } = { rank: 0, worldSize: 1 },
   ) {
-    this.stepsPerEpoch = Math.max(1, Math.ceil(trainLengths.length / args.perDeviceTrainBatchSize));
+    // HF under DDP: each rank's epoch is ceil(N / world) examples, in batches of per_device_train_batch_size.
+    const perRank = Math.ceil(trainLengths.length / shard.worldSize);
+    this.stepsPerEpoch = Math.max(1, Math.ceil(perRank / args.perDeviceTrainBatchSize));
     // HF: max_steps > 0 wins; otherwise ceil(epochs · steps per epoch).
     this.totalSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * this.stepsPerEpoch);
     this.epochs = Math.ceil(this.totalSteps / this.stepsPerEpoch);
@@ -70,15 +74,21 @@ export class SlotRun {
     return a.learningRate * scheduleFactor(a.lrSchedulerType, step, warmup, this.totalSteps);
   }
 
-  /** The example indices of this slot's next batch: its epoch's seeded order (each epoch reshuffles). */
+  /**
+   * The example indices of this slot's next batch: its epoch's seeded order (each epoch reshuffles). Under data
+   * parallelism, global batches of per_device × world examples in that order, each dealt round-robin to the ranks
+   * (as HF's DistributedSampler deals its padded permutation), so the ranks' batches together are the global one.
+   */
   nextBatch(): number[] {
     const epoch = Math.floor(this.step / this.stepsPerEpoch);
     if (this.order?.epoch !== epoch) {
-      const { perDeviceTrainBatchSize: batchSize, seed, groupByLength } = this.args;
-      const batches = groupByLength
+      const { perDeviceTrainBatchSize, seed, groupByLength } = this.args;
+      const { rank, worldSize } = this.shard;
+      const batchSize = perDeviceTrainBatchSize * worldSize;
+      const global = groupByLength
         ? lengthGroupedEpochBatches(this.trainLengths, batchSize, seed, epoch)
         : epochBatches(this.trainLengths.length, batchSize, seed, epoch);
-      this.order = { epoch, batches };
+      this.order = { epoch, batches: worldSize === 1 ? global : global.map((batch) => dealtTo(batch, rank, worldSize)) };
     }
     return this.order.batches[this.step % this.stepsPerEpoch];
   }
@@ -100,4 +110,15 @@ export class SlotRun {
       epochEnd,
     };
   }
+}
+
+/**
+ * Rank `rank`'s share of a global batch: every worldSize-th example from `rank` on. A short last batch is padded
+ * with its own first examples to a multiple of worldSize (HF's DistributedSampler pads its permutation the same
+ * way), so every rank gets the same number of examples.
+ */
+export function dealtTo(batch: readonly number[], rank: number, worldSize: number): number[] {
+  const padded = [...batch];
+  for (let i = 0; padded.length % worldSize !== 0; i++) padded.push(batch[i % batch.length]);
+  return padded.filter((_, i) => i % worldSize === rank);
 }

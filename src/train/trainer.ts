@@ -11,6 +11,8 @@ import type { TextDataset } from './data/read-dataset.js';
 import type { BertTokenizer } from './tokenizer/bert-tokenizer.js';
 import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, trainingArgumentsFrom, validateTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-arguments.js';
+import type { Collective } from '../distributed/collective.js';
+import { launchedCollective } from './launched-collective.js';
 import { TrainingDivergedError, TrainingGroup, type ComputeMetrics, type TrainOutput } from './training-group.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { Direction } from '../search/frozen-trial.js';
@@ -50,6 +52,12 @@ export interface TrainerOptions {
   computeMetrics?: ComputeMetrics;
   callbacks?: TrainerCallback[];
   device?: Device;
+  /**
+   * The group of processes this one trains in, data-parallel (one rank each; see data-parallel.ts). Default: the
+   * group the launch variables describe (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, …: set by `webtrainer launch`,
+   * torchrun or any launcher), or none when they are unset.
+   */
+  collective?: Collective;
 }
 
 export class Trainer {
@@ -117,6 +125,12 @@ export class Trainer {
     return hyperparameterSearch(this, options);
   }
 
+  /** The data-parallel group this process trains in, or null when it trains alone. */
+  async getCollective(): Promise<Collective | null> {
+    const collective = this.options.collective ?? (await launchedCollective());
+    return collective && collective.worldSize > 1 ? collective : null;
+  }
+
   /** The device, created on first use. */
   async getDevice(): Promise<Device> {
     this.device ??= await createDevice();
@@ -152,7 +166,9 @@ export class Trainer {
     this.model ??= this.options.modelInit!(this.device, [this.args.seed]);
     const a = this.args;
     this.optimizer = new AdamW(this.device, this.model.namedParameters(), [optimizerSettings(a)]);
+    const collective = await this.getCollective();
     this.group = new TrainingGroup({
+      ...(collective ? { collective } : {}),
       device: this.device,
       model: this.model,
       optimizer: this.optimizer,

@@ -9,7 +9,9 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch } from '../nn/model-input.js';
-import { recordTrainingStep } from './training-step.js';
+import { recordTrainingStep, trainingStepDataParallel } from './training-step.js';
+import type { Collective } from '../distributed/collective.js';
+import { broadcastTensors } from './data-parallel.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -67,7 +69,19 @@ export interface TrainingGroupOptions {
    * idle with no trial to refill them; null keeps the group as it is. The owner releases the old model and optimizer.
    */
   shrink?: (keepSlots: readonly number[]) => Promise<{ model: TrainableModel; optimizer: Optimizer } | null>;
+  /**
+   * Data parallelism (data-parallel.ts): this process is one rank of `collective`. Each rank trains on its shard of
+   * every global batch (per_device_train_batch_size examples, as HF's DistributedSampler deals them), gradients are
+   * averaged every step, rank 0's parameters are broadcast at the start, and rank 0 evaluates, saves and decides:
+   * its metrics, stops and refills reach the other ranks, so no rank trains on alone.
+   */
+  collective?: Collective;
+  /** On ranks other than 0: builds the refill rank 0 announced (its weights are then overwritten by rank 0's). */
+  buildRefill?: (config: SlotRefillConfig, slot: number) => Promise<SlotRefill> | SlotRefill;
 }
+
+/** What rank 0 says of a refill: everything but the weights (those are broadcast as tensors). */
+export type SlotRefillConfig = Omit<SlotRefill, 'weights' | 'release'>;
 
 /** A new trial for a freed slot: its arguments, dropout, and initial weights. */
 export interface SlotRefill {
@@ -77,6 +91,8 @@ export interface SlotRefill {
   hiddenDropout?: number;
   attentionDropout?: number;
   trialNumber?: number;
+  /** The trial's sampled values (told to the other ranks of a data-parallel search). */
+  params?: Record<string, unknown>;
   /** Called once the weights are copied (they may be released then). */
   release?: () => void;
 }
@@ -156,11 +172,21 @@ export class TrainingGroup {
       if (values.size > 1) throw new Error(`TrainingGroup: fused slots must share ${key}${sharedCheckpoint ? ' (they save one checkpoint: one output_dir)' : ''}, got ${[...values].join(', ')}`);
     }
     this.trainLengths = (options.trainExamples ?? []).map((e) => e.inputIds.length);
-    this.runs = slotArgs.map((a, slot) => new SlotRun(a, this.trainLengths, options.trialNumbers?.[slot]));
+    this.runs = slotArgs.map((a, slot) => this.newRun(a, options.trialNumbers?.[slot]));
     const config = model.config;
     this.hiddenRates = [...(options.hiddenDropout ?? new Array(this.slots).fill(config.hiddenDropoutProb))];
     this.attentionRates = [...(options.attentionDropout ?? new Array(this.slots).fill(config.attentionDropoutProb))];
     this.dropout = this.makeDropout(device);
+  }
+
+  private newRun(args: TrainingArguments, trialNumber?: number): SlotRun {
+    const c = this.options.collective;
+    return new SlotRun(args, this.trainLengths, trialNumber, c ? { rank: c.rank, worldSize: c.worldSize } : undefined);
+  }
+
+  /** Rank 0, or a process training alone: the one that evaluates, saves and decides. */
+  private get leads(): boolean {
+    return (this.options.collective?.rank ?? 0) === 0;
   }
 
   private makeDropout(device: Device): SlotDropout {
@@ -229,6 +255,8 @@ export class TrainingGroup {
     this.options.model.train();
     const outputs: (TrainOutput | null)[] = new Array(this.slots).fill(null);
     for (const run of this.runs) run.startStep = run.step;
+    const collective = this.options.collective;
+    if (collective) await broadcastTensors(device, collective, this.options.model.parameters());
     let lastYield = performance.now();
     // A run resumed stopped (or already at its end) ends before any step.
     await this.endRuns(outputs);
@@ -240,7 +268,10 @@ export class TrainingGroup {
       const host = stackSlots(batches.map((b) => b ?? filler), this.options.padId ?? 0);
       const rates = this.runs.map((r, slot) => (training[slot] ? r.learningRate(r.step) : 0));
       // The model and optimizer of now: the group may have shrunk (shrinkIdle).
-      recordTrainingStep({ device, model: this.options.model, optimizer: this.options.optimizer, dropout: this.dropout }, host, this.runs.map((r) => r.step), rates, this.lossSum);
+      const parts = { device, model: this.options.model, optimizer: this.options.optimizer, dropout: this.dropout };
+      const steps = this.runs.map((r) => r.step);
+      if (collective) await trainingStepDataParallel(parts, collective, host, steps, rates, this.lossSum);
+      else recordTrainingStep(parts, host, steps, rates, this.lossSum);
       this.groupStep++;
       const due = this.runs.map((r, slot) => (training[slot] ? r.stepTaken() : null));
       this.forEachTraining(training, (slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
@@ -260,6 +291,7 @@ export class TrainingGroup {
       this.forEachTraining(training, (slot) => {
         if (due[slot]!.epochEnd) this.control(slot, (c) => c.onEpochEnd?.(this.event(slot)));
       });
+      if (collective) await this.followDecisions(collective);
       await this.endRuns(outputs);
     }
     await device.sync();
@@ -280,7 +312,7 @@ export class TrainingGroup {
         await this.options.onSlotEnd?.(slot, outputs[slot]!);
       }
       for (const slot of over) {
-        const refill = await this.options.nextTrial?.(slot);
+        const refill = await this.nextTrial(slot);
         if (!refill) continue;
         try {
           this.refillSlot(slot, refill);
@@ -290,6 +322,34 @@ export class TrainingGroup {
       }
       await this.shrinkIdle(outputs);
     }
+  }
+
+  /** The next trial for a freed slot: rank 0 asks its owner and tells the other ranks, which build the same. */
+  private async nextTrial(slot: number): Promise<SlotRefill | null> {
+    const collective = this.options.collective;
+    if (!collective) return (await this.options.nextTrial?.(slot)) ?? null;
+    let refill = this.leads ? ((await this.options.nextTrial?.(slot)) ?? null) : null;
+    const config = await collective.broadcastObject<SlotRefillConfig | null>(refill ? refillConfig(refill) : null, 0);
+    if (!config) return null;
+    if (!this.leads) {
+      if (!this.options.buildRefill) throw new Error('TrainingGroup: rank 0 refilled a slot, but this rank has no buildRefill');
+      refill = await this.options.buildRefill(config, slot);
+    }
+    await broadcastTensors(this.options.device, collective, refill!.weights);
+    return refill;
+  }
+
+  /**
+   * Ranks other than 0 take rank 0's stops (pruned, early-stopped, diverged, interrupted) after each step, and
+   * drop their own: every rank then ends, refills and shrinks the same slots at the same step.
+   */
+  private async followDecisions(collective: Collective): Promise<void> {
+    const decided = await collective.broadcastObject(this.leads ? this.runs.map((r) => ({ stopped: r.stopped, diverged: r.diverged })) : null, 0);
+    if (this.leads) return;
+    decided!.forEach(({ stopped, diverged }, slot) => {
+      this.runs[slot].stopped = stopped;
+      this.runs[slot].diverged = diverged;
+    });
   }
 
   /**
@@ -363,14 +423,16 @@ export class TrainingGroup {
     // What the idle slot added to the GPU loss sum since it was last read belongs to no run.
     if (this.lossSum) device.write(this.lossSum.buffer, Float32Array.of(0), slot * 4);
     this.options.slotArgs[slot] = args;
-    this.runs[slot] = new SlotRun(args, this.trainLengths, refill.trialNumber);
+    this.runs[slot] = this.newRun(args, refill.trialNumber);
     this.control(slot, (c) => c.onTrainBegin?.(this.event(slot)));
   }
 
   /** The slots' training losses since the last read, into each run's CPU sums; the GPU sum starts again from 0. */
   private async readLossSum(): Promise<void> {
     if (!this.lossSum) return;
-    const losses = await this.lossSum.toArray();
+    const losses = Float32Array.from(await this.lossSum.toArray());
+    // Each rank's loss is over its shard: the mean over the ranks is the global batch's (HF logs the same).
+    if (this.options.collective) await this.options.collective.allReduce(losses, 'avg');
     noGrad(() => {
       this.lossSum!.release();
       this.lossSum = keep(zeros(this.options.device, [this.slots]));
@@ -407,7 +469,12 @@ export class TrainingGroup {
 
   private async evaluateAndReport(slots: readonly number[]): Promise<void> {
     if (!this.options.evalExamples) return;
-    const all = await this.evaluate();
+    const collective = this.options.collective;
+    // Rank 0 evaluates the whole set and tells the others, so every rank logs and decides on the same metrics.
+    const all = collective
+      ? await collective.broadcastObject(this.leads ? await this.evaluate() : null, 0)
+      : await this.evaluate();
+    if (!all) throw new Error('TrainingGroup: rank 0 sent no evaluation');
     for (const slot of slots) {
       const run = this.runs[slot];
       const metrics: Record<string, number> = { ...all[slot], epoch: round(run.epoch, 4) };
@@ -520,6 +587,7 @@ export class TrainingGroup {
       if (bad) this.markDiverged(slot, { step, what: `weight ${JSON.stringify(bad.name)}`, value: bad.value }, `weights are not finite at step ${step} (${bad.name} holds ${bad.value})`);
     }
     if (this.runs.every((r) => r.diverged !== null)) return null;
+    if (!this.leads) return null; // rank 0 writes; every rank holds the same weights
     const optimizerState = await readTensors([...optimizer.stateTensors()]);
     // A search's trials each write their own checkpoints (also the last one left in a shrunk group).
     const perTrial = new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1 || this.runs.some((r) => r.trialNumber !== undefined);
@@ -747,3 +815,8 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
+
+function refillConfig(refill: SlotRefill): SlotRefillConfig {
+  const { args, hiddenDropout, attentionDropout, trialNumber, params } = refill;
+  return { args, hiddenDropout, attentionDropout, trialNumber, params };
+}

@@ -3,9 +3,11 @@
  * loss, backward, clip + AdamW, zero the gradients, submit. TrainingGroup runs it every step; `bench train` times
  * this same function, so the benchmark cannot drift from the product.
  */
+import type { Collective } from '../distributed/collective.js';
 import type { Device } from '../gpu/device.js';
+import { averageGradients } from './data-parallel.js';
 import { ForwardContext, writeDropoutCallBase, type SlotDropout } from '../nn/forward-context.js';
-import { releaseInput, uploadBatch, type HostBatch } from '../nn/model-input.js';
+import { releaseInput, uploadBatch, type HostBatch, type ModelInput } from '../nn/model-input.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { backward } from '../tensor/autograd.js';
@@ -26,7 +28,28 @@ export interface TrainingStepParts {
  * learning rate (0 for a slot without a trial); adds the step's per-slot losses into `lossSum` (T) when given.
  */
 export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): void {
-  const { device, model, optimizer, dropout } = parts;
+  const input = recordForwardBackward(parts, host, steps, lossSum);
+  recordUpdate(parts, learningRates, input);
+}
+
+/**
+ * The same step for one rank of a data-parallel group: the gradients are averaged over the ranks (a read back and
+ * an all-reduce: data-parallel.ts) between the backward and the update, so every rank applies the same update.
+ */
+export async function trainingStepDataParallel(parts: TrainingStepParts, collective: Collective, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): Promise<void> {
+  const input = recordForwardBackward(parts, host, steps, lossSum);
+  try {
+    await averageGradients(parts.device, collective, parts.model.parameters());
+  } catch (error) {
+    parts.optimizer.zeroGrad();
+    releaseInput(input);
+    throw error;
+  }
+  recordUpdate(parts, learningRates, input);
+}
+
+function recordForwardBackward(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], lossSum?: Tensor): ModelInput {
+  const { device, model, dropout } = parts;
   const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
   writeDropoutCallBase(dropout, steps);
   const context = new ForwardContext(model.slots, true, dropout);
@@ -35,8 +58,13 @@ export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, st
     if (lossSum) accumulateInto(lossSum, loss);
     backward(loss); // d(sum of slots' losses): each slot gets its own gradient.
   });
-  optimizer.step(learningRates);
-  optimizer.zeroGrad();
+  return input;
+}
+
+/** Clip + AdamW, zero the gradients, release the batch, submit. */
+function recordUpdate(parts: TrainingStepParts, learningRates: readonly number[], input: ModelInput): void {
+  parts.optimizer.step(learningRates);
+  parts.optimizer.zeroGrad();
   releaseInput(input);
-  device.flush();
+  parts.device.flush();
 }

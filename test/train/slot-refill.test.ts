@@ -17,6 +17,7 @@ import type { FrozenTrial } from '../../src/search/frozen-trial.js';
 import { SuccessiveHalvingPruner } from '../../src/search/pruners/successive-halving.js';
 import { GridSampler } from '../../src/search/samplers/grid.js';
 import { RandomSampler } from '../../src/search/samplers/random.js';
+import { TPESampler } from '../../src/search/samplers/tpe/sampler.js';
 import type { EncodedExample } from '../../src/train/data/collator.js';
 import { Trainer } from '../../src/train/trainer.js';
 import type { TrainerEvent } from '../../src/train/trainer-callback.js';
@@ -236,5 +237,21 @@ describe('refill in a search', () => {
     expect(started.size).toBeGreaterThan(0);
     // Pruned trials stopped before their last step: the compute they would have used went to other trials.
     for (const t of trials.filter((x) => x.state === 'PRUNED')) expect(Math.max(...t.intermediateValues.keys())).toBeLessThan(8);
+  });
+
+  it('asks a TPE sampler it chose with the constant liar when trials run side by side; a sampler passed in is kept', async () => {
+    const liar = async (slots: number, sampler?: TPESampler) => {
+      let used: unknown = null;
+      await searchTrainer().hyperparameterSearch({
+        nTrials: 2, slots, sampler,
+        hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-3, 1e-2, { log: true }), max_steps: 2 }),
+        onStudy: (study) => void (used = study.sampler),
+      });
+      return used;
+    };
+    expect(((await liar(2)) as TPESampler).constantLiar).toBe(true);
+    expect(((await liar(1)) as TPESampler).constantLiar).toBe(false);
+    const mine = new TPESampler({ seed: 1 });
+    expect(await liar(2, mine)).toBe(mine);
   });
 });
