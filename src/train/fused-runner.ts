@@ -183,8 +183,7 @@ export class FusedRunner {
     const settled: boolean[] = members.map(() => false);
     const interrupted: boolean[] = members.map(() => false);
     const settlements: (() => void)[] = [];
-    // Evaluations after training of slots that end at the same group step share one pass over the evaluation set.
-    const evaluations = { groupStep: -1, results: [] as Record<string, number>[] };
+    const evaluations = { groupStep: -1, results: new Map<number, Record<string, number>>() };
     try {
       this.groupsRun++;
       const data = o.datasets(members[0].args.maxSeqLength);
@@ -216,10 +215,15 @@ export class FusedRunner {
       };
       // A slot's trial settles as soon as its run ends; the slot then takes the search's next trial, if any.
       const onSlotEnd = async (slot: number, output: TrainOutput): Promise<void> => {
+        // Trials never evaluated during training that end at the same step share one evaluation (of them only).
         const evaluate = async (): Promise<Record<string, number>> => {
-          if (evaluations.groupStep !== group!.state.globalStep) evaluations.results = await group!.evaluate();
-          evaluations.groupStep = group!.state.globalStep;
-          return evaluations.results[slot];
+          if (evaluations.groupStep !== group!.state.globalStep || !evaluations.results.has(slot)) {
+            const targets = group!.slotsEnding().filter((s) => lastMetrics[s] === undefined);
+            const results = await group!.evaluateSlots(targets);
+            evaluations.groupStep = group!.state.globalStep;
+            evaluations.results = new Map(targets.map((s, i) => [s, results[i]]));
+          }
+          return evaluations.results.get(slot)!;
         };
         settlements.push(await this.settlement(members[slot], output, { interrupted: interrupted[slot], pruned: pruned[slot], metrics: lastMetrics[slot], objective: lastObjective[slot] }, evaluate));
         settled[slot] = true;
@@ -269,7 +273,7 @@ export class FusedRunner {
         for (const perSlot of [members, pruned, lastMetrics, lastObjective, settled, interrupted] as unknown[][]) {
           perSlot.splice(0, perSlot.length, ...keepSlots.map((slot) => perSlot[slot]));
         }
-        evaluations.groupStep = -1; // cached results are by old slot numbers
+        evaluations.groupStep = -1; // the cached results are by old slot numbers
         this.shrinks++;
         return { model: model!, optimizer: optimizer! };
       };
@@ -292,6 +296,8 @@ export class FusedRunner {
         onSlotEnd,
         nextTrial,
         shrink,
+        // Slots fall due for evaluation at different steps once refilled: each evaluation runs the due slots only.
+        evalModel: (slots) => o.modelInit(o.device, new Array(slots).fill(0), { trials: [], model: { ...modelSettings } }),
         ...(o.collective ? { collective: o.collective } : {}),
       });
       group = trainingGroup;

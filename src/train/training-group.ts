@@ -76,6 +76,12 @@ export interface TrainingGroupOptions {
    * its metrics, stops and refills reach the other ranks, so no rank trains on alone.
    */
   collective?: Collective;
+  /**
+   * Builds a model of `slots` slots (any weights: the group copies the slots it evaluates into it). With it, an
+   * evaluation runs only the slots that are due (refilled slots fall due at different steps), at their share of
+   * the cost; without it, every evaluation runs every slot.
+   */
+  evalModel?: (slots: number) => TrainableModel;
   /** On ranks other than 0: builds the refill rank 0 announced (its weights are then overwritten by rank 0's). */
   buildRefill?: (config: SlotRefillConfig, slot: number) => Promise<SlotRefill> | SlotRefill;
 }
@@ -156,6 +162,10 @@ export class TrainingGroup {
   private runs: SlotRun[];
   /** Each slot's dropout rates (CPU copies of the (T) buffers, to rebuild them when the group shrinks). */
   private hiddenRates: number[];
+  /** The slots whose runs end at this step, while onSlotEnd is told of them. */
+  private ending: readonly number[] = [];
+  /** Models for evaluating a subset of the slots, by slot count (evaluateSlots). */
+  private readonly evalModels = new Map<number, TrainableModel>();
   private attentionRates: number[];
   private groupStep = 0;
   private dropout: SlotDropout;
@@ -216,6 +226,11 @@ export class TrainingGroup {
 
   get totalSteps(): number {
     return this.runs[0].totalSteps;
+  }
+
+  /** While onSlotEnd runs: every slot whose run ends at this step (their owner may evaluate them together). */
+  slotsEnding(): readonly number[] {
+    return this.ending;
   }
 
   /** Stops slot `slot` from learning further (pruned, early-stopped or diverged); the others go on. */
@@ -307,9 +322,12 @@ export class TrainingGroup {
     for (;;) {
       const over = this.runs.flatMap((run, slot) => (!run.ended && !run.training ? [slot] : []));
       if (over.length === 0) return;
-      for (const slot of over) {
-        outputs[slot] = await this.endRun(slot);
-        await this.options.onSlotEnd?.(slot, outputs[slot]!);
+      for (const slot of over) outputs[slot] = await this.endRun(slot);
+      this.ending = over;
+      try {
+        for (const slot of over) await this.options.onSlotEnd?.(slot, outputs[slot]!);
+      } finally {
+        this.ending = [];
       }
       for (const slot of over) {
         const refill = await this.nextTrial(slot);
@@ -471,13 +489,13 @@ export class TrainingGroup {
     if (!this.options.evalExamples) return;
     const collective = this.options.collective;
     // Rank 0 evaluates the whole set and tells the others, so every rank logs and decides on the same metrics.
-    const all = collective
-      ? await collective.broadcastObject(this.leads ? await this.evaluate() : null, 0)
-      : await this.evaluate();
-    if (!all) throw new Error('TrainingGroup: rank 0 sent no evaluation');
-    for (const slot of slots) {
+    const due = collective
+      ? await collective.broadcastObject(this.leads ? await this.evaluateSlots(slots) : null, 0)
+      : await this.evaluateSlots(slots);
+    if (!due) throw new Error('TrainingGroup: rank 0 sent no evaluation');
+    for (const [i, slot] of slots.entries()) {
       const run = this.runs[slot];
-      const metrics: Record<string, number> = { ...all[slot], epoch: round(run.epoch, 4) };
+      const metrics: Record<string, number> = { ...due[i], epoch: round(run.epoch, 4) };
       const step = run.step;
       run.logHistory.push({ ...metrics, step });
       this.control(slot, (c) => c.onEvaluate?.(this.event(slot), metrics));
@@ -489,9 +507,28 @@ export class TrainingGroup {
 
   /** Evaluation metrics per slot, HF keys: eval_loss, eval_<metric>, eval_runtime, eval_samples_per_second, … */
   async evaluate(examples = this.options.evalExamples): Promise<Record<string, number>[]> {
+    return this.evaluateWith(this.options.model, examples);
+  }
+
+  /**
+   * Evaluation metrics of `slots` only (in that order): in a model of their own when the group can build one
+   * (`evalModel`), their weights copied in, so the cost is theirs and not the whole group's.
+   */
+  async evaluateSlots(slots: readonly number[], examples = this.options.evalExamples): Promise<Record<string, number>[]> {
+    if (!this.options.evalModel || slots.length === this.slots) {
+      const all = await this.evaluate(examples);
+      return slots.map((slot) => all[slot]);
+    }
+    let model = this.evalModels.get(slots.length);
+    if (!model) this.evalModels.set(slots.length, (model = this.options.evalModel(slots.length)));
+    copySlots(this.options.device, this.options.model.namedParameters(), model.namedParameters(), slots, slots.map((_, j) => j));
+    return this.evaluateWith(model, examples);
+  }
+
+  private async evaluateWith(model: TrainableModel, examples: readonly EncodedExample[] | undefined): Promise<Record<string, number>[]> {
     if (!examples || examples.length === 0) throw new Error('evaluate(): no evaluation examples');
     const started = performance.now();
-    const results = await this.predict(examples);
+    const results = await this.predictWith(model, examples);
     const runtime = (performance.now() - started) / 1000;
     const steps = Math.ceil(examples.length / this.options.slotArgs[0].perDeviceEvalBatchSize);
     return results.map((result) => {
@@ -507,25 +544,30 @@ export class TrainingGroup {
 
   /** Logits, predicted classes, mean loss and metrics of every slot on `examples` (all slots see the same data). */
   async predict(examples: readonly EncodedExample[]): Promise<{ logits: Float32Array; predictions: Int32Array; loss: number; metrics: Record<string, number> }[]> {
-    const { device, model } = this.options;
+    return this.predictWith(this.options.model, examples);
+  }
+
+  private async predictWith(model: TrainableModel, examples: readonly EncodedExample[]): Promise<{ logits: Float32Array; predictions: Int32Array; loss: number; metrics: Record<string, number> }[]> {
+    const device = this.options.device;
+    const slots = model.slots;
     const numLabels = model.config.numLabels;
     const n = examples.length;
-    const logits = Array.from({ length: this.slots }, () => new Float32Array(n * numLabels));
-    const lossSums = new Float64Array(this.slots);
+    const logits = Array.from({ length: slots }, () => new Float32Array(n * numLabels));
+    const lossSums = new Float64Array(slots);
     const padId = this.options.padId ?? 0;
-    const context = new ForwardContext(this.slots, false, null);
+    const context = new ForwardContext(slots, false, null);
     model.eval();
     let offset = 0;
     for (const indices of evaluationBatches(n, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
       const batch = this.collate(examples, indices);
-      const input = uploadBatch(device, stackSlots(new Array(this.slots).fill(batch), padId), model.config.maxPositionEmbeddings);
+      const input = uploadBatch(device, stackSlots(new Array(slots).fill(batch), padId), model.config.maxPositionEmbeddings);
       const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
         const out = model.forward(input, context); // (T, B, C)
         return [out, model.loss(out, input.labels!)] as const;
       }));
       const values = (await slotLogits.toArray()) as Float32Array;
       const losses = await slotLoss.toArray();
-      for (let t = 0; t < this.slots; t++) {
+      for (let t = 0; t < slots; t++) {
         logits[t].set(values.subarray(t * indices.length * numLabels, (t + 1) * indices.length * numLabels), offset * numLabels);
         lossSums[t] += losses[t] * indices.length; // HF: per-sample mean over the whole set
       }
@@ -728,6 +770,8 @@ export class TrainingGroup {
   }
 
   release(): void {
+    for (const model of this.evalModels.values()) model.release();
+    this.evalModels.clear();
     this.lossSum?.release();
     for (const t of Object.values(this.dropout)) t.release();
   }

@@ -137,6 +137,29 @@ describe('slot refill', () => {
   });
 });
 
+describe('evaluating the slots that are due', () => {
+  it('gives the metrics the whole group\'s evaluation gives those slots, in a model of their own', async () => {
+    const d = device();
+    const slotArgs = [0.01, 0.02, 0.005].map((lr, i) => args({ learning_rate: lr, seed: 30 + i, max_steps: 3 }));
+    const model = new SequenceClassifier(d, config, slotArgs.map((a) => a.seed));
+    const optimizer = new AdamW(d, model.namedParameters(), slotArgs.map(optimizerSettings));
+    const built: number[] = [];
+    const g = new TrainingGroup({
+      device: d, model, optimizer, slotArgs, trainExamples: train, evalExamples: evalSet,
+      evalModel: (slots) => (built.push(slots), new SequenceClassifier(d, config, new Array(slots).fill(99))),
+    });
+    await g.train();
+    const all = await g.evaluate();
+    const some = await g.evaluateSlots([2, 0]);
+    expect(built).toEqual([2]); // evaluations during training ran all three slots (all due together)
+    const pick = (m: Record<string, number>) => [m.eval_loss];
+    expectClose(some.map(pick).flat(), [all[2], all[0]].map(pick).flat(), 1e-6, 'eval_loss of slots 2 and 0');
+    g.release();
+    optimizer.release();
+    model.release();
+  });
+});
+
 describe('refill in a search', () => {
   function searchTrainer(callbacks: { onStepEnd?: (event: TrainerEvent) => void } = {}) {
     return new Trainer({
