@@ -8,6 +8,7 @@
  * from Dawn (validation, out-of-memory) are collected as they arrive and thrown at the next sync point with Dawn's
  * message, which names the kernel and shapes through the labels set here; a lost device throws on the next call.
  */
+import { adapterForLocalRank, listAdapters } from './adapters.js';
 import { create, globals as webgpuGlobals } from 'webgpu';
 import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
@@ -73,8 +74,17 @@ const globals = webgpuGlobals as unknown as { GPUBufferUsage: typeof GPUBufferUs
 // waits crashed (PEERS.md).
 const liveInstances = new Set<GPU>();
 
+/** Under a launcher (LOCAL_RANK and LOCAL_WORLD_SIZE > 1, torchrun's): this rank's adapter, where there are several. */
+async function adapterOfLocalRank(): Promise<string | undefined> {
+  const localRank = Number(process.env.LOCAL_RANK);
+  if (!(Number(process.env.LOCAL_WORLD_SIZE) > 1) || !Number.isInteger(localRank) || localRank < 0) return undefined;
+  const { name, warning } = adapterForLocalRank(localRank, await listAdapters());
+  if (warning && localRank === 0) process.emitWarning(warning);
+  return name ?? undefined;
+}
+
 export async function createDevice(options: DeviceOptions = {}): Promise<Device> {
-  const adapterName = options.adapter ?? process.env.WEBTRAINER_ADAPTER;
+  const adapterName = options.adapter ?? process.env.WEBTRAINER_ADAPTER ?? (await adapterOfLocalRank());
   const backend = options.backend ?? process.env.WEBTRAINER_BACKEND;
   const flags: string[] = [];
   if (adapterName) flags.push(`adapter=${adapterName}`);
