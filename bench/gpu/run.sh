@@ -4,7 +4,9 @@
 # under its own time limit, packing what finished into $OUT/results.tar after each stage, so a cut-off run still
 # returns it.
 #   device run: carry [".gpu"], command "bash bench/gpu/run.sh"   (STAGES="variants torch" to run fewer)
-#   Stage limits in seconds: VARIANTS_S (170), KERNELS_S (240: each case now also times its ceiling probe), TESTS_S.
+#   Stage limits in seconds: VARIANTS_S (170), KERNELS_S (240: each case now also times its ceiling probe), TESTS_S,
+#   BENCHSWEEP_S (240). `train` (dispatches and CPU recording per step) and `benchsweep` come first: they are the
+#   figures issue 14 asks of a GPU.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -24,7 +26,7 @@ echo "ICD: $icd"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv
 cd /tmp/w/app
 node=/tmp/node
-stages=${STAGES:-"doctor variants torch kernels train sweep tests"}
+stages=${STAGES:-"doctor train benchsweep variants torch kernels sweep allreduce tests"}
 
 stage() { tar -C "$RES" -cf "$OUT/results.tar" .; echo; echo "=== $1 ($(date +%T))"; }
 for s in $stages; do
@@ -37,6 +39,10 @@ for s in $stages; do
     torch) stage torch; PYTHONUNBUFFERED=1 timeout 90 python3 bench/peers/torch_peer.py --json "$RES/torch.json" 2>&1 | tee "$RES/torch.txt" ;;
     kernels) stage kernels; timeout "${KERNELS_S:-240}" $node bin/webtrainer.js bench kernels --json > "$RES/kernels.json" 2> "$RES/kernels.err"; tail -3 "$RES/kernels.err" ;;
     train) stage train; timeout 90 $node bin/webtrainer.js bench train --json > "$RES/train.json" 2> "$RES/train.err"; tail -3 "$RES/train.err" ;;
+    # Issue 14: the fused-sweep benchmark (K = 1..16, slot refill, ASHA): trials/hour against K = 1 on this GPU.
+    benchsweep) stage benchsweep; timeout "${BENCHSWEEP_S:-240}" $node bin/webtrainer.js bench sweep --json > "$RES/bench-sweep.json" 2> "$RES/bench-sweep.err"; tail -6 "$RES/bench-sweep.err" ;;
+    # Issue 15: all-reduce against the raw socket with a core per rank.
+    allreduce) stage allreduce; timeout 120 $node bin/webtrainer.js bench allreduce --json > "$RES/allreduce.json" 2> "$RES/allreduce.err"; tail -3 "$RES/allreduce.err" ;;
     sweep) stage sweep
       for slots in 8 1; do
         timeout 90 $node bin/webtrainer.js sweep --n-trials 8 --slots $slots --storage "sqlite:////tmp/sweep$slots.db" --json \
