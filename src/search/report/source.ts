@@ -11,15 +11,13 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Distribution } from '../distributions.js';
 import { StudyError } from '../errors.js';
-import type { Direction, FrozenTrial, TrialState } from '../frozen-trial.js';
+import type { Direction, FrozenTrial } from '../frozen-trial.js';
 import { PostgresConnection } from '../storage/postgres-connection.js';
 import { PostgresStorage } from '../storage/postgres.js';
 import { isPostgresUrl, redactPostgresUrl } from '../storage/postgres-url.js';
-import { SCHEMA_VERSION, sqlitePathFromUrl } from '../storage/sqlite.js';
+import { readSqliteTrials, SCHEMA_VERSION, sqlitePathFromUrl } from '../storage/sqlite.js';
 import type { StudySummary } from '../storage/storage.js';
-import { parseDistribution, toFrozenTrial, type TrialRecordParts } from '../storage/trial-record.js';
 
 export interface StudyContents {
   directions: Direction[];
@@ -109,39 +107,9 @@ class SqliteSource implements StudySource {
     })();
   }
 
-  /** SqliteStorage.loadTrials for one study (inside the caller's read transaction). */
+  /** One study's trials, as SqliteStorage reads them (inside the caller's read transaction). */
   private trials(studyId: number): FrozenTrial[] {
-    const where = 't.study_id = ?';
-    const parts = new Map<number, TrialRecordParts>();
-    for (const r of this.db.prepare(`SELECT * FROM trials t WHERE ${where} ORDER BY t.number`).all(studyId)) {
-      parts.set(r.trial_id as number, {
-        trialId: r.trial_id as number,
-        number: r.number as number,
-        state: r.state as TrialState,
-        values: r.values_json === null ? null : (JSON.parse(r.values_json as string) as number[]),
-        params: new Map(),
-        intermediateValues: new Map(),
-        userAttrs: {},
-        systemAttrs: {},
-        datetimeStart: r.datetime_start === null ? null : new Date(r.datetime_start as number),
-        datetimeComplete: r.datetime_complete === null ? null : new Date(r.datetime_complete as number),
-      });
-    }
-    const distributions = new Map<string, Distribution>();
-    for (const r of this.db.prepare(`SELECT p.* FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE ${where} ORDER BY p.rowid`).all(studyId)) {
-      const json = r.distribution_json as string;
-      let d = distributions.get(json);
-      if (!d) distributions.set(json, (d = parseDistribution(json, r.name as string)));
-      parts.get(r.trial_id as number)?.params.set(r.name as string, { internal: r.internal as number, distribution: d });
-    }
-    for (const r of this.db.prepare(`SELECT v.* FROM trial_intermediate_values v JOIN trials t ON t.trial_id = v.trial_id WHERE ${where} ORDER BY v.step`).all(studyId)) {
-      parts.get(r.trial_id as number)?.intermediateValues.set(r.step as number, r.value === null ? NaN : (r.value as number));
-    }
-    for (const r of this.db.prepare(`SELECT a.* FROM trial_attrs a JOIN trials t ON t.trial_id = a.trial_id WHERE ${where}`).all(studyId)) {
-      const p = parts.get(r.trial_id as number);
-      if (p) (r.kind === 'user' ? p.userAttrs : p.systemAttrs)[r.key as string] = JSON.parse(r.value_json as string);
-    }
-    return [...parts.values()].map(toFrozenTrial);
+    return readSqliteTrials(this.db, 't.study_id = ?', [studyId]);
   }
 
   close(): void {

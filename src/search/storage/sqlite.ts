@@ -330,38 +330,7 @@ export class SqliteStorage implements StudyStorage {
 
   /** Loads trials matching `where` (on alias t) with their params, intermediate values and attrs, in one read transaction. */
   private loadTrials(where: string, args: unknown[]): FrozenTrial[] {
-    return this.db.transaction(() => {
-      const parts = new Map<number, TrialRecordParts>();
-      for (const r of this.db.prepare(`SELECT * FROM trials t WHERE ${where} ORDER BY t.number`).all(...args)) {
-        parts.set(r.trial_id as number, {
-          trialId: r.trial_id as number,
-          number: r.number as number,
-          state: r.state as TrialState,
-          values: r.values_json === null ? null : (JSON.parse(r.values_json as string) as number[]),
-          params: new Map(),
-          intermediateValues: new Map(),
-          userAttrs: {},
-          systemAttrs: {},
-          datetimeStart: r.datetime_start === null ? null : new Date(r.datetime_start as number),
-          datetimeComplete: r.datetime_complete === null ? null : new Date(r.datetime_complete as number),
-        });
-      }
-      const distCache = new Map<string, Distribution>();
-      for (const r of this.db.prepare(`SELECT p.* FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE ${where} ORDER BY p.rowid`).all(...args)) {
-        const json = r.distribution_json as string;
-        let d = distCache.get(json);
-        if (!d) distCache.set(json, (d = parseDistribution(json, r.name as string)));
-        parts.get(r.trial_id as number)?.params.set(r.name as string, { internal: r.internal as number, distribution: d });
-      }
-      for (const r of this.db.prepare(`SELECT v.* FROM trial_intermediate_values v JOIN trials t ON t.trial_id = v.trial_id WHERE ${where} ORDER BY v.step`).all(...args)) {
-        parts.get(r.trial_id as number)?.intermediateValues.set(r.step as number, r.value === null ? NaN : (r.value as number));
-      }
-      for (const r of this.db.prepare(`SELECT a.* FROM trial_attrs a JOIN trials t ON t.trial_id = a.trial_id WHERE ${where}`).all(...args)) {
-        const p = parts.get(r.trial_id as number);
-        if (p) (r.kind === 'user' ? p.userAttrs : p.systemAttrs)[r.key as string] = JSON.parse(r.value_json as string);
-      }
-      return [...parts.values()].map(toFrozenTrial);
-    })();
+    return this.db.transaction(() => readSqliteTrials(this.db, where, args))();
   }
 
   getTrialIdFromNumber(studyId: number, number: number): number {
@@ -403,4 +372,46 @@ export class SqliteStorage implements StudyStorage {
   close(): void {
     this.db.close();
   }
+}
+
+/** The part of better-sqlite3 the trial reader needs (SqliteStorage's and the report's read-only connection). */
+export interface SqliteTrialReader {
+  prepare(sql: string): { all(...params: unknown[]): Record<string, unknown>[] };
+}
+
+/**
+ * Trials matching `where` (SQL on alias t, with `args`) with their params, intermediate values and attrs. Call it
+ * inside a read transaction, so that the four reads see one state of the study.
+ */
+export function readSqliteTrials(db: SqliteTrialReader, where: string, args: unknown[]): FrozenTrial[] {
+  const parts = new Map<number, TrialRecordParts>();
+  for (const r of db.prepare(`SELECT * FROM trials t WHERE ${where} ORDER BY t.number`).all(...args)) {
+    parts.set(r.trial_id as number, {
+      trialId: r.trial_id as number,
+      number: r.number as number,
+      state: r.state as TrialState,
+      values: r.values_json === null ? null : (JSON.parse(r.values_json as string) as number[]),
+      params: new Map(),
+      intermediateValues: new Map(),
+      userAttrs: {},
+      systemAttrs: {},
+      datetimeStart: r.datetime_start === null ? null : new Date(r.datetime_start as number),
+      datetimeComplete: r.datetime_complete === null ? null : new Date(r.datetime_complete as number),
+    });
+  }
+  const distCache = new Map<string, Distribution>();
+  for (const r of db.prepare(`SELECT p.* FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE ${where} ORDER BY p.rowid`).all(...args)) {
+    const json = r.distribution_json as string;
+    let d = distCache.get(json);
+    if (!d) distCache.set(json, (d = parseDistribution(json, r.name as string)));
+    parts.get(r.trial_id as number)?.params.set(r.name as string, { internal: r.internal as number, distribution: d });
+  }
+  for (const r of db.prepare(`SELECT v.* FROM trial_intermediate_values v JOIN trials t ON t.trial_id = v.trial_id WHERE ${where} ORDER BY v.step`).all(...args)) {
+    parts.get(r.trial_id as number)?.intermediateValues.set(r.step as number, r.value === null ? NaN : (r.value as number));
+  }
+  for (const r of db.prepare(`SELECT a.* FROM trial_attrs a JOIN trials t ON t.trial_id = a.trial_id WHERE ${where}`).all(...args)) {
+    const p = parts.get(r.trial_id as number);
+    if (p) (r.kind === 'user' ? p.userAttrs : p.systemAttrs)[r.key as string] = JSON.parse(r.value_json as string);
+  }
+  return [...parts.values()].map(toFrozenTrial);
 }
