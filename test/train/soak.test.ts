@@ -77,8 +77,11 @@ describe('a long run over varying lengths', () => {
     // Pooled buffers: one set per size class in use, so they stop growing once every length has been seen.
     expect(last.stats.storageBuffersLive, 'live storage buffers').toBeLessThanOrEqual(Math.ceil(warm.stats.storageBuffersLive * 1.1));
     if (last.mappings !== null && warm.mappings !== null) {
-      // Before the fix this grew by ~100 per step (hundreds of thousands here).
-      expect(last.mappings - warm.mappings, 'new memory mappings after the first quarter').toBeLessThan(2 * CACHE_CAPACITY);
+      // Before the fix this grew by ~100 per step (hundreds of thousands here). Bounded now: one mapping per live bind
+      // group at most (3 × capacity, checked above) plus V8's heap, which grew by up to ~1,700 mappings on this VM when
+      // other heavy jobs ran beside the test (512 failed there, at a commit that passes alone). 4,096 is that plus
+      // margin, and still 1% of what the leak made.
+      expect(last.mappings - warm.mappings, 'new memory mappings after the first quarter').toBeLessThan(16 * CACHE_CAPACITY);
     }
   });
 });
