@@ -16,10 +16,10 @@
  * with the reason.
  */
 import { AdamW } from '../src/nn/adamw.js';
-import type { SlotDropout } from '../src/nn/forward-context.js';
+import { createSlotDropout } from '../src/nn/forward-context.js';
 import type { HostBatch } from '../src/nn/model-input.js';
 import { SequenceClassifier } from '../src/nn/sequence-classifier.js';
-import { tensor, zeros } from '../src/tensor/create.js';
+import { zeros } from '../src/tensor/create.js';
 import { keep } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { recordTrainingStep } from '../src/train/training-step.js';
@@ -125,12 +125,7 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
   const optimizer = new AdamW(device, model.namedParameters(), [
     { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm },
   ]);
-  const dropout: SlotDropout = {
-    seeds: keep(tensor(device, Int32Array.from([spec.dataSeed % 1_000_000]), [1])),
-    hidden: keep(tensor(device, Float32Array.from([spec.hiddenDropoutProb]), [1])),
-    attention: keep(tensor(device, Float32Array.from([spec.attentionDropoutProb]), [1])),
-    callBase: keep(tensor(device, new Int32Array(2), [1, 2])),
-  };
+  const dropout = createSlotDropout(device, [spec.dataSeed % 1_000_000], [spec.hiddenDropoutProb], [spec.attentionDropoutProb]);
   const data = syntheticBatch(spec);
   const host: HostBatch = {
     slots: 1,

@@ -3,6 +3,9 @@
  * slots' seeds and rates (small (T) GPU buffers, since fused trials each have their own) and a counter that gives
  * each dropout call of each step its own random stream.
  */
+import type { Device } from '../gpu/device.js';
+import { tensor, zeros } from '../tensor/create.js';
+import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface SlotDropout {
@@ -18,6 +21,17 @@ export interface SlotDropout {
    * is the same every step.
    */
   callBase: Tensor;
+}
+
+/** A group's dropout buffers, kept (release each tensor when the group ends): per-slot seeds and rates, call base 0. */
+export function createSlotDropout(device: Device, seeds: readonly number[], hidden: readonly number[], attention: readonly number[]): SlotDropout {
+  const slots = seeds.length;
+  return {
+    seeds: keep(tensor(device, Int32Array.from(seeds), [slots])),
+    hidden: keep(tensor(device, Float32Array.from(hidden), [slots])),
+    attention: keep(tensor(device, Float32Array.from(attention), [slots])),
+    callBase: keep(zeros(device, [slots, 2], { dtype: 'i32' })),
+  };
 }
 
 /**

@@ -26,7 +26,7 @@ import { optimizerSettings, type TrainingArguments } from './training-arguments.
 import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics, type SlotRefill, type TrainOutput } from './training-group.js';
 import { TrialPruned } from '../search/errors.js';
 import type { Collective } from '../distributed/collective.js';
-import { memberConfig, type FollowerMessage } from './search-follower.js';
+import { fusedGroupOptions, memberConfig, type FollowerMessage } from './search-follower.js';
 import { shrinkModel } from './shrink-model.js';
 import type { Trial } from '../search/trial.js';
 
@@ -100,11 +100,6 @@ export class FusedRunner {
   private running = false;
   private arrival: (() => void) | null = null;
   private readonly idleWaiters: (() => void)[] = [];
-  groupsRun = 0;
-  /** Trials started in a slot another trial had freed. */
-  refills = 0;
-  /** Times a group shrank to its training slots. */
-  shrinks = 0;
 
   constructor(private readonly options: FusedRunnerOptions) {}
 
@@ -185,11 +180,20 @@ export class FusedRunner {
     const settlements: (() => void)[] = [];
     const evaluations = { groupStep: -1, results: new Map<number, Record<string, number>>() };
     try {
-      this.groupsRun++;
-      const data = o.datasets(members[0].args.maxSeqLength);
       const modelSettings = members[0].model ?? {};
-      model = o.modelInit(o.device, members.map((m) => m.args.seed), { trials: members.map((m) => m.trial), model: { ...modelSettings } });
-      checkModelSettings(model, modelSettings);
+      // Every model of the group (its first, a refill's, a shrunk one) is modelInit's for its trials, with the group's
+      // model settings: a fusion key includes them, so they are every trial's.
+      const build = (trials: readonly Pending[]): TrainableModel => {
+        const built = o.modelInit(o.device, trials.map((m) => m.args.seed), { trials: trials.map((m) => m.trial), model: { ...modelSettings } });
+        try {
+          checkModelSettings(built, modelSettings);
+        } catch (error) {
+          built.release();
+          throw error;
+        }
+        return built;
+      };
+      model = build(members);
       const config = model.config;
       optimizer = new AdamW(o.device, model.namedParameters(), members.map((m) => optimizerSettings(m.args)));
       const reporter: TrainerCallback = {
@@ -233,23 +237,19 @@ export class FusedRunner {
         for (const settle of settlements.splice(0)) settle();
         const next = await this.nextMember(key);
         if (!next) return null;
-        let weights: TrainableModel | null = null;
+        let fresh: TrainableModel;
         try {
-          weights = o.modelInit(o.device, [next.args.seed], { trials: [next.trial], model: { ...(next.model ?? {}) } });
-          checkModelSettings(weights, next.model ?? {});
+          fresh = build([next]);
         } catch (error) {
-          weights?.release();
           next.reject(error);
           return null;
         }
-        const fresh = weights;
         members[slot] = next;
         pruned[slot] = false;
         interrupted[slot] = false;
         lastMetrics[slot] = undefined;
         lastObjective[slot] = undefined;
         settled[slot] = false;
-        this.refills++;
         return {
           args: next.args,
           weights: fresh.namedParameters().map(([, t]) => t),
@@ -264,35 +264,18 @@ export class FusedRunner {
       // No trial left for idle slots: the group goes on with its training slots only, weights and state copied.
       const shrink = async (keepSlots: readonly number[]) => {
         const kept = keepSlots.map((slot) => members[slot]);
-        const build = (seeds: number[]) => {
-          const built = o.modelInit(o.device, seeds, { trials: kept.map((m) => m.trial), model: { ...modelSettings } });
-          checkModelSettings(built, modelSettings);
-          return built;
-        };
-        ({ model, optimizer } = shrinkModel(o.device, build, model!, optimizer!, keepSlots, kept.map((m) => m.args)));
+        ({ model, optimizer } = shrinkModel(o.device, () => build(kept), model!, optimizer!, keepSlots, kept.map((m) => m.args)));
         for (const perSlot of [members, pruned, lastMetrics, lastObjective, settled, interrupted] as unknown[][]) {
           perSlot.splice(0, perSlot.length, ...keepSlots.map((slot) => perSlot[slot]));
         }
         evaluations.groupStep = -1; // the cached results are by old slot numbers
-        this.shrinks++;
         return { model: model!, optimizer: optimizer! };
       };
       // Under data parallelism, the other ranks build the same group (search-follower.ts).
       await o.collective?.broadcastObject<FollowerMessage>({ type: 'group', members: members.map(memberConfig) }, 0);
       const trainingGroup = new TrainingGroup({
-        device: o.device,
-        model,
-        optimizer,
-        slotArgs: members.map((m) => m.args),
-        trainExamples: data.train,
-        evalExamples: data.eval,
-        padId: o.padId,
-        dataCollator: o.dataCollator,
-        computeMetrics: o.computeMetrics,
+        ...fusedGroupOptions(o, model, optimizer, members.map(memberConfig)),
         callbacks: [reporter, ...(o.callbacks ?? [])],
-        hiddenDropout: members.map((m) => m.hiddenDropout ?? config.hiddenDropoutProb),
-        attentionDropout: members.map((m) => m.attentionDropout ?? config.attentionDropoutProb),
-        trialNumbers: members.map((m) => m.trial.number),
         onSlotEnd,
         nextTrial,
         shrink,

@@ -21,7 +21,7 @@
  */
 import { join } from 'node:path';
 import type { ModelConfig } from '../nn/config.js';
-import type { Direction, FrozenTrial } from '../search/frozen-trial.js';
+import type { FrozenTrial } from '../search/frozen-trial.js';
 import type { HeartbeatOptions } from '../search/heartbeat.js';
 import { defaultComputeObjective } from '../search/spaces/hf-defaults.js';
 import type { SpaceValue } from '../search/spaces/param-spec.js';

@@ -53,6 +53,32 @@ function announcedTrial(config: { trialNumber?: number; params?: Record<string, 
   return { number: config.trialNumber ?? -1, params: config.params ?? {} } as unknown as Trial;
 }
 
+/** What building a fused group needs besides its trials: the device, the data and how to collate and score it. */
+export type GroupSource = Pick<FollowSearchOptions, 'device' | 'datasets' | 'padId' | 'dataCollator' | 'computeMetrics'>;
+
+/**
+ * The TrainingGroup options every rank's group of these trials shares (rank 0's FusedRunner and the followers):
+ * the model, the data at the trials' sequence length, collation, metrics, and each slot's arguments, dropout and trial.
+ */
+export function fusedGroupOptions(o: GroupSource, model: TrainableModel, optimizer: AdamW, members: readonly MemberConfig[]) {
+  const config = model.config;
+  const data = o.datasets(members[0].args.maxSeqLength);
+  return {
+    device: o.device,
+    model,
+    optimizer,
+    slotArgs: members.map((m) => m.args),
+    trainExamples: data.train,
+    evalExamples: data.eval,
+    padId: o.padId,
+    dataCollator: o.dataCollator,
+    computeMetrics: o.computeMetrics,
+    hiddenDropout: members.map((m) => m.hiddenDropout ?? config.hiddenDropoutProb),
+    attentionDropout: members.map((m) => m.attentionDropout ?? config.attentionDropoutProb),
+    trialNumbers: members.map((m) => m.trialNumber),
+  };
+}
+
 export interface FollowSearchOptions {
   device: Device;
   collective: Collective;
@@ -84,24 +110,11 @@ async function followGroup(o: FollowSearchOptions, first: MemberConfig[]): Promi
   let model: TrainableModel = build(members.map((m) => m.args.seed), members.map(announcedTrial));
   let optimizer = new AdamW(o.device, model.namedParameters(), members.map((m) => optimizerSettings(m.args)));
   let group: TrainingGroup | null = null;
-  const config = model.config;
-  const data = o.datasets(members[0].args.maxSeqLength);
   try {
     group = new TrainingGroup({
-      device: o.device,
+      ...fusedGroupOptions(o, model, optimizer, members),
       collective: o.collective,
-      model,
-      optimizer,
-      slotArgs: members.map((m) => m.args),
-      trainExamples: data.train,
-      evalExamples: data.eval,
-      padId: o.padId,
-      dataCollator: o.dataCollator,
-      computeMetrics: o.computeMetrics,
       callbacks: o.callbacks,
-      hiddenDropout: members.map((m) => m.hiddenDropout ?? config.hiddenDropoutProb),
-      attentionDropout: members.map((m) => m.attentionDropout ?? config.attentionDropoutProb),
-      trialNumbers: members.map((m) => m.trialNumber),
       buildRefill: (refill: SlotRefillConfig, slot: number): SlotRefill => {
         members[slot] = { trialNumber: refill.trialNumber ?? -1, params: refill.params ?? {}, args: refill.args, hiddenDropout: refill.hiddenDropout, attentionDropout: refill.attentionDropout, model: settings };
         const fresh = build([refill.args.seed], [announcedTrial(refill)]);

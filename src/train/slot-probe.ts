@@ -14,9 +14,9 @@
 import type { Device } from '../gpu/device.js';
 import { AdamW } from '../nn/adamw.js';
 import type { ModelConfig } from '../nn/config.js';
-import type { SlotDropout } from '../nn/forward-context.js';
+import { createSlotDropout } from '../nn/forward-context.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
-import { tensor, zeros } from '../tensor/create.js';
+import { zeros } from '../tensor/create.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { stackSlots } from './slot-batches.js';
@@ -115,12 +115,7 @@ async function probe(o: ChooseSlotsOptions, k: number, batch: number, seq: numbe
   const model = o.modelInit(device, seeds);
   const optimizer = new AdamW(device, model.namedParameters(), seeds.map(() => optimizerSettings(args)));
   const config = model.config;
-  const dropout: SlotDropout = {
-    seeds: keep(tensor(device, Int32Array.from(seeds), [k])),
-    hidden: keep(tensor(device, new Float32Array(k).fill(config.hiddenDropoutProb), [k])),
-    attention: keep(tensor(device, new Float32Array(k).fill(config.attentionDropoutProb), [k])),
-    callBase: keep(zeros(device, [k, 2], { dtype: 'i32' })),
-  };
+  const dropout = createSlotDropout(device, seeds, seeds.map(() => config.hiddenDropoutProb), seeds.map(() => config.attentionDropoutProb));
   const lossSum: Tensor = keep(zeros(device, [k]));
   let state = 12345;
   const next = (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);

@@ -7,7 +7,7 @@
  */
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ForwardContext, type SlotDropout } from '../nn/forward-context.js';
+import { createSlotDropout, ForwardContext, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch } from '../nn/model-input.js';
 import { recordTrainingStep, trainingStepDataParallel } from './training-step.js';
 import type { Collective } from '../distributed/collective.js';
@@ -15,7 +15,7 @@ import { broadcastTensors } from './data-parallel.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { noGrad } from '../tensor/autograd.js';
-import { tensor, zeros } from '../tensor/create.js';
+import { zeros } from '../tensor/create.js';
 import type { Device } from '../gpu/device.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -200,12 +200,7 @@ export class TrainingGroup {
   }
 
   private makeDropout(device: Device): SlotDropout {
-    return {
-      seeds: keep(tensor(device, Int32Array.from(this.runs.map((r) => r.args.seed)), [this.slots])),
-      hidden: keep(tensor(device, Float32Array.from(this.hiddenRates), [this.slots])),
-      attention: keep(tensor(device, Float32Array.from(this.attentionRates), [this.slots])),
-      callBase: keep(zeros(device, [this.slots, 2], { dtype: 'i32' })),
-    };
+    return createSlotDropout(device, this.runs.map((r) => r.args.seed), this.hiddenRates, this.attentionRates);
   }
 
   /** HF's TrainerState, per slot where it differs. */
