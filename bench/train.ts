@@ -22,6 +22,7 @@ import { SequenceClassifier } from '../src/nn/sequence-classifier.js';
 import { zeros } from '../src/tensor/create.js';
 import { keep } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { CapturedTrainingStep } from '../src/train/captured-training-step.js';
 import { recordTrainingStep } from '../src/train/training-step.js';
 import { createDevice, type Device } from '../src/gpu/device.js';
 import { measureFixedCost, warmUpGpu } from './probes/probes.js';
@@ -63,6 +64,13 @@ export interface StepCost {
   submitsPerStep: number;
   /** CPU time to record one step (its `step()` call: encoding and flushes, no waiting). */
   recordMsPerStep: number;
+  /** Timed steps that replayed a captured step (the rest were captured or recorded in full). */
+  replayedSteps: number;
+  /**
+   * CPU time to record one step in full through the tensor layer (`recordTrainingStep`, no capture), measured over
+   * as many steps right after the timed ones: the peer of `recordMsPerStep`.
+   */
+  recordInFullMsPerStep: number;
   dispatchUs: number;
   submitWaitUs: number;
   /** dispatchesPerStep × dispatchUs + the run's submit + waits spread over its steps. */
@@ -137,20 +145,30 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
   };
   let stepIndex = 0;
   let keepNext = false;
-  const kept: Tensor[] = [];
+  // Every step adds its loss into one (1) accumulator, so every step has the same commands and is replayed; a kept
+  // step's loss is the accumulator's growth over it (two copies, read after the timer stops).
+  const lossSum = keep(zeros(device, [1]));
+  const snapshots: [Tensor, Tensor][] = [];
+  const snapshot = () => {
+    const copy = keep(zeros(device, [1]));
+    device.copy(lossSum.buffer, 0, copy.buffer, 0, 4);
+    return copy;
+  };
+  const captured = new CapturedTrainingStep();
 
   const step = async () => {
-    // A step whose loss is wanted adds it into a (1) tensor of its own, read after the timer stops.
-    const lossSum = keepNext ? keep(zeros(device, [1])) : undefined;
+    const before = keepNext ? snapshot() : undefined;
+    captured.record({ device, model, optimizer, dropout }, host, [stepIndex], [o.learningRate], lossSum);
+    if (before) snapshots.push([before, snapshot()]);
     keepNext = false;
-    recordTrainingStep({ device, model, optimizer, dropout }, host, [stepIndex], [o.learningRate], lossSum);
-    if (lossSum) kept.push(lossSum);
     stepIndex++;
   };
 
   return {
     impl: 'webtrainer',
-    notes: ['the product\'s recordTrainingStep (TrainingGroup\'s step), dropout included; steps only flushed, one `await device.sync()` before the timer stops'],
+    notes: [
+      "the product's CapturedTrainingStep (TrainingGroup's step: captured on the first step, replayed after), dropout included; steps only flushed, one `await device.sync()` before the timer stops",
+    ],
     step,
     sync: () => device.sync(),
     keepNextLoss: () => {
@@ -158,15 +176,23 @@ async function loadWebtrainerTrainer(device: Device, spec: TrainModelSpec): Prom
     },
     readKeptLosses: async () => {
       const values: number[] = [];
-      for (const t of kept.splice(0)) {
-        values.push((await t.toArray())[0]);
-        t.release();
+      for (const [before, after] of snapshots.splice(0)) {
+        values.push((await after.toArray())[0] - (await before.toArray())[0]);
+        before.release();
+        after.release();
       }
       return values;
     },
+    replayCounts: () => ({ ...captured.counts }),
+    stepInFull: async () => {
+      recordTrainingStep({ device, model, optimizer, dropout }, host, [stepIndex], [o.learningRate]);
+      stepIndex++;
+    },
     parameterCount: () => model.parameters().reduce((sum, p) => sum + p.size, 0),
     release: async () => {
-      for (const t of kept.splice(0)) t.release();
+      for (const pair of snapshots.splice(0)) for (const t of pair) t.release();
+      captured.release();
+      lossSum.release();
       optimizer.release();
       model.release();
       for (const t of Object.values(dropout)) t.release();
@@ -191,6 +217,7 @@ async function timeTraining(
   await runner.sync();
   await warmUpClocks();
   const [dispatches, submits] = [device.dispatchCount, device.submitCount];
+  const replayedBefore = runner.replayCounts?.().replayed ?? 0;
   let recordMs = 0;
   let waits = 0;
   const start = performance.now();
@@ -209,14 +236,25 @@ async function timeTraining(
   const seconds = (performance.now() - start) / 1000;
   // Only webtrainer records on `device`; the peers have devices of their own.
   let stepCost: StepCost | undefined;
-  if (runner.impl === 'webtrainer' && fixed) {
+  if (runner.impl === 'webtrainer' && fixed && runner.stepInFull) {
     const dispatchesPerStep = (device.dispatchCount - dispatches) / steps;
+    const replayedSteps = (runner.replayCounts?.().replayed ?? 0) - replayedBefore;
+    let inFullMs = 0;
+    for (let i = 0; i < steps; i++) {
+      const stepStart = performance.now();
+      await runner.stepInFull();
+      inFullMs += performance.now() - stepStart;
+      if (i % 8 === 7) await runner.sync(); // keep the queue short, as the timed run's device.flush() does not
+    }
+    await runner.sync();
     const fixedMsPerStep = (dispatchesPerStep * fixed.dispatchUs + (waits * fixed.submitWaitUs) / steps) / 1000;
     const msPerStep = (seconds * 1000) / steps;
     stepCost = {
       dispatchesPerStep,
       submitsPerStep: (device.submitCount - submits) / steps,
       recordMsPerStep: recordMs / steps,
+      replayedSteps,
+      recordInFullMsPerStep: inFullMs / steps,
       ...fixed,
       fixedMsPerStep,
       workMsPerStep: msPerStep - fixedMsPerStep,
@@ -360,7 +398,10 @@ export function formatTrainReport(report: TrainReport): string {
     lines.push(
       '',
       `webtrainer step: ${cost.dispatchesPerStep.toFixed(0)} dispatches and ${cost.submitsPerStep.toFixed(1)} submits; ` +
-        `recording it takes ${cost.recordMsPerStep.toFixed(1)} ms of CPU (${share(cost.recordMsPerStep)} of the step)`,
+        `recording it takes ${cost.recordMsPerStep.toFixed(1)} ms of CPU (${share(cost.recordMsPerStep)} of the step; ` +
+        `${cost.replayedSteps} of ${report.spec.timedSteps} timed steps replayed)`,
+      `  recorded in full through the tensor layer instead: ${cost.recordInFullMsPerStep.toFixed(1)} ms of CPU per step ` +
+        `(replay ${(cost.recordInFullMsPerStep / cost.recordMsPerStep).toFixed(1)}× faster to record)`,
       `  fixed cost ${cost.fixedMsPerStep.toFixed(1)} ms (${share(cost.fixedMsPerStep)}): ${cost.dispatchesPerStep.toFixed(0)} dispatches × ` +
         `${cost.dispatchUs.toFixed(1)} µs + ${cost.submitWaitUs.toFixed(0)} µs per submit + wait, spread over the run's steps`,
       `  the kernels' work ${cost.workMsPerStep.toFixed(1)} ms (${share(cost.workMsPerStep)})`,

@@ -184,6 +184,10 @@ export interface TrainRunner {
   readKeptLosses(): Promise<number[]>;
   /** Parameter count of the model as built (the test compares it with the spec's). */
   parameterCount(): number;
+  /** webtrainer: how many steps were captured, replayed, or recorded in full (captured-training-step.ts). */
+  replayCounts?(): { captured: number; replayed: number; uncaptured: number };
+  /** webtrainer: records one step in full through the tensor layer, never replayed (the recording peer). */
+  stepInFull?(): Promise<void>;
   release(): Promise<void>;
 }
 

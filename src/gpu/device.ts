@@ -10,7 +10,8 @@
  */
 import { adapterForLocalRank, listAdapters } from './adapters.js';
 import { create, globals as webgpuGlobals } from 'webgpu';
-import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
+import { BufferPool, sizeClass, type BufferPoolStats } from './buffer-pool.js';
+import { CaptureBuffers, CommandTrace, type CaptureResult, type TraceCommand } from './command-trace.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
 import { collectGarbage, NativeObjectCounter } from './native-objects.js';
 import { PipelineCache } from './pipeline-cache.js';
@@ -140,6 +141,9 @@ export class Device {
   private readonly objectIds = new WeakMap<object, number>();
   private nextObjectId = 0;
   private readonly retired: (GPUBuffer | GPUTexture)[] = [];
+  /** The capture under way (command-trace.ts), if any. */
+  private capture: { commands: TraceCommand[]; buffers: CaptureBuffers; failure: string | null; epoch: number } | null = null;
+  private epoch = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesSinceSubmit = 0;
@@ -184,7 +188,7 @@ export class Device {
     this.hasSubgroups = gpuDevice.features.has('subgroups');
     this.hasReadOnlyStorageTextures = gpu.wgslLanguageFeatures?.has('readonly_and_readwrite_storage_textures') ?? false;
     this.pipelines = new PipelineCache(gpuDevice);
-    this.scratchTextures = new ScratchTextures(gpuDevice, (texture) => this.retired.push(texture));
+    this.scratchTextures = new ScratchTextures(gpuDevice, (texture) => this.retire(texture));
     const U = globals.GPUBufferUsage;
     this.storagePool = new BufferPool(gpuDevice, U.STORAGE | U.COPY_SRC | U.COPY_DST, 'storage');
     this.readbackPool = new BufferPool(gpuDevice, U.MAP_READ | U.COPY_DST, 'readback');
@@ -203,13 +207,94 @@ export class Device {
     if (bytes > max) {
       throw new ShapeError(`${what}: ${bytes} bytes is over this device's largest storage buffer (${max} bytes)`);
     }
-    const buffer = this.storagePool.acquire(Math.max(bytes, 4));
-    if (this.poisonAllocations) this.write(buffer, new Uint32Array(buffer.size / 4).fill(0x7fc00001));
+    const size = Math.max(bytes, 4);
+    const capture = this.capture?.buffers;
+    const buffer = capture?.takeHeld(sizeClass(size)) ?? this.storagePool.acquire(size);
+    capture?.allocated(buffer);
+    if (this.poisonAllocations) this.upload(buffer, new Uint32Array(buffer.size / 4).fill(0x7fc00001), 0, 'constant');
     return buffer;
   }
 
   release(buffer: GPUBuffer): void {
-    this.storagePool.release(buffer);
+    if (this.capture) this.capture.buffers.released(buffer);
+    else this.storagePool.release(buffer);
+  }
+
+  /**
+   * Moves whenever the device destroys something a captured trace may bind (an evicted uniform buffer, a replaced
+   * scratch texture): a trace replays only in the epoch it was captured in.
+   */
+  get resourceEpoch(): number {
+    return this.epoch;
+  }
+
+  /** Starts keeping what is recorded from now on, for `endCapture` to return as a CommandTrace (command-trace.ts). */
+  beginCapture(): void {
+    this.assertAlive();
+    if (this.capture) throw new Error('Device.beginCapture: a capture is already under way');
+    this.capture = { commands: [], buffers: new CaptureBuffers(), failure: null, epoch: this.epoch };
+  }
+
+  /**
+   * Ends the capture: the commands recorded since `beginCapture`, or no trace and the reason (an upload of new data
+   * or a read inside the stretch, or a buffer allocated in it that outlives it: `retry` false; a resource the
+   * stretch bound was replaced during it, e.g. a scratch texture grew: `retry` true, the next capture may hold).
+   * Everything was recorded as usual either way.
+   */
+  endCapture(): CaptureResult {
+    const capture = this.capture;
+    if (!capture) throw new Error('Device.endCapture: no capture is under way');
+    this.capture = null;
+    const held = capture.buffers.drain();
+    const escaped = capture.buffers.escaped;
+    const failure =
+      capture.failure ??
+      (escaped > 0 ? `${escaped} buffer(s) allocated during the capture are still in use after it (a replay would overwrite them)` : null);
+    const replaced = this.epoch !== capture.epoch;
+    if (failure || replaced) {
+      for (const buffer of held) this.storagePool.release(buffer);
+      return failure
+        ? { trace: null, reason: failure, retry: false }
+        : { trace: null, reason: 'the device replaced a resource the captured commands bind (e.g. a scratch texture grew)', retry: true };
+    }
+    return { trace: new CommandTrace(capture.commands, held, this.epoch, (buffer) => this.storagePool.release(buffer)), retry: false };
+  }
+
+  /** Records a captured trace's commands again, in order (see command-trace.ts for when that is right). */
+  replay(trace: CommandTrace): void {
+    this.assertAlive();
+    if (this.capture) throw new Error('Device.replay: cannot replay during a capture');
+    if (trace.isDisposed) throw new Error('Device.replay: the trace was disposed');
+    if (trace.epoch !== this.epoch) {
+      throw new Error(`Device.replay: the trace is from resource epoch ${trace.epoch}, the device is at ${this.epoch} (capture again)`);
+    }
+    for (const command of trace.commands) {
+      switch (command.kind) {
+        case 'dispatch': {
+          const pass = this.computePass();
+          pass.setPipeline(command.pipeline);
+          pass.setBindGroup(0, command.bindGroup);
+          pass.dispatchWorkgroups(command.x, command.y, command.z);
+          this.dispatchCount++;
+          if (++this.dispatchesSinceSubmit >= this.maxDispatchesPerSubmit) this.flush();
+          break;
+        }
+        case 'copy':
+          this.copy(command.source, command.sourceOffset, command.target, command.targetOffset, command.bytes);
+          break;
+        case 'copyToTexture':
+          this.endPass();
+          this.commandEncoder().copyBufferToTexture(
+            { buffer: command.source, bytesPerRow: command.bytesPerRow },
+            { texture: command.texture },
+            [command.width, command.rows],
+          );
+          break;
+        case 'write':
+          this.upload(command.buffer, command.data, command.byteOffset, 'constant');
+          break;
+      }
+    }
   }
 
   poolStats(): BufferPoolStats {
@@ -263,6 +348,7 @@ export class Device {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    this.capture?.commands.push({ kind: 'dispatch', pipeline, bindGroup, x, y, z });
     this.dispatchCount++;
     if (++this.dispatchesSinceSubmit >= this.maxDispatchesPerSubmit) this.flush();
   }
@@ -272,6 +358,7 @@ export class Device {
     this.assertAlive();
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+    this.capture?.commands.push({ kind: 'copy', source, sourceOffset, target, targetOffset, bytes });
   }
 
   /**
@@ -291,18 +378,33 @@ export class Device {
       { texture: target.texture },
       [copy.width, copy.rows],
     );
+    this.capture?.commands.push({ kind: 'copyToTexture', source, texture: target.texture, ...copy });
   }
 
   /** Uploads `data` into `buffer`. Pending work is submitted first, so it still sees the buffer's old contents. */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.upload(buffer, data, byteOffset, 'data');
+  }
+
+  /** A write; during a capture, a 'constant' one is kept with its data and any other makes the capture fail. */
+  private upload(buffer: GPUBuffer, data: ArrayBufferView, byteOffset: number, kind: 'constant' | 'data'): void {
     this.assertAlive();
     if (this.encoder) this.flush();
     this.gpuDevice.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    const capture = this.capture;
+    if (!capture) return;
+    if (kind === 'constant') {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      capture.commands.push({ kind: 'write', buffer, byteOffset, data: bytes });
+    } else {
+      capture.failure ??= `an upload of ${data.byteLength} bytes (${buffer.label}) inside the captured stretch: uploads of new data belong before it`;
+    }
   }
 
   /** Copies `bytes` from `buffer` back to the CPU: a sync point. */
   async read(buffer: GPUBuffer, bytes: number, byteOffset = 0): Promise<ArrayBuffer> {
     this.assertAlive();
+    if (this.capture) this.capture.failure ??= 'a read back inside the captured stretch';
     const staging = this.readbackPool.acquire(bytes);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, bytes);
@@ -426,7 +528,7 @@ export class Device {
     } else {
       if (this.uniforms.size >= this.cacheCapacity) {
         const oldest = this.uniforms.keys().next().value as string;
-        this.retired.push(this.uniforms.get(oldest)!);
+        this.retire(this.uniforms.get(oldest)!);
         this.uniforms.delete(oldest);
       }
       const U = globals.GPUBufferUsage;
@@ -437,6 +539,12 @@ export class Device {
     }
     this.uniforms.set(key, buffer);
     return buffer;
+  }
+
+  /** Destroys `resource` once the work recorded so far is submitted; captured traces may have bound it. */
+  private retire(resource: GPUBuffer | GPUTexture): void {
+    this.retired.push(resource);
+    this.epoch++;
   }
 
   private assertAlive(): void {

@@ -70,6 +70,12 @@ export class AdamW implements Optimizer {
   }
 
   step(learningRates: readonly number[]): void {
+    this.beginStep(learningRates);
+    this.recordStep();
+  }
+
+  /** The host half of `step`: counts the step and uploads this step's learning rates and bias corrections. */
+  beginStep(learningRates: readonly number[]): void {
     if (learningRates.length !== this.slots) throw new ShapeError(`AdamW.step: ${learningRates.length} learning rates for ${this.slots} slots`);
     this.stepCount++;
     for (let slot = 0; slot < this.slots; slot++) this.slotSteps[slot]++;
@@ -80,6 +86,13 @@ export class AdamW implements Optimizer {
       this.settings.map((s) => s.beta2),
     );
     this.device.write(this.hyper.buffer, fields);
+  }
+
+  /**
+   * The GPU half of `step`: clipping and the update, the same commands every step while `commandsKey` holds (the
+   * table `beginStep` wrote carries what changes).
+   */
+  recordStep(): void {
     const withGrad = this.states.filter((s) => s.parameter.grad);
     if (this.settings.some((s) => s.maxGradNorm > 0)) {
       const grads = withGrad.map((s) => ({ buffer: s.parameter.grad!.buffer, elementsPerSlot: s.parameter.size / this.slots }));
@@ -97,6 +110,11 @@ export class AdamW implements Optimizer {
       hyper: this.hyper.buffer,
       slots: this.slots,
     });
+  }
+
+  /** What decides `recordStep`'s commands besides the buffers: whether any slot clips its gradients. */
+  get commandsKey(): string {
+    return this.settings.some((s) => s.maxGradNorm > 0) ? 'clip' : 'no clip';
   }
 
   resetSlot(slot: number, settings: SlotOptimizerSettings): void {

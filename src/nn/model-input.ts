@@ -33,7 +33,8 @@ export interface ModelInput {
   labels: Tensor | null; // (T·B) i32
 }
 
-export function uploadBatch(device: Device, host: HostBatch, maxPositions: number): ModelInput {
+/** What `uploadBatch` and `writeBatch` upload: the host's arrays and the ones derived from them. */
+function hostArrays(host: HostBatch, maxPositions: number) {
   const { slots, batch, seq } = host;
   const tokens = slots * batch * seq;
   if (host.inputIds.length !== tokens || host.attentionMask.length !== tokens) {
@@ -48,14 +49,40 @@ export function uploadBatch(device: Device, host: HostBatch, maxPositions: numbe
   }
   const cls = new Int32Array(slots * batch);
   for (let i = 0; i < cls.length; i++) cls[i] = (i % batch) * seq;
+  return { inputIds: host.inputIds, positions, bias, cls, labels: host.labels };
+}
+
+export function uploadBatch(device: Device, host: HostBatch, maxPositions: number): ModelInput {
+  const { slots, batch, seq } = host;
+  const arrays = hostArrays(host, maxPositions);
   return {
     dims: { slots, batch, seq },
-    inputIds: tensor(device, host.inputIds, [slots, batch * seq]),
-    positionIds: tensor(device, positions, [slots, batch * seq]),
-    maskBias: tensor(device, bias, [slots, batch, 1, 1, seq]),
-    clsIndex: tensor(device, cls, [slots, batch]),
-    labels: host.labels ? tensor(device, host.labels, [slots * batch]) : null,
+    inputIds: tensor(device, arrays.inputIds, [slots, batch * seq]),
+    positionIds: tensor(device, arrays.positions, [slots, batch * seq]),
+    maskBias: tensor(device, arrays.bias, [slots, batch, 1, 1, seq]),
+    clsIndex: tensor(device, arrays.cls, [slots, batch]),
+    labels: arrays.labels ? tensor(device, arrays.labels, [slots * batch]) : null,
   };
+}
+
+/**
+ * Uploads `host` into an input made by `uploadBatch` for a batch of the same dimensions (a captured training step
+ * keeps its input's buffers: captured-training-step.ts).
+ */
+export function writeBatch(input: ModelInput, host: HostBatch, maxPositions: number): void {
+  const { slots, batch, seq } = input.dims;
+  if (host.slots !== slots || host.batch !== batch || host.seq !== seq || (host.labels === null) !== (input.labels === null)) {
+    throw new ShapeError(
+      `writeBatch: a ${host.slots}x${host.batch}x${host.seq} batch${host.labels ? '' : ' without labels'} into an input of ${slots}x${batch}x${seq}${input.labels ? '' : ' without labels'}`,
+    );
+  }
+  const arrays = hostArrays(host, maxPositions);
+  const device = input.inputIds.device;
+  device.write(input.inputIds.buffer, arrays.inputIds);
+  device.write(input.positionIds.buffer, arrays.positions);
+  device.write(input.maskBias.buffer, arrays.bias);
+  device.write(input.clsIndex.buffer, arrays.cls);
+  if (input.labels && arrays.labels) device.write(input.labels.buffer, arrays.labels);
 }
 
 export function releaseInput(input: ModelInput): void {

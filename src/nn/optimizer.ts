@@ -15,6 +15,14 @@ export interface Optimizer {
   /** One update of every parameter of every slot; slot t uses learning rate `learningRates[t]`. */
   step(learningRates: readonly number[]): void;
   /**
+   * `step` in two halves, for a training step captured once and replayed (src/train/captured-training-step.ts):
+   * `beginStep` does the host work and uploads, `recordStep` only records GPU commands, the same ones every step
+   * while `commandsKey` is unchanged. An optimizer without them is never replayed.
+   */
+  beginStep?(learningRates: readonly number[]): void;
+  recordStep?(): void;
+  readonly commandsKey?: string;
+  /**
    * Starts slot `slot` afresh for a new trial (a refilled slot): its state zeroed, its step count back to 0, its
    * settings replaced. The other slots are untouched.
    */

@@ -23,6 +23,8 @@ import { Module, type BuildContext } from './module.js';
 export class SequenceClassifier extends Module {
   readonly config: ModelConfig;
   readonly slots: number;
+  /** Its step records the same commands for every batch of a shape (trainable-model.ts): it is replayed. */
+  readonly staticStep = true;
   readonly wordEmbeddings: Embedding;
   readonly positionEmbeddings: Embedding;
   readonly embeddingNorm: LayerNorm;

@@ -21,6 +21,12 @@ export interface TrainableModel {
   readonly slots: number;
   /** Saved as a checkpoint's config.json. */
   readonly config: TrainableModelConfig;
+  /**
+   * True when a training step records the same GPU commands for every batch of one shape: the forward and loss make
+   * no choice on the data in JavaScript and upload nothing (its inputs arrive in ModelInput). Such a step is
+   * captured once and replayed (src/train/captured-training-step.ts); leave it unset when unsure.
+   */
+  readonly staticStep?: boolean;
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor;
   /** Mean loss per slot (T): summing it gives every slot its own gradient. */

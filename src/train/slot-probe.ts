@@ -21,7 +21,7 @@ import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { stackSlots } from './slot-batches.js';
 import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
-import { recordTrainingStep } from './training-step.js';
+import { CapturedTrainingStep } from './captured-training-step.js';
 
 export interface SlotProbe {
   k: number;
@@ -130,7 +130,9 @@ async function probe(o: ChooseSlotsOptions, k: number, batch: number, seq: numbe
   };
   const host = stackSlots(new Array(k).fill(example));
   const rates = new Array(k).fill(args.learningRate);
-  const step = (s: number) => recordTrainingStep({ device, model, optimizer, dropout }, host, new Array(k).fill(s), rates, lossSum);
+  // TrainingGroup's own step: captured once, replayed after (the warm-up steps capture it).
+  const captured = new CapturedTrainingStep();
+  const step = (s: number) => captured.record({ device, model, optimizer, dropout }, host, new Array(k).fill(s), rates, lossSum);
   try {
     const warmup = o.warmupSteps ?? 2;
     const timed = o.timedSteps ?? 4;
@@ -142,6 +144,7 @@ async function probe(o: ChooseSlotsOptions, k: number, batch: number, seq: numbe
     const msPerStep = (performance.now() - started) / timed;
     return { k, msPerStep, trialStepsPerSecond: (1000 * k) / msPerStep };
   } finally {
+    captured.release();
     lossSum.release();
     for (const t of Object.values(dropout)) t.release();
     optimizer.release();

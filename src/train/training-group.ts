@@ -9,7 +9,8 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSlotDropout, ForwardContext, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch } from '../nn/model-input.js';
-import { recordTrainingStep, trainingStepDataParallel } from './training-step.js';
+import { CapturedTrainingStep } from './captured-training-step.js';
+import { trainingStepDataParallel } from './training-step.js';
 import type { Collective } from '../distributed/collective.js';
 import { broadcastTensors } from './data-parallel.js';
 import type { Optimizer } from '../nn/optimizer.js';
@@ -170,6 +171,8 @@ export class TrainingGroup {
   private groupStep = 0;
   private dropout: SlotDropout;
   private lossSum: Tensor | null = null; // (T) training loss summed on the GPU since it was last read
+  /** Records each step, replaying the first one of each batch shape (captured-training-step.ts). */
+  readonly capturedStep = new CapturedTrainingStep();
   private readonly trainLengths: readonly number[];
 
   constructor(private readonly options: TrainingGroupOptions) {
@@ -281,7 +284,7 @@ export class TrainingGroup {
       const parts = { device, model: this.options.model, optimizer: this.options.optimizer, dropout: this.dropout };
       const steps = this.runs.map((r) => r.step);
       if (collective) await trainingStepDataParallel(parts, collective, host, steps, rates, this.lossSum);
-      else recordTrainingStep(parts, host, steps, rates, this.lossSum);
+      else this.capturedStep.record(parts, host, steps, rates, this.lossSum);
       this.groupStep++;
       const due = this.runs.map((r, slot) => (training[slot] ? r.stepTaken() : null));
       this.forEachTraining(training, (slot) => this.control(slot, (c) => c.onStepEnd?.(this.event(slot))));
@@ -765,6 +768,7 @@ export class TrainingGroup {
   }
 
   release(): void {
+    this.capturedStep.release();
     for (const model of this.evalModels.values()) model.release();
     this.evalModels.clear();
     this.lossSum?.release();

