@@ -119,8 +119,8 @@ describe('benchTrain (webtrainer only, 2 + 1 steps)', () => {
       expect(Number.isInteger(cost.dispatchesPerStep)).toBe(true);
       expect(cost.submitsPerStep).toBeGreaterThanOrEqual(1);
       expect(cost.recordMsPerStep).toBeGreaterThan(0);
-      // A warm-up step captured the step (the first one grows the matmul scratch textures while it records, which
-      // voids its capture: command-trace.ts); the timed one replayed it. The full recording was measured too.
+      // The first warm-up step is recorded in full, the second captured (captured-training-step.ts); the timed one
+      // replayed it. The full recording was measured too.
       expect(cost.replayedSteps).toBe(1);
       expect(cost.recordInFullMsPerStep).toBeGreaterThan(0);
       expect(cost.fixedMsPerStep).toBeCloseTo((cost.dispatchesPerStep * cost.dispatchUs + cost.submitWaitUs) / 1000, 6);

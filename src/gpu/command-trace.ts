@@ -10,8 +10,9 @@
  *   trace lives, so nothing else is handed them between replays (`CaptureBuffers`);
  * - buffers that outlive the stretch (parameters, optimizer state, inputs) are the caller's, and the caller keys
  *   its traces by them (src/train/captured-training-step.ts);
- * - anything the device destroys that a trace may bind (an evicted uniform buffer, a replaced scratch texture, a
- *   trimmed pool) moves `Device.resourceEpoch`, and a trace from another epoch refuses to replay.
+ * - the uniform buffers it binds stay alive while it does, even when the device's uniform cache evicts them;
+ * - anything else the device destroys that a trace may bind (a replaced scratch texture) moves
+ *   `Device.resourceEpoch`, and a trace from another epoch refuses to replay.
  * Uploads with new data each time (a batch, a learning rate) belong before the stretch, into buffers the caller
  * keeps: a write inside it is recorded with its data only when it is a constant (the tests' NaN poisoning);
  * any other write makes the capture fail with the reason.
@@ -28,11 +29,10 @@ export class CommandTrace {
 
   constructor(
     readonly commands: readonly TraceCommand[],
-    /** Pooled buffers only this trace's commands use; back to the pool on `dispose`. */
-    private readonly ownedBuffers: readonly GPUBuffer[],
     /** `Device.resourceEpoch` when captured. */
     readonly epoch: number,
-    private readonly releaseBuffer: (buffer: GPUBuffer) => void,
+    /** Gives back what the trace holds: its pooled buffers, and its pins on uniform buffers (Device). */
+    private readonly releaseHeld: () => void,
   ) {}
 
   get dispatches(): number {
@@ -47,7 +47,7 @@ export class CommandTrace {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const buffer of this.ownedBuffers) this.releaseBuffer(buffer);
+    this.releaseHeld();
   }
 }
 

@@ -142,7 +142,10 @@ export class Device {
   private nextObjectId = 0;
   private readonly retired: (GPUBuffer | GPUTexture)[] = [];
   /** The capture under way (command-trace.ts), if any. */
-  private capture: { commands: TraceCommand[]; buffers: CaptureBuffers; failure: string | null; epoch: number } | null = null;
+  private capture: { commands: TraceCommand[]; buffers: CaptureBuffers; uniforms: Set<GPUBuffer>; failure: string | null; epoch: number } | null = null;
+  /** Uniform buffers bound by live traces, with how many; one evicted from the cache is destroyed when unpinned. */
+  private readonly pinnedUniforms = new Map<GPUBuffer, number>();
+  private readonly evictedPinned = new Set<GPUBuffer>();
   private epoch = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -221,8 +224,8 @@ export class Device {
   }
 
   /**
-   * Moves whenever the device destroys something a captured trace may bind (an evicted uniform buffer, a replaced
-   * scratch texture): a trace replays only in the epoch it was captured in.
+   * Moves whenever the device destroys something a captured trace may bind (a replaced scratch texture; uniform
+   * buffers a trace binds wait for it instead): a trace replays only in the epoch it was captured in.
    */
   get resourceEpoch(): number {
     return this.epoch;
@@ -232,7 +235,7 @@ export class Device {
   beginCapture(): void {
     this.assertAlive();
     if (this.capture) throw new Error('Device.beginCapture: a capture is already under way');
-    this.capture = { commands: [], buffers: new CaptureBuffers(), failure: null, epoch: this.epoch };
+    this.capture = { commands: [], buffers: new CaptureBuffers(), uniforms: new Set(), failure: null, epoch: this.epoch };
   }
 
   /**
@@ -257,7 +260,22 @@ export class Device {
         ? { trace: null, reason: failure, retry: false }
         : { trace: null, reason: 'the device replaced a resource the captured commands bind (e.g. a scratch texture grew)', retry: true };
     }
-    return { trace: new CommandTrace(capture.commands, held, this.epoch, (buffer) => this.storagePool.release(buffer)), retry: false };
+    // The trace keeps its uniform buffers alive (an eviction from the cache waits for it), so churn in the uniform
+    // cache never voids it.
+    const uniforms = [...capture.uniforms];
+    for (const u of uniforms) this.pinnedUniforms.set(u, (this.pinnedUniforms.get(u) ?? 0) + 1);
+    const dispose = () => {
+      for (const buffer of held) this.storagePool.release(buffer);
+      for (const u of uniforms) {
+        const pins = this.pinnedUniforms.get(u)! - 1;
+        if (pins > 0) this.pinnedUniforms.set(u, pins);
+        else {
+          this.pinnedUniforms.delete(u);
+          if (this.evictedPinned.delete(u)) this.retired.push(u);
+        }
+      }
+    };
+    return { trace: new CommandTrace(capture.commands, this.epoch, dispose), retry: false };
   }
 
   /** Records a captured trace's commands again, in order (see command-trace.ts for when that is right). */
@@ -342,7 +360,9 @@ export class Device {
     }
     if (x === 0 || y === 0 || z === 0) return; // An empty tensor: nothing to do.
     const { pipeline, layout } = this.pipelines.get(d.kernel, d.wgsl);
-    const buffers = d.params ? [this.uniformBuffer(d.params), ...d.buffers] : d.buffers;
+    const uniform = d.params ? this.uniformBuffer(d.params) : null;
+    const buffers = uniform ? [uniform, ...d.buffers] : d.buffers;
+    if (uniform) this.capture?.uniforms.add(uniform);
     const bindGroup = this.bindGroup(layout, buffers, `${d.kernel} (${d.shapes})`);
     const pass = this.computePass();
     pass.setPipeline(pipeline);
@@ -528,8 +548,10 @@ export class Device {
     } else {
       if (this.uniforms.size >= this.cacheCapacity) {
         const oldest = this.uniforms.keys().next().value as string;
-        this.retire(this.uniforms.get(oldest)!);
+        const evicted = this.uniforms.get(oldest)!;
         this.uniforms.delete(oldest);
+        if (this.pinnedUniforms.has(evicted)) this.evictedPinned.add(evicted);
+        else this.retired.push(evicted); // no trace binds it: nothing to void
       }
       const U = globals.GPUBufferUsage;
       buffer = this.gpuDevice.createBuffer({ size: params.byteLength, usage: U.UNIFORM, mappedAtCreation: true });
@@ -541,7 +563,7 @@ export class Device {
     return buffer;
   }
 
-  /** Destroys `resource` once the work recorded so far is submitted; captured traces may have bound it. */
+  /** Destroys `resource` once the work recorded so far is submitted; traces may have bound it: they are void. */
   private retire(resource: GPUBuffer | GPUTexture): void {
     this.retired.push(resource);
     this.epoch++;

@@ -1,16 +1,23 @@
 /**
  * Training steps recorded once per batch shape and replayed after (src/gpu/command-trace.ts), as CUDA Graphs
- * replay a captured step: the first step of a shape runs through the tensor layer while the device keeps its
+ * replay a captured step: a step of a shape seen before runs through the tensor layer while the device keeps its
  * commands; every later step of that shape uploads its batch, dropout base and learning rates into the same
  * buffers and records those commands again, without autograd or any op's bookkeeping. Recording a step of the
  * default model drops from ~15 ms of CPU to ~1 ms (bench/RESULTS.md), which on a real GPU is most of a step.
  *
  * What a replay must not miss is in its key: the model, optimizer and dropout buffers (a shrunk group has new
  * ones), the batch shape (its input buffers are kept per shape), the loss accumulator, the optimizer's
- * `commandsKey` (clipping on or off) and the device's resource epoch. Only models that declare `staticStep`
- * (their forward makes no choice on the data in JavaScript) with an optimizer split into `beginStep` and
- * `recordStep` are captured; anything else, and a data-parallel step (which reads gradients back mid-step), is
- * recorded in full each time. A capture that fails says why once (a process warning) and the steps go on in full.
+ * `commandsKey` (clipping on or off), the model's training mode and the device's resource epoch. Only models that
+ * declare `staticStep` (their forward makes no choice on the data in JavaScript) with an optimizer split into
+ * `beginStep` and `recordStep` are captured; anything else, and a data-parallel step (which reads gradients back
+ * mid-step), is recorded in full each time. A capture that fails says why once (a process warning) and the steps
+ * go on in full.
+ *
+ * What kept traces cost: each holds its step's intermediate buffers and bind groups. So a shape is captured only
+ * the second time it comes (data padded to every length would otherwise capture shapes that never recur), at most
+ * `MAX_SHAPES` shapes are kept (the Trainer pads to multiples of 8: a max_seq_length of 64 makes 8), and their
+ * dispatches together stay under half the device's bind-group cache (`Device.cacheCapacity`), least recently used
+ * dropped first.
  */
 import type { CommandTrace } from '../gpu/command-trace.js';
 import { writeDropoutCallBase } from '../nn/forward-context.js';
@@ -19,13 +26,15 @@ import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { recordLossAndGradients, recordTrainingStep, type TrainingStepParts } from './training-step.js';
 
-/** Batch shapes whose inputs and traces are kept at once (a training set's last, shorter batch is a second one). */
-const SHAPES_KEPT = 4;
+/** Batch shapes whose inputs and traces are kept at once. */
+const MAX_SHAPES = 8;
+/** Shapes remembered as seen (a shape is captured on its second step). */
+const MAX_SEEN = 1024;
 
 interface ShapeEntry {
   input: ModelInput;
   trace: CommandTrace | null;
-  /** What else the trace was captured with (lossSum buffer, optimizer commands). */
+  /** What else the trace was captured with (lossSum buffer; optimizer commands and the model's mode). */
   lossSum: GPUBuffer | null;
   optimizerKey: string;
 }
@@ -35,7 +44,7 @@ export interface CapturedStepCounts {
   captured: number;
   /** Steps that replayed kept commands. */
   replayed: number;
-  /** Steps recorded in full without keeping them (not capturable, or a capture failed). */
+  /** Steps recorded in full without keeping them (a shape's first step, not capturable, or a capture failed). */
   uncaptured: number;
 }
 
@@ -43,13 +52,17 @@ export class CapturedTrainingStep {
   readonly counts: CapturedStepCounts = { captured: 0, replayed: 0, uncaptured: 0 };
   /** Why steps are no longer captured, once a capture failed for good. */
   failure: string | null = null;
+  /** Kept shapes, least recently used first. */
   private readonly shapes = new Map<string, ShapeEntry>();
+  private readonly seen = new Set<string>();
   private parts: TrainingStepParts | null = null;
+  private epoch = -1;
 
   /** What recordTrainingStep records (same arguments), replayed when a step of this shape was captured. */
   record(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): void {
     const { device, model, optimizer, dropout } = parts;
-    if (this.failure || !model.staticStep || !optimizer.beginStep || !optimizer.recordStep || optimizer.commandsKey === undefined) {
+    const key = `${host.slots}x${host.batch}x${host.seq}${host.labels ? '' : ' unlabelled'}`;
+    if (this.failure || !model.staticStep || !optimizer.beginStep || !optimizer.recordStep || optimizer.commandsKey === undefined || !this.seenBefore(key)) {
       recordTrainingStep(parts, host, steps, learningRates, lossSum);
       this.counts.uncaptured++;
       return;
@@ -58,17 +71,21 @@ export class CapturedTrainingStep {
       this.release(); // Another model (a shrunk group): none of the kept commands apply.
       this.parts = parts;
     }
-    const entry = this.entryFor(host, model.config.maxPositionEmbeddings);
+    if (device.resourceEpoch !== this.epoch) {
+      // The device replaced something traces may bind: every trace is void; give their buffers back now.
+      for (const entry of this.shapes.values()) this.dropTrace(entry);
+      this.epoch = device.resourceEpoch;
+    }
+    const entry = this.entryFor(key, host, model.config.maxPositionEmbeddings);
     writeDropoutCallBase(dropout, steps);
     optimizer.beginStep(learningRates);
-    const optimizerKey = optimizer.commandsKey;
-    const trace = entry.trace;
-    if (trace && !trace.isDisposed && trace.epoch === device.resourceEpoch && entry.lossSum === (lossSum?.buffer ?? null) && entry.optimizerKey === optimizerKey) {
-      device.replay(trace);
+    // Modules read their own training flag (dropout): a model left in evaluation mode records other commands.
+    const optimizerKey = `${optimizer.commandsKey} ${(model as { training?: boolean }).training === false ? 'eval' : 'train'}`;
+    if (entry.trace && entry.lossSum === (lossSum?.buffer ?? null) && entry.optimizerKey === optimizerKey) {
+      device.replay(entry.trace);
       this.counts.replayed++;
     } else {
-      trace?.dispose();
-      entry.trace = null;
+      this.dropTrace(entry);
       device.beginCapture();
       let captured: ReturnType<typeof device.endCapture>;
       try {
@@ -81,6 +98,7 @@ export class CapturedTrainingStep {
       if (captured.trace) {
         Object.assign(entry, { trace: captured.trace, lossSum: lossSum?.buffer ?? null, optimizerKey });
         this.counts.captured++;
+        this.fitBudget(device.cacheCapacity / 2, key);
       } else {
         this.counts.uncaptured++;
         if (!captured.retry) {
@@ -92,19 +110,37 @@ export class CapturedTrainingStep {
     device.flush();
   }
 
-  /** The kept input buffers of `host`'s shape, with the batch uploaded into them. */
-  private entryFor(host: HostBatch, maxPositions: number): ShapeEntry {
-    const key = `${host.slots}x${host.batch}x${host.seq}${host.labels ? '' : ' unlabelled'}`;
+  /** Kept shapes (tests). */
+  get shapesKept(): number {
+    return this.shapes.size;
+  }
+
+  /** Gives back every kept input and trace buffer (the next step captures afresh). */
+  release(): void {
+    for (const entry of this.shapes.values()) {
+      this.dropTrace(entry);
+      releaseInput(entry.input);
+    }
+    this.shapes.clear();
+    this.parts = null;
+  }
+
+  /** Whether a step of shape `key` came before (and remembers that one did now). */
+  private seenBefore(key: string): boolean {
+    if (this.seen.has(key)) return true;
+    if (this.seen.size >= MAX_SEEN) this.seen.clear();
+    this.seen.add(key);
+    return false;
+  }
+
+  /** The kept input buffers of `key`'s shape, with `host` uploaded into them. */
+  private entryFor(key: string, host: HostBatch, maxPositions: number): ShapeEntry {
     let entry = this.shapes.get(key);
     if (entry) {
       writeBatch(entry.input, host, maxPositions);
       this.shapes.delete(key); // re-inserted below: most recently used last
     } else {
-      if (this.shapes.size >= SHAPES_KEPT) {
-        const [oldest, dropped] = this.shapes.entries().next().value as [string, ShapeEntry];
-        this.shapes.delete(oldest);
-        releaseEntry(dropped);
-      }
+      if (this.shapes.size >= MAX_SHAPES) this.dropOldest();
       const input = uploadBatch(this.parts!.device, host, maxPositions);
       for (const t of [input.inputIds, input.positionIds, input.maskBias, input.clsIndex, input.labels]) if (t) keep(t);
       entry = { input, trace: null, lossSum: null, optimizerKey: '' };
@@ -113,15 +149,25 @@ export class CapturedTrainingStep {
     return entry;
   }
 
-  /** Gives back every kept input and trace buffer (the next step captures afresh). */
-  release(): void {
-    for (const entry of this.shapes.values()) releaseEntry(entry);
-    this.shapes.clear();
-    this.parts = null;
+  /** Drops the least recently used shapes other than `keepKey` while the kept traces' dispatches exceed `budget`. */
+  private fitBudget(budget: number, keepKey: string): void {
+    const total = () => [...this.shapes.values()].reduce((n, e) => n + (e.trace?.dispatches ?? 0), 0);
+    while (total() > budget && this.shapes.size > 1) {
+      const oldest = this.shapes.keys().next().value as string;
+      if (oldest === keepKey) break;
+      this.dropOldest();
+    }
   }
-}
 
-function releaseEntry(entry: ShapeEntry): void {
-  entry.trace?.dispose();
-  releaseInput(entry.input);
+  private dropOldest(): void {
+    const [key, entry] = this.shapes.entries().next().value as [string, ShapeEntry];
+    this.shapes.delete(key);
+    this.dropTrace(entry);
+    releaseInput(entry.input);
+  }
+
+  private dropTrace(entry: ShapeEntry): void {
+    entry.trace?.dispose();
+    entry.trace = null;
+  }
 }

@@ -14,6 +14,7 @@ import { keep } from '../../src/tensor/scope.js';
 import { CapturedTrainingStep } from '../../src/train/captured-training-step.js';
 import { recordTrainingStep } from '../../src/train/training-step.js';
 import type { Device } from '../../src/gpu/device.js';
+import { launchFill } from '../../kernels/elementwise/elementwise.js';
 import { useDevice } from '../helpers/gpu.js';
 import { randomInts } from '../helpers/random.js';
 import { tinyModelConfig } from '../helpers/tiny-model.js';
@@ -72,7 +73,8 @@ describe('captured training steps', () => {
       captured.record(replayed.parts, host, steps, rates, replayed.lossSum);
     }
     expect(captured.failure).toBeNull();
-    expect(captured.counts).toEqual({ captured: 2, replayed: 5, uncaptured: 0 });
+    // Each shape is recorded in full the first time, captured the second, replayed after.
+    expect(captured.counts).toEqual({ captured: 2, replayed: 3, uncaptured: 2 });
     const [a, b] = [await state(full.model, full.optimizer, full.lossSum), await state(replayed.model, replayed.optimizer, replayed.lossSum)];
     expect(a.every(Number.isFinite)).toBe(true);
     expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
@@ -93,9 +95,26 @@ describe('captured training steps', () => {
     const other = keep(zeros(d, [2]));
     captured.record(run.parts, host, [3, 3], [1e-3, 1e-3], other);
     captured.record(run.parts, host, [4, 4], [1e-3, 1e-3], other);
-    expect(captured.counts).toEqual({ captured: 3, replayed: 2, uncaptured: 0 });
+    expect(captured.counts).toEqual({ captured: 3, replayed: 1, uncaptured: 1 });
     other.release();
     captured.release();
+    run.release();
+  });
+
+  it('keeps at most 8 shapes, least recently used dropped, and gives their buffers back', async () => {
+    const d = device();
+    const run = setup(d);
+    const before = d.poolStats().inUse;
+    const captured = new CapturedTrainingStep();
+    for (let round = 0; round < 3; round++) {
+      for (let seq = 2; seq <= 8; seq++) for (const batch of [1, 2]) captured.record(run.parts, batchOf(seq, batch, seq), [round, round], [1e-3, 1e-3], run.lossSum);
+    }
+    // 14 shapes seen thrice: each is captured on its second round, when the 8 kept are the 8 most recent.
+    expect(captured.shapesKept).toBe(8);
+    expect(captured.counts).toEqual({ captured: 28, replayed: 0, uncaptured: 14 });
+    captured.release();
+    await d.sync();
+    expect(d.poolStats().inUse).toBe(before);
     run.release();
   });
 
@@ -128,6 +147,23 @@ describe('Device capture', () => {
     expect(escaped.reason).toMatch(/1 buffer\(s\) allocated during the capture are still in use/);
     d.release(kept);
     d.release(buffer);
+  });
+
+  it("keeps a trace's uniform buffers alive when the uniform cache evicts them, so the trace still replays right", async () => {
+    const d = device();
+    const capacity = d.cacheCapacity;
+    d.cacheCapacity = 4;
+    const out = d.allocate(16, 'test');
+    d.beginCapture();
+    launchFill(d, out, 4, 2.5, 'f32');
+    const { trace } = d.endCapture();
+    for (let i = 0; i < 12; i++) launchFill(d, out, 4, i, 'f32'); // 12 other uniforms: the trace's is evicted
+    await d.sync();
+    d.replay(trace!);
+    expect([...new Float32Array(await d.read(out, 16))]).toEqual([2.5, 2.5, 2.5, 2.5]);
+    trace!.dispose();
+    d.release(out);
+    d.cacheCapacity = capacity;
   });
 
   it('refuses to replay a trace after the device replaced a resource it may bind', () => {
