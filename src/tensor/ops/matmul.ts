@@ -4,7 +4,7 @@
  * Kernel: kernels/matmul. Backward reuses the same kernel through its transpose flags (no transpose copies):
  * dA = dC op(B)^T, dB = op(A)^T dC; a broadcast operand's gradient is summed over the batch.
  */
-import { launchMatmul } from '../../../kernels/matmul/matmul.js';
+import { launchMatmul, launchMatmulPair, type MatmulArgs } from '../../../kernels/matmul/matmul.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
@@ -57,24 +57,33 @@ function product(
   return out;
 }
 
+/** One gradient's product: out = op(x) op(y) into a new tensor of `shape`, summed over axis 0 when `sumBatch`. */
+interface GradProduct {
+  p: Product;
+  x: Tensor;
+  y: Tensor;
+  shape: Shape;
+  sumBatch: boolean;
+}
+
 /**
  * Gradients of A and B (as stored, transposes included) for out = op(A) op(B) with incoming gradient g
  * (batch, m, n). A shared operand's gradient is summed over the batch: by flattening the batch into the
  * contraction when the layout allows it (the common `x (T*rows, in) . W` case), else per batch and then `sum`.
+ * Both products go to `launchMatmulPair`, which packs their operands in one dispatch where it can.
  */
 function productGrads(p: Product, a: Tensor, b: Tensor, g: Tensor, needA: boolean, needB: boolean): [Tensor | null, Tensor | null] {
   const { batch, m, k, n, transposeA: tA, transposeB: tB } = p;
   const both = { aBatched: true, bBatched: true };
   // Shared operand gradient: compute (batch, rows, cols) then sum over the batch.
-  const summed = (q: Product, x: Tensor, y: Tensor, rows: number, cols: number, batched: boolean) => {
-    if (batched || batch === 1) return product({ ...q, batch }, x, y, batched ? [batch, rows, cols] : [rows, cols]);
-    const perBatch = product({ ...q, batch }, x, y, [batch, rows, cols]);
-    return sum(perBatch, 0);
+  const summed = (q: Product, x: Tensor, y: Tensor, rows: number, cols: number, batched: boolean): GradProduct => {
+    if (batched || batch === 1) return { p: { ...q, batch }, x, y, shape: batched ? [batch, rows, cols] : [rows, cols], sumBatch: false };
+    return { p: { ...q, batch }, x, y, shape: [batch, rows, cols], sumBatch: true };
   };
-  let gradA: Tensor | null = null;
-  let gradB: Tensor | null = null;
+  let planA: GradProduct | null = null;
+  let planB: GradProduct | null = null;
   if (needA) {
-    gradA = tA
+    planA = tA
       ? // A stored (k, m): dA = op(B) g^T.
         summed({ ...p, ...both, m: k, k: n, n: m, transposeA: tB, transposeB: true, bBatched: true, aBatched: p.bBatched }, b, g, k, m, p.aBatched)
       : // A stored (m, k): dA = g op(B)^T.
@@ -84,18 +93,24 @@ function productGrads(p: Product, a: Tensor, b: Tensor, g: Tensor, needA: boolea
     if (!p.bBatched && p.aBatched && batch > 1 && !tA) {
       // A is row-major (batch*m, k) and g is (batch*m, n): one product over the flattened batch does the sum.
       const flat = { batch: 1, k: batch * m, aBatched: true, bBatched: true };
-      gradB = tB
-        ? product({ ...flat, m: n, n: k, transposeA: true, transposeB: false }, g, a, [n, k])
-        : product({ ...flat, m: k, n, transposeA: true, transposeB: false }, a, g, [k, n]);
+      planB = tB
+        ? { p: { ...flat, m: n, n: k, transposeA: true, transposeB: false }, x: g, y: a, shape: [n, k], sumBatch: false }
+        : { p: { ...flat, m: k, n, transposeA: true, transposeB: false }, x: a, y: g, shape: [k, n], sumBatch: false };
     } else {
-      gradB = tB
+      planB = tB
         ? // B stored (n, k): dB = g^T op(A).
           summed({ ...p, ...both, m: n, k: m, n: k, transposeA: true, transposeB: tA, bBatched: p.aBatched }, g, a, n, k, p.bBatched)
         : // B stored (k, n): dB = op(A)^T g.
           summed({ ...p, ...both, m: k, k: m, n, transposeA: !tA, transposeB: false, aBatched: p.aBatched }, a, g, k, n, p.bBatched);
     }
   }
-  return [gradA, gradB];
+  const planned = [planA, planB].filter((plan): plan is GradProduct => plan !== null);
+  const outs = planned.map((plan) => emptyTensor(g.device, plan.shape, 'f32', 'matmul'));
+  const args = planned.map((plan, i): MatmulArgs => ({ ...plan.p, a: plan.x.buffer, b: plan.y.buffer, out: outs[i].buffer, epilogue: 'none' }));
+  if (args.length === 2) launchMatmulPair(g.device, args[0], args[1]);
+  else if (args.length === 1) launchMatmul(g.device, args[0]);
+  const grads = planned.map((plan, i) => (plan.sumBatch ? sum(outs[i], 0) : outs[i]));
+  return [planA ? grads[0] : null, planB ? grads[grads.length - 1] : null];
 }
 
 export interface MatmulOptions {
