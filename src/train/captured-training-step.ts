@@ -14,10 +14,10 @@
  * go on in full.
  *
  * What kept traces cost: each holds its step's intermediate buffers and bind groups. So a shape is captured only
- * the second time it comes (data padded to every length would otherwise capture shapes that never recur), at most
- * `MAX_SHAPES` shapes are kept (the Trainer pads to multiples of 8: a max_seq_length of 64 makes 8), and their
- * dispatches together stay under half the device's bind-group cache (`Device.cacheCapacity`), least recently used
- * dropped first.
+ * when it comes again within `RECENT_STEPS` steps (data padded to every length would otherwise keep capturing
+ * shapes that are dropped before they recur), at most `MAX_SHAPES` shapes are kept (the Trainer pads to multiples
+ * of 8: a max_seq_length of 64 makes 8), and their dispatches together stay under half the device's bind-group
+ * cache (`Device.cacheCapacity`), least recently used dropped first.
  */
 import type { CommandTrace } from '../gpu/command-trace.js';
 import { writeDropoutCallBase } from '../nn/forward-context.js';
@@ -28,8 +28,11 @@ import { recordLossAndGradients, recordTrainingStep, type TrainingStepParts } fr
 
 /** Batch shapes whose inputs and traces are kept at once. */
 const MAX_SHAPES = 8;
-/** Shapes remembered as seen (a shape is captured on its second step). */
-const MAX_SEEN = 1024;
+/**
+ * A shape is captured when its previous step was at most this many steps ago: one that comes back less often would
+ * mostly be dropped from the kept shapes before it is replayed.
+ */
+const RECENT_STEPS = 2 * MAX_SHAPES;
 
 interface ShapeEntry {
   input: ModelInput;
@@ -54,7 +57,9 @@ export class CapturedTrainingStep {
   failure: string | null = null;
   /** Kept shapes, least recently used first. */
   private readonly shapes = new Map<string, ShapeEntry>();
-  private readonly seen = new Set<string>();
+  /** The step count at which each shape last came (only the recent ones are kept). */
+  private readonly lastSeen = new Map<string, number>();
+  private stepsRecorded = 0;
   private parts: TrainingStepParts | null = null;
   private epoch = -1;
 
@@ -62,7 +67,8 @@ export class CapturedTrainingStep {
   record(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): void {
     const { device, model, optimizer, dropout } = parts;
     const key = `${host.slots}x${host.batch}x${host.seq}${host.labels ? '' : ' unlabelled'}`;
-    if (this.failure || !model.staticStep || !optimizer.beginStep || !optimizer.recordStep || optimizer.commandsKey === undefined || !this.seenBefore(key)) {
+    const recent = this.cameRecently(key);
+    if (this.failure || !model.staticStep || !optimizer.beginStep || !optimizer.recordStep || optimizer.commandsKey === undefined || !(recent || this.shapes.has(key))) {
       recordTrainingStep(parts, host, steps, learningRates, lossSum);
       this.counts.uncaptured++;
       return;
@@ -125,12 +131,17 @@ export class CapturedTrainingStep {
     this.parts = null;
   }
 
-  /** Whether a step of shape `key` came before (and remembers that one did now). */
-  private seenBefore(key: string): boolean {
-    if (this.seen.has(key)) return true;
-    if (this.seen.size >= MAX_SEEN) this.seen.clear();
-    this.seen.add(key);
-    return false;
+  /** Whether a step of shape `key` came in the last RECENT_STEPS steps (and remembers that one comes now). */
+  private cameRecently(key: string): boolean {
+    const now = ++this.stepsRecorded;
+    const last = this.lastSeen.get(key);
+    this.lastSeen.delete(key);
+    this.lastSeen.set(key, now); // most recent last
+    for (const [oldKey, step] of this.lastSeen) {
+      if (now - step <= RECENT_STEPS) break;
+      this.lastSeen.delete(oldKey);
+    }
+    return last !== undefined && now - last <= RECENT_STEPS;
   }
 
   /** The kept input buffers of `key`'s shape, with `host` uploaded into them. */

@@ -118,6 +118,22 @@ describe('captured training steps', () => {
     run.release();
   });
 
+  it('captures a shape only when it comes back within 16 steps, and replays a kept one whenever it comes', async () => {
+    const d = device();
+    const run = setup(d);
+    const captured = new CapturedTrainingStep();
+    const step = (seq: number, i: number) => captured.record(run.parts, batchOf(i, 2, seq), [i, i], [1e-3, 1e-3], run.lossSum);
+    step(3, 0); // shape 3 first comes
+    for (let i = 1; i <= 17; i++) step(4, i); // shape 4: full, captured, then 15 replays
+    step(3, 18); // 18 steps after its last: recorded in full again
+    expect(captured.counts).toEqual({ captured: 1, replayed: 15, uncaptured: 3 });
+    for (let i = 19; i <= 36; i++) step(3, i); // now shape 3 is captured; shape 4 stays kept
+    step(4, 37); // kept, so replayed although 21 steps have passed
+    expect(captured.counts).toEqual({ captured: 2, replayed: 33, uncaptured: 3 });
+    captured.release();
+    run.release();
+  });
+
   it('gives every buffer back on release', async () => {
     const d = device();
     const before = d.poolStats().inUse;
