@@ -1,6 +1,7 @@
 /**
  * Embedding: gather and scatter-add gradient against float64 loops and finite differences, per-slot tables, odd
- * shapes, out-of-range ids (NaN rows, no gradient), heavy repetition repeated bit for bit, bad shapes.
+ * shapes, out-of-range ids (NaN rows, no gradient), heavy repetition repeated bit for bit, the backward bit for bit
+ * the float32 token-order sum over several blocks of ids, bad shapes.
  */
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd.js';
@@ -78,6 +79,39 @@ describe('embedding', () => {
     expect(Buffer.from(grads[0].buffer).equals(Buffer.from(grads[1].buffer))).toBe(true);
     expectClose(grads[0], embeddingGradReference(g, idData, slots, vocab, hidden), 1e-5, 'repeated-id grad');
     expect(Array.from(grads[0].subarray(3 * hidden, 4 * hidden)).every((v) => v === 0)).toBe(true);
+  });
+
+  it('backward over several blocks of ids and slots: the float32 token-order sum bit for bit, in three dispatches', async () => {
+    const d = device();
+    // vocab 2500: three blocks of 1024 ids in embedding_heads, the last partial; ids at the blocks' edges, out of
+    // range (-1, vocab, vocab + 5), and a run of one id (0) among random ones.
+    const [slots, vocab, hidden, rows] = [3, 2500, 12, 700];
+    const idData = randomInts(slots * rows, 41, 0, vocab);
+    const special = [-1, 0, 1023, 1024, 2047, 2048, 2499, 2500, 2505, 0, 0, 1024];
+    for (let token = 0; token < idData.length; token++) if (token % 5 === 0) idData[token] = special[(token / 5) % special.length];
+    const g = randomArray(slots * rows * hidden, 42);
+    const expected = new Float32Array(slots * vocab * hidden); // summed in token order, rounded to float32 at each add
+    for (let token = 0; token < idData.length; token++) {
+      const id = idData[token];
+      if (id < 0 || id >= vocab) continue;
+      const at = (Math.floor(token / rows) * vocab + id) * hidden;
+      for (let h = 0; h < hidden; h++) expected[at + h] = Math.fround(expected[at + h] + g[token * hidden + h]);
+    }
+    const ids = d.allocate(idData.byteLength, 'ids');
+    d.write(ids, idData);
+    const gradOut = d.allocate(g.byteLength, 'gradOut');
+    d.write(gradOut, g);
+    for (const forceVectorWidth of [1, 4] as const) {
+      const grad = d.allocate(expected.byteLength, 'grad'); // poisoned: every row must be written
+      const dispatches = d.dispatchCount;
+      launchEmbeddingBackward(d, ids, gradOut, grad, { slots, vocab, hidden, rowsPerSlot: rows, forceVectorWidth });
+      expect(d.dispatchCount - dispatches).toBe(3);
+      const result = new Uint32Array(await d.read(grad, expected.byteLength));
+      expect(Buffer.from(result.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      d.release(grad);
+    }
+    d.release(ids);
+    d.release(gradOut);
   });
 
   it('v1 and v2 give bit-identical results (same summation order)', async () => {

@@ -5,12 +5,12 @@
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
-import { launchFill } from '../elementwise/elementwise.js';
 import {
   embeddingForwardWgsl,
   embeddingGradRowsWgsl,
   embeddingHeadsWgsl,
   embeddingLinksWgsl,
+  HEADS_BLOCK,
 } from './embedding.wgsl.js';
 
 export interface EmbeddingShape {
@@ -74,7 +74,10 @@ export function launchEmbeddingForward(
   });
 }
 
-/** gradTable = Σ of gradOutput rows per (slot, id), every row written (zero where no token has that id). */
+/**
+ * gradTable = Σ of gradOutput rows per (slot, id) in token order, every row written (zero where no token has that
+ * id): three dispatches (heads and tails, links, row sums; embedding.wgsl.ts).
+ */
 export function launchEmbeddingBackward(
   device: Device,
   ids: GPUBuffer, // (T, rowsPerSlot) i32
@@ -93,15 +96,14 @@ export function launchEmbeddingBackward(
   const head = device.allocate(slots * vocab * 4, 'embedding_backward heads');
   const tail = device.allocate(slots * vocab * 4, 'embedding_backward tails');
   const next = device.allocate(Math.max(tokens, 1) * 4, 'embedding_backward links');
-  launchFill(device, head, slots * vocab, -1, 'i32'); // NONE = 0xffffffff
-  launchFill(device, tail, slots * vocab, 0, 'i32');
   const shapes = describe(shape);
+  const blocks = Math.ceil(vocab / HEADS_BLOCK);
   device.dispatch({
     kernel: 'embedding_heads',
     wgsl: wgslFor(embeddingHeadsWgsl),
     buffers: [ids, head, tail],
-    params: packParams([tokens, vocab, Math.max(rowsPerSlot, 1), 0]),
-    workgroups: gridFor(tokens),
+    params: packParams([vocab, rowsPerSlot, blocks, slots * blocks]),
+    workgroups: gridFor(slots * blocks, 1),
     shapes,
   });
   device.dispatch({

@@ -5,16 +5,22 @@
  * writes NaN, so a bad token shows up in the loss instead of reading another slot's (or no) memory.
  *
  * Backward, without float atomics (a float atomic add would sum a repeated token's rows in a varying order):
- *  1. embedding_heads: head[slot, v] / tail[slot, v] = the first / last token of the slot with id v, by integer
- *     atomicMin / atomicMax over token indices (order-independent, so deterministic); the launcher fills head with
- *     NONE and tail with 0 first.
+ *  1. embedding_heads: head[slot, v] / tail[slot, v] = the first / last token of the slot with id v (NONE / 0 if
+ *     none), by integer atomicMin / atomicMax over token indices (order-independent, so deterministic). One workgroup
+ *     per (slot, block of 1024 ids) reads all of the slot's ids and keeps the block's head and tail in workgroup
+ *     memory, then writes every entry: no fill dispatches first (until 2026-12-02: fills of head and tail, then
+ *     global atomics per token: three dispatches with the same results). Cost: N · ceil(vocab / 1024) id reads per
+ *     slot, at N = 2048 and vocab 30522 about the stores of the fills it replaced.
  *  2. embedding_links: next[i] = the next token after i in the same slot with the same id (or NONE), by a forward
  *     scan that stops at the first match; the last token of each id (i == tail) skips the scan. Cost: the sum of the
  *     gaps between consecutive equal ids, ≤ N · (distinct ids) per slot; O(N) when ids are all distinct or
  *     repeat closely ([PAD], [CLS], common words). Measured on lavapipe (embedding.bench.ts, 2026-11-27, VM shared
  *     with other jobs), whole backward (v2), vocab 30522 × hidden 128, T = 1: N = 4096 → 24–30 ms; N = 16384 with
  *     all ids distinct → 30 ms (270–280 ms before the tail shortcut); N = 16384 cycling through 2000 ids (every gap
- *     2000, an adversarial pattern) → ~210 ms, where the link scan dominates.
+ *     2000, an adversarial pattern) → ~210 ms, where the link scan dominates. Linking inside the heads kernel (one
+ *     dispatch fewer) was tried on 2026-12-02 and not kept: a block's workgroups then link all of its tokens, so ids
+ *     clustered in a few blocks (ids < 2000 cycled) leave most workgroups idle, and lanes whose token is in another
+ *     block idle within one; on lavapipe it took ~2× at N = 16384 (distinct and cycled ids).
  *  3. embedding_grad_rows: one invocation per (slot, v, h) walks the chain head → next → … and sums gradOut rows in
  *     token order, writing every table row: rows no token touched get 0, so no separate zero fill.
  * Every sum has a fixed order, so repeats are bit-identical. Ships v2 (vec4 along hidden) of the forward and row
@@ -58,25 +64,49 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }`;
 }
 
+/** Vocabulary entries per workgroup of embedding_heads: its block's head and tail in workgroup memory (8 KB). */
+export const HEADS_BLOCK = 1024;
+const HEADS_WORKGROUP = 256;
+
 export function embeddingHeadsWgsl(): string {
   return wgsl`
-struct Params { tokens: u32, vocab: u32, rowsPerSlot: u32, pad: u32 }
+const BLOCK = ${HEADS_BLOCK}u;
+const GROUP = ${HEADS_WORKGROUP}u;
+struct Params { vocab: u32, rowsPerSlot: u32, blocks: u32, workgroups: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> ids: array<i32>;                   // (T, rowsPerSlot)
-@group(0) @binding(2) var<storage, read_write> head: array<atomic<u32>>;    // (T, vocab), filled with NONE
-@group(0) @binding(3) var<storage, read_write> tail: array<atomic<u32>>;    // (T, vocab), filled with 0
-${linearIndexWgsl()}
+@group(0) @binding(1) var<storage, read> ids: array<i32>;          // (T, rowsPerSlot)
+@group(0) @binding(2) var<storage, read_write> head: array<u32>;   // (T, vocab)
+@group(0) @binding(3) var<storage, read_write> tail: array<u32>;   // (T, vocab)
+var<workgroup> first: array<atomic<u32>, BLOCK>;                   // the block's head: NONE where no token
+var<workgroup> last: array<atomic<u32>, BLOCK>;                    // the block's tail: 0 where no token
 
-@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
-        @builtin(num_workgroups) groups: vec3u) {
-  let token = linearIndex(group, local, groups);
-  if (token >= params.tokens) { return; }
-  let id = ids[token];
-  if (id < 0 || u32(id) >= params.vocab) { return; } // out-of-range ids get no gradient
-  let slot = token / params.rowsPerSlot;
-  atomicMin(&head[slot * params.vocab + u32(id)], token);
-  atomicMax(&tail[slot * params.vocab + u32(id)], token);
+// Workgroup w: (slot, block of BLOCK ids).
+@compute @workgroup_size(${HEADS_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(local_invocation_index) local: u32) {
+  let index = group.y * groups.x + group.x;
+  let w = min(index, params.workgroups - 1u); // past-the-end workgroups (a 2D grid's padding) store nothing
+  let slot = w / params.blocks;
+  let firstId = (w % params.blocks) * BLOCK;
+  for (var k = local; k < BLOCK; k += GROUP) {
+    atomicStore(&first[k], ${NONE}u);
+    atomicStore(&last[k], 0u);
+  }
+  workgroupBarrier();
+  let end = (slot + 1u) * params.rowsPerSlot;
+  for (var token = slot * params.rowsPerSlot + local; token < end; token += GROUP) {
+    let k = u32(ids[token]) - firstId; // ids below the block (negative ones too) wrap to ≥ BLOCK
+    if (k < BLOCK && firstId + k < params.vocab) {
+      atomicMin(&first[k], token);
+      atomicMax(&last[k], token);
+    }
+  }
+  workgroupBarrier();
+  if (index >= params.workgroups) { return; }
+  for (var k = local; k < BLOCK && firstId + k < params.vocab; k += GROUP) {
+    head[slot * params.vocab + firstId + k] = atomicLoad(&first[k]);
+    tail[slot * params.vocab + firstId + k] = atomicLoad(&last[k]);
+  }
 }`;
 }
 

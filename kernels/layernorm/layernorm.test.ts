@@ -2,7 +2,7 @@
  * Layer normalisation: the op's forward and gradients of x, weight and bias against finite differences (odd and
  * batched shapes, shared and per-slot weights, T = 1, 3); the chooser; every shipped kernel variant's forward (and
  * saved mean/rstd) and backward against the float64 reference on poisoned outputs, bit-identical repeats
- * (test/helpers/layernorm-kernel-tests.ts); bad shapes.
+ * (test/helpers/layernorm-kernel-tests.ts), v1 also as a GPU adapter runs it; dispatches per backward; bad shapes.
  */
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
@@ -87,7 +87,40 @@ for (const variant of ['row', 'registers'] as const) {
   );
 }
 
+// v1 with the dweight/dbias kernel as a GPU adapter gets it (64 invocations per workgroup, not 16).
+defineLayerNormKernelTests('row, as on a GPU adapter', async (x, w, b, dy, rows, hidden, slots) => {
+  const d = device();
+  const info = d.info as { isSoftware: boolean };
+  const saved = info.isSoftware;
+  info.isSoftware = false;
+  try {
+    return await runLayerNormKernels(
+      d,
+      (...args) => launchLayerNorm(...args, 'row'),
+      (...args) => launchLayerNormBackward(...args, 'row'),
+      x, w, b, dy, rows, hidden, slots,
+    );
+  } finally {
+    info.isSoftware = saved;
+  }
+});
+
 describe('layerNorm launchers and op', () => {
+  it('backward: dx, dweight and dbias in two dispatches; dweight and dbias alone in one', () => {
+    const d = device();
+    const [slots, rows, hidden] = [2, 2 * 300, 36];
+    const buffers = [rows * hidden, slots * hidden, rows, rows, rows * hidden, rows * hidden, slots * hidden, slots * hidden].map((n) =>
+      d.allocate(n * 4, 'test'),
+    );
+    const [x, weight, mean, rstd, dy, dx, dw, db] = buffers;
+    for (const [withDx, expected] of [[true, 2], [false, 1]] as const) {
+      const before = d.dispatchCount;
+      launchLayerNormBackward(d, x, weight, mean, rstd, dy, withDx ? dx : null, dw, db, rows, hidden, slots);
+      expect(d.dispatchCount - before).toBe(expected);
+    }
+    for (const buffer of buffers) d.release(buffer);
+  });
+
   it('bad shapes throw ShapeError naming the op or kernel and the values', () => {
     const d = device();
     const x = tensor(d, randomArray(12, 1), [4, 3]);

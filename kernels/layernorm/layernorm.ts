@@ -5,7 +5,6 @@
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
-import { launchReduce } from '../reduce/reduce.js';
 import {
   LAYERNORM_WORKGROUP,
   layerNormBackwardWgsl,
@@ -16,8 +15,15 @@ import {
   type LayerNormVariant,
 } from './layernorm.wgsl.js';
 
-/** Rows per partial sum of dweight/dbias: enough chunks to fill the cores, few enough that the second pass is small. */
-export const ROWS_PER_CHUNK = 64;
+/**
+ * Invocations per workgroup of the dweight/dbias kernel, each striding over the rows: 64 on a GPU, 16 on a CPU
+ * adapter, where the workgroup's tree and barriers cost more than they save. On lavapipe (2 cores, noisy), timed
+ * interleaved with the three dispatches it replaced (partials per 64 rows, two kernels/reduce passes) at 2048 × 64,
+ * 4096 × 768, 4 × 4096 × 256 and 2048 × 37: 256 invocations took 1.7–3.5× their time, 64 1.2–1.5×, 16 0.9–1.1×.
+ */
+function paramGradRows(device: Device): number {
+  return device.info.isSoftware ? 16 : 64;
+}
 
 /** v4 needs a fixed subgroup size: a block of rows is one subgroup. */
 function subgroupLanes(device: Device): number | null {
@@ -116,8 +122,8 @@ export function launchLayerNorm(
 }
 
 /**
- * dx, and (when given) dweight = Σ_rows dy·x̂ and dbias = Σ_rows dy per slot, from the forward's mean and rstd.
- * dweight/dbias are summed in a fixed order (partials per chunk of rows, then kernels/reduce): deterministic.
+ * dx, and (when given) dweight = Σ_rows dy·x̂ and dbias = Σ_rows dy per slot, from the forward's mean and rstd: at
+ * most two dispatches (dx; dweight and dbias together). dweight/dbias are summed in a fixed order: deterministic.
  */
 export function launchLayerNormBackward(
   device: Device,
@@ -151,21 +157,14 @@ export function launchLayerNormBackward(
     });
   }
   if (!dweight || !dbias) return;
-  const chunks = Math.max(1, Math.ceil(rowsPerSlot / ROWS_PER_CHUNK));
-  // One chunk: the partial sums are the result.
-  const partialWeight = chunks === 1 ? dweight : device.allocate(slots * chunks * hidden * 4, `${kernel} dweight partials`);
-  const partialBias = chunks === 1 ? dbias : device.allocate(slots * chunks * hidden * 4, `${kernel} dbias partials`);
+  const columnBlocks = Math.ceil(width / PARAM_GRAD_COLUMNS);
+  const workgroups = slots * columnBlocks;
   device.dispatch({
     kernel: 'layernorm_backward_params',
-    wgsl: wgslFor(layerNormParamGradWgsl, vec4),
-    buffers: [x, mean, rstd, dy, partialWeight, partialBias],
-    params: packParams([slots, rowsPerSlot, width, ROWS_PER_CHUNK, chunks]),
-    workgroups: gridFor(slots * chunks * Math.ceil(width / PARAM_GRAD_COLUMNS), LAYERNORM_WORKGROUP),
+    wgsl: wgslFor(layerNormParamGradWgsl, vec4, paramGradRows(device)),
+    buffers: [x, mean, rstd, dy, dweight, dbias],
+    params: packParams([rowsPerSlot, width, columnBlocks, workgroups]),
+    workgroups: gridFor(workgroups, 1),
     shapes,
   });
-  if (chunks === 1) return;
-  launchReduce(device, 'sum', partialWeight, dweight, slots, chunks, hidden);
-  launchReduce(device, 'sum', partialBias, dbias, slots, chunks, hidden);
-  device.release(partialWeight);
-  device.release(partialBias);
 }

@@ -5,8 +5,10 @@
  *   variance accurate when |mean| ≫ std) and a write pass. Saves mean and rstd (rows) for the backward.
  * - backward dx: one invocation per row; a pass for Σ g and Σ g·x̂ (g = dy·weight), then the write pass
  *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)).
- * - backward weight/bias partials: one invocation per (slot, chunk of 64 rows, 4 columns) sums dy·x̂ and dy over
- *   its chunk in row order; a second pass (kernels/reduce) adds the chunks in order. No atomics: bit-identical repeats.
+ * - backward weight/bias: one workgroup per (slot, 4 lanes of columns) of 16 or 64 invocations strides over the slot's
+ *   rows, each invocation summing dy·x̂ and dy for the 4 lanes (one mean and rstd load per row serves them), then a
+ *   tree in workgroup memory adds the invocations: the final dweight and dbias in one dispatch (until 2026-12-02
+ *   partials per chunk of 64 rows, then two kernels/reduce passes). No atomics: bit-identical repeats.
  * Rows are read as vec4 when hidden % 4 == 0. Variants (figures in README.md):
  * - v1 `row` (ships): the kernels above; measured best or level with v2/v3 on lavapipe.
  * - v2 `subgroup` and v3 `subgroup4` (a subgroup per row, or per 4 rows with a fused backward) never shipped: they
@@ -127,58 +129,71 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }`;
 }
 
-/** Columns (lanes of Lane) per invocation of the weight/bias partials: the row's mean and rstd loads serve them all. */
+/** Neighbouring lanes of Lane per invocation of that kernel: each row's mean and rstd loads serve them all. */
 export const PARAM_GRAD_COLUMNS = 4;
 
 /**
- * Partial sums over chunks of `chunk` rows: (slots, chunks, hidden) for dweight = Σ dy·x̂ and dbias = Σ dy.
- * Each invocation owns PARAM_GRAD_COLUMNS neighbouring lanes of columns (clamped at the row's end).
+ * dweight = Σ dy·x̂ and dbias = Σ dy over each slot's rows, final (slots, hidden), in one dispatch: one workgroup per
+ * (slot, block of COLUMNS neighbouring lanes, clamped at the row's end); its ROWS invocations (a power of two) stride
+ * over the slot's rows, then a tree in workgroup memory adds them. Fixed order: the same bits every run.
  */
-export function layerNormParamGradWgsl(vec4: boolean): string {
+export function layerNormParamGradWgsl(vec4: boolean, rows: number): string {
   return /* wgsl */ `
+const ROWS = ${rows}u;
 const COLUMNS = ${PARAM_GRAD_COLUMNS}u;
-struct Params { slots: u32, rowsPerSlot: u32, width: u32, chunk: u32, chunks: u32 }
+struct Params { rowsPerSlot: u32, width: u32, columnBlocks: u32, workgroups: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Lane>;            // (slots, rowsPerSlot, hidden)
-@group(0) @binding(2) var<storage, read> mean: array<f32>;          // (slots, rowsPerSlot)
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;          // (slots, rowsPerSlot)
-@group(0) @binding(4) var<storage, read> dy: array<Lane>;           // (slots, rowsPerSlot, hidden)
-@group(0) @binding(5) var<storage, read_write> dweight: array<Lane>; // (slots, chunks, hidden)
-@group(0) @binding(6) var<storage, read_write> dbias: array<Lane>;   // (slots, chunks, hidden)
+@group(0) @binding(1) var<storage, read> x: array<Lane>;             // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> mean: array<f32>;           // (slots, rowsPerSlot)
+@group(0) @binding(3) var<storage, read> rstd: array<f32>;           // (slots, rowsPerSlot)
+@group(0) @binding(4) var<storage, read> dy: array<Lane>;            // (slots, rowsPerSlot, hidden)
+@group(0) @binding(5) var<storage, read_write> dweight: array<Lane>; // (slots, hidden)
+@group(0) @binding(6) var<storage, read_write> dbias: array<Lane>;   // (slots, hidden)
 ${laneHelpers(vec4)}
-${linearIndexWgsl(LAYERNORM_WORKGROUP)}
+var<workgroup> dwLanes: array<Lane, ${rows * PARAM_GRAD_COLUMNS}>; // (ROWS, COLUMNS)
+var<workgroup> dbLanes: array<Lane, ${rows * PARAM_GRAD_COLUMNS}>;
 
-@compute @workgroup_size(${LAYERNORM_WORKGROUP})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
-        @builtin(num_workgroups) groups: vec3u) {
-  let index = linearIndex(group, local, groups);
-  let columnGroups = (params.width + COLUMNS - 1u) / COLUMNS;
-  let total = params.slots * params.chunks * columnGroups;
-  let i = min(index, total - 1u);
-  let firstColumn = (i % columnGroups) * COLUMNS;
-  let c = (i / columnGroups) % params.chunks;
-  let slot = i / (columnGroups * params.chunks);
-  let first = slot * params.rowsPerSlot + c * params.chunk;
-  let count = min(params.chunk, params.rowsPerSlot - c * params.chunk);
+@compute @workgroup_size(${rows})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  // Past-the-end workgroups (a 2D grid's padding) redo the last block and store nothing, and every invocation runs
+  // the same number of steps: loops stay uniform.
+  let w = min(group.y * groups.x + group.x, params.workgroups - 1u);
+  let slot = w / params.columnBlocks;
+  let firstColumn = (w % params.columnBlocks) * COLUMNS;
+  let firstRow = slot * params.rowsPerSlot;
   var dw: array<Lane, COLUMNS>;
   var db: array<Lane, COLUMNS>;
-  for (var k = 0u; k < count; k++) {
-    let row = first + k;
+  for (var k = 0u; k < (params.rowsPerSlot + ROWS - 1u) / ROWS; k++) {
+    let r = k * ROWS + lane;
+    let row = firstRow + min(r, params.rowsPerSlot - 1u);
     let mu = mean[row];
-    let r = rstd[row];
+    let s = select(0.0, rstd[row], r < params.rowsPerSlot); // 0: a clamped repeat of the last row adds nothing
     for (var j = 0u; j < COLUMNS; j++) {
       let at = row * params.width + min(firstColumn + j, params.width - 1u);
-      let g = dy[at];
-      dw[j] += g * (x[at] - mu) * r;
+      let g = select(Lane(0.0), dy[at], r < params.rowsPerSlot);
+      dw[j] += g * (x[at] - mu) * s;
       db[j] += g;
     }
   }
-  let out = (slot * params.chunks + c) * params.width;
   for (var j = 0u; j < COLUMNS; j++) {
-    if (index < total && firstColumn + j < params.width) {
-      dweight[out + firstColumn + j] = dw[j];
-      dbias[out + firstColumn + j] = db[j];
+    dwLanes[lane * COLUMNS + j] = dw[j];
+    dbLanes[lane * COLUMNS + j] = db[j];
+  }
+  workgroupBarrier();
+  for (var step = ROWS / 2u; step > 0u; step >>= 1u) {
+    if (lane < step) {
+      for (var j = 0u; j < COLUMNS; j++) {
+        dwLanes[lane * COLUMNS + j] += dwLanes[(lane + step) * COLUMNS + j];
+        dbLanes[lane * COLUMNS + j] += dbLanes[(lane + step) * COLUMNS + j];
+      }
     }
+    workgroupBarrier();
+  }
+  let column = firstColumn + lane;
+  if (lane < COLUMNS && column < params.width && group.y * groups.x + group.x < params.workgroups) {
+    dweight[slot * params.width + column] = dwLanes[lane];
+    dbias[slot * params.width + column] = dbLanes[lane];
   }
 }`;
 }

@@ -1,11 +1,33 @@
-/** Launcher for sum / mean / max over one contiguous run of axes, seen as (outer, reduced, inner). */
+/**
+ * Launcher for sum / mean / max over one contiguous run of axes, seen as (outer, reduced, inner). v1 (an invocation
+ * per output) for many outputs or short reductions; v2 (a workgroup per block of outputs) for long reductions with
+ * few outputs, in one dispatch (reduce.wgsl.ts).
+ */
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
-import { reduceWgsl, type ReduceOp } from './reduce.wgsl.js';
+import { reduceWgsl, reduceWorkgroupWgsl, type ReduceOp } from './reduce.wgsl.js';
 
-/** Above this many values per output, and with few outputs, reduce in two passes of chunks. */
-const CHUNK = 1024;
+/** v2 when each output sums more than this many values and there are fewer than FEW_OUTPUTS outputs. */
+const LONG = 256;
 const FEW_OUTPUTS = 4096;
+/**
+ * Most rows of the reduced axis one v2 workgroup takes (≤ 512 loads a lane on a GPU): past this the rows split into
+ * chunks and a second v2 pass adds them, so a huge reduction to a few outputs still spreads over many workgroups.
+ */
+const ROWS_PER_WORKGROUP = 16384;
+/**
+ * v2's columns (neighbouring outputs) per workgroup: the least power of two ≥ inner, at most 8 on a GPU (each row's
+ * read one 32-byte sector, and more workgroups for few outputs) and 64 on a CPU adapter, where fewer lanes per column
+ * (a shorter tree) and whole cache lines win. On lavapipe (2 cores, noisy), timed interleaved with v1's two passes it
+ * replaced at (1, 2048, 64), (1, 2048, 256), (1, 16384, 768): 8 columns took 1.2–3×+ their time, 32 0.6–1.4×, 64
+ * 0.9–1.1×.
+ */
+export function reduceColumns(device: Device, inner: number): number {
+  const most = device.info.isSoftware ? 64 : 8;
+  let columns = 1;
+  while (columns < inner && columns < most) columns *= 2;
+  return columns;
+}
 
 export function launchReduce(
   device: Device,
@@ -19,24 +41,34 @@ export function launchReduce(
 ): void {
   assertCount(`reduce_${op}`, outer * reduced * inner);
   const shapes = `outer=${outer} reduced=${reduced} inner=${inner}`;
-  const run = (source: GPUBuffer, target: GPUBuffer, length: number, chunk: number, factor: number) => {
-    const outputs = outer * Math.ceil(length / chunk) * inner;
+  const outputs = outer * inner;
+  if (reduced <= LONG || outputs >= FEW_OUTPUTS) {
     device.dispatch({
       kernel: `reduce_${op}`,
       wgsl: wgslFor(reduceWgsl, op),
-      buffers: [source, target],
-      params: packParams([outer, length, inner, chunk], [factor]),
+      buffers: [input, output],
+      params: packParams([outer, reduced, inner], [scale]),
       workgroups: gridFor(outputs),
       shapes,
     });
-  };
-  if (reduced <= CHUNK || outer * inner >= FEW_OUTPUTS) {
-    run(input, output, reduced, Math.max(reduced, 1), scale);
     return;
   }
-  const chunks = Math.ceil(reduced / CHUNK);
-  const partial = device.allocate(outer * chunks * inner * 4, `reduce_${op} partials`);
-  run(input, partial, reduced, CHUNK, 1);
-  run(partial, output, chunks, chunks, scale);
-  device.release(partial);
+  const chunks = Math.ceil(reduced / ROWS_PER_WORKGROUP);
+  const chunk = Math.ceil(reduced / chunks);
+  const target = chunks === 1 ? output : device.allocate(outer * chunks * inner * 4, `reduce_${op} partials`);
+  const columns = reduceColumns(device, inner);
+  const columnBlocks = Math.ceil(inner / columns);
+  const workgroups = outer * chunks * columnBlocks;
+  device.dispatch({
+    kernel: `reduce_${op}_v2`,
+    wgsl: wgslFor(reduceWorkgroupWgsl, op, columns),
+    buffers: [input, target],
+    params: packParams([reduced, inner, chunk, chunks, columnBlocks, workgroups], [chunks === 1 ? scale : 1]),
+    workgroups: gridFor(workgroups, 1),
+    shapes,
+  });
+  if (chunks === 1) return;
+  launchReduce(device, op, target, output, outer, chunks, inner, scale);
+  device.release(target);
 }
+

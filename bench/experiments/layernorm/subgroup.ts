@@ -1,7 +1,7 @@
 /**
  * Launchers for the experimental layer normalisation v2 `subgroup` and v3 `subgroup4` (subgroup.wgsl.ts): the same
  * arguments as kernels/layernorm's `launchLayerNorm` and `launchLayerNormBackward`. v2's dweight/dbias, and v3's
- * when dx is not asked for, come from the shipped partial-sum kernel (through `launchLayerNormBackward` with dx
+ * when dx is not asked for, come from the shipped parameter-gradient kernel (through `launchLayerNormBackward` with dx
  * null). Used by kernels/layernorm/layernorm.bench.ts and test/experiments/layernorm-subgroup.test.ts.
  */
 import { packParams, type Device } from '../../../src/gpu/device.js';
