@@ -23,6 +23,31 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
 import { philoxWgsl } from './philox.js';
 
+/**
+ * WGSL helpers that state the mask rule above once, for this kernel and for kernels that fuse dropout into
+ * something larger (kernels/attention, kernels/residual-layernorm, kernels/embeddings-layernorm): the call index as
+ * two words, the Philox words of one quad, and the keep test and scale. Includes philoxWgsl.
+ */
+export const dropoutMaskWgsl = /* wgsl */ `
+${philoxWgsl}
+// c = callBase + callOffset, as (low, high) words with the carry.
+fn dropoutCall(baseLow: u32, baseHigh: u32, callOffset: u32) -> vec2u {
+  let low = baseLow + callOffset;
+  return vec2u(low, baseHigh + select(0u, 1u, low < callOffset));
+}
+// The four random words of values 4·quad … 4·quad + 3 of (block, row) in call c, for seed.
+fn dropoutWords(quad: u32, row: u32, block: u32, call: vec2u, seed: u32) -> vec4u {
+  return philox4x32_10(vec4u(quad, row, block, call.y), vec2u(seed, call.x));
+}
+// Kept iff uniform(word) >= p, uniform(w) = (w >> 8) / 2^24 (exact in f32); p is clamped to [0, 1] by the caller.
+fn dropoutKeeps(word: u32, p: f32) -> bool {
+  return f32(word >> 8u) * (1.0 / 16777216.0) >= p;
+}
+// What a kept value is multiplied by: 1 / (1 − p), and 0 when everything is dropped.
+fn dropoutScale(p: f32) -> f32 {
+  return select(1.0 / (1.0 - p), 0.0, p >= 1.0);
+}`;
+
 export function dropoutWgsl(): string {
   return wgsl`
 struct Params {
@@ -35,7 +60,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> callBase: array<u32>;       // (T, 2) per slot: low and high words of the call's base
 @group(0) @binding(5) var<storage, read_write> output: array<f32>;   // like input
 ${linearIndexWgsl()}
-${philoxWgsl}
+${dropoutMaskWgsl}
 
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
@@ -49,18 +74,15 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let block = rowInSlot / params.rowsPerBlock;
   let row = rowInSlot % params.rowsPerBlock;
   let p = clamp(probabilities[slot], 0.0, 1.0); // outside [0, 1] means never / always
-  // c = callBase + callOffset, in two 32-bit words with the carry.
-  let callLow = callBase[2u * slot] + params.callOffset;
-  let callHigh = callBase[2u * slot + 1u] + select(0u, 1u, callLow < params.callOffset);
-  let words = philox4x32_10(vec4u(quad, row, block, callHigh), vec2u(seeds[slot], callLow));
-  let scale = select(1.0 / (1.0 - p), 0.0, p >= 1.0);
+  let call = dropoutCall(callBase[2u * slot], callBase[2u * slot + 1u], params.callOffset);
+  let words = dropoutWords(quad, row, block, call, seeds[slot]);
+  let scale = dropoutScale(p);
   let first = (slot * params.rowsPerSlot + rowInSlot) * params.rowLength;
   for (var lane = 0u; lane < 4u; lane++) {
     let j = quad * 4u + lane;
     if (j < params.rowLength) {
       let i = first + j;
-      let uniform = f32(words[lane] >> 8u) * (1.0 / 16777216.0);
-      output[i] = select(0.0, input[i] * scale, uniform >= p);
+      output[i] = select(0.0, input[i] * scale, dropoutKeeps(words[lane], p));
     }
   }
 }`;

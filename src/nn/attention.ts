@@ -1,7 +1,12 @@
 /**
- * Multi-head self-attention with a padding mask (Vaswani et al. 2017, as in BERT). All trial slots, sequences and
- * heads go through each matmul as one batch: (T·B·heads, S, d).
+ * Multi-head self-attention with a padding mask (Vaswani et al. 2017, as in BERT). From the query/key/value
+ * projections to the merged heads, the fused op (src/tensor/ops/attention.ts, kernels/attention: one dispatch
+ * forward, two backward) where it takes the shapes: head size ≤ 64 and the limits `attentionUnsupported` checks
+ * (kernels/attention/attention.ts). Elsewhere, or with `fused` false, the unfused composition: all trial slots,
+ * sequences and heads go through each matmul as one batch, (T·B·heads, S, d). Both draw the same dropout masks.
  */
+import { attentionUnsupported } from '../../kernels/attention/attention.js';
+import { attention } from '../tensor/ops/attention.js';
 import { add, scale } from '../tensor/ops/elementwise.js';
 import { matmul } from '../tensor/ops/matmul.js';
 import { permute } from '../tensor/ops/permute.js';
@@ -26,6 +31,11 @@ export class SelfAttention extends Module {
   readonly output: Linear;
   readonly probabilityDropout = this.child('dropout', new Dropout('attention'));
   private readonly headSize: number;
+  /**
+   * Use the fused attention op where it takes the shapes (the default). False forces the unfused composition
+   * (scale, permutes, matmuls, softmax, dropout): tests compare the two (test/nn/attention-fused.test.ts).
+   */
+  fused = true;
 
   constructor(context: BuildContext, readonly hiddenSize: number, readonly numHeads: number) {
     super();
@@ -43,6 +53,20 @@ export class SelfAttention extends Module {
   forward(x: Tensor, maskBias: Tensor, { slots, batch, seq }: SequenceDims, context: ForwardContext): Tensor {
     const heads = this.numHeads;
     const d = this.headSize;
+    const dims = { slots, batch, seq, heads, headSize: d };
+    if (this.fused && attentionUnsupported(x.device, dims) === null) {
+      const [q, k, v] = [this.query, this.key, this.value].map((linear) => linear.forward(x));
+      // The same dropout site, taken at the same point of the forward, as the unfused path's Dropout module.
+      const dropout = this.probabilityDropout.training && context.training && context.dropout
+        ? {
+            seeds: context.dropout.seeds,
+            probabilities: context.dropout[this.probabilityDropout.kind],
+            callBase: context.dropout.callBase,
+            callIndex: context.nextDropoutCall(),
+          }
+        : null;
+      return this.output.forward(attention(q, k, v, maskBias, { slots, batch, seq, heads, dropout }));
+    }
     // (T, B·S, hidden) → (T·B·heads, S, d)
     const split = (t: Tensor) => reshape(permute(reshape(t, [slots, batch, seq, heads, d]), [0, 1, 3, 2, 4]), [slots * batch * heads, seq, d]);
     // Scaling q rather than the scores touches S/d times fewer values.

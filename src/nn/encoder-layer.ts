@@ -1,5 +1,6 @@
 /** A post-LN transformer encoder layer as in BERT: x = LN(x + attention(x)); x = LN(x + W2 gelu(W1 x)). */
 import { add } from '../tensor/ops/elementwise.js';
+import { residualLayerNorm } from '../tensor/ops/residual-layernorm.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { SelfAttention, type SequenceDims } from './attention.js';
 import { Dropout } from './dropout.js';
@@ -16,6 +17,12 @@ export class EncoderLayer extends Module {
   readonly outputNorm: LayerNorm;
   private readonly attentionDropout = this.child('attention_dropout', new Dropout('hidden'));
   private readonly outputDropout = this.child('output_dropout', new Dropout('hidden'));
+  /**
+   * True: each sublayer ends in one residualLayerNorm op (one forward dispatch for dropout, residual add and
+   * LayerNorm). False: the unfused layerNorm(add(x, dropout(branch))), the same values and dropout masks; kept to
+   * check the fused op against (test/nn/residual-layernorm.test.ts).
+   */
+  fuseResidualNorm = true;
 
   constructor(context: BuildContext, hiddenSize: number, numHeads: number, intermediateSize: number, eps: number) {
     super();
@@ -30,8 +37,14 @@ export class EncoderLayer extends Module {
   forward(x: Tensor, maskBias: Tensor, dims: SequenceDims, context: ForwardContext): Tensor {
     const attended = this.attention.forward(x, maskBias, dims, context);
     const tokens = [dims.batch, dims.seq, x.shape[x.rank - 1]]; // one slot of x, with S as its own axis
-    const h = this.attentionNorm.forward(add(x, this.attentionDropout.forward(attended, context, tokens)));
+    const h = this.residualNorm(x, attended, this.attentionDropout, this.attentionNorm, context, tokens);
     const expanded = this.output.forward(this.intermediate.forward(h));
-    return this.outputNorm.forward(add(h, this.outputDropout.forward(expanded, context, tokens)));
+    return this.residualNorm(h, expanded, this.outputDropout, this.outputNorm, context, tokens);
+  }
+
+  /** norm(x + dropout(branch)); the dropout site takes its call number here either way, so later sites keep theirs. */
+  private residualNorm(x: Tensor, branch: Tensor, dropout: Dropout, norm: LayerNorm, context: ForwardContext, tokens: number[]): Tensor {
+    if (!this.fuseResidualNorm) return norm.forward(add(x, dropout.forward(branch, context, tokens)));
+    return residualLayerNorm(x, branch, norm.weight, norm.bias, { eps: norm.eps, dropout: dropout.settings(context, tokens) });
   }
 }

@@ -23,11 +23,13 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { attentionReference } from '../../kernels/attention/reference.js';
 import { binaryReference, broadcastReference, unaryReference } from '../../kernels/elementwise/reference.js';
 import { crossEntropyMeanReference, crossEntropyReference } from '../../kernels/cross-entropy/reference.js';
 import { dropoutReference } from '../../kernels/dropout/reference.js';
 import { embeddingReference } from '../../kernels/embedding/reference.js';
 import { layerNormReference } from '../../kernels/layernorm/reference.js';
+import { residualLayerNormReference } from '../../kernels/residual-layernorm/reference.js';
 import { matmulReference } from '../../kernels/matmul/reference.js';
 import { permuteReference } from '../../kernels/permute/reference.js';
 import { reduceReference } from '../../kernels/reduce/reference.js';
@@ -177,6 +179,34 @@ const CASES: Record<string, () => OpCase[]> = {
       reference: ([x]) => softmaxReference(x, 3, 7),
     },
   ],
+  attention: () => {
+    // 2 slots of one sequence of 5, 2 heads of 3; slot 1's sequence ends in 2 padding keys.
+    const dims = { slots: 2, batch: 1, seq: 5, heads: 2, headSize: 3 };
+    const [shape, scale] = [[2, 5, 6], Math.fround(1 / Math.sqrt(3))];
+    const [seeds, probabilities] = [[3, 4], [0.2, 0.4]];
+    const mask = { shape: [2, 1, 1, 1, 5], data: Float32Array.from({ length: 10 }, (_, n) => (n >= 8 ? -1e9 : 0)), differentiable: false };
+    const qkv = [{ shape, data: randomArray(60, 51, -2, 2) }, { shape, data: randomArray(60, 52, -2, 2) }, { shape }];
+    return [
+      {
+        what: 'attention q, k, v [2, 5, 6] (2 heads of 3), padding',
+        inputs: [...qkv, mask],
+        run: ([q, k, v, m]) => ops.attention(q, k, v, m, { slots: 2, batch: 1, seq: 5, heads: 2 }),
+        reference: ([q, k, v, m]) => attentionReference(q, k, v, m, dims, scale),
+      },
+      {
+        what: 'attention q, k, v [2, 5, 6] (2 heads of 3), padding, dropout p per slot',
+        inputs: [
+          ...qkv,
+          mask,
+          { shape: [2], ints: Int32Array.from(seeds) },
+          { shape: [2], data: Float32Array.from(probabilities), differentiable: false },
+        ],
+        run: ([q, k, v, m, s, p]) =>
+          ops.attention(q, k, v, m, { slots: 2, batch: 1, seq: 5, heads: 2, dropout: { seeds: s, probabilities: p, callIndex: 6 } }),
+        reference: ([q, k, v, m]) => attentionReference(q, k, v, m, dims, scale, { seeds, probabilities, callIndex: 6 }),
+      },
+    ];
+  },
   cross_entropy: () => {
     const [slots, perSlot, classes] = [2, 3, 5];
     const rows = slots * perSlot;
@@ -210,6 +240,32 @@ const CASES: Record<string, () => OpCase[]> = {
         ],
         run: ([x, w, b]) => ops.layerNorm(x, w, b, { eps: 1e-5 }),
         reference: ([x, w, b]) => layerNormReference(x, w, b, slots * perSlot, hidden, slots, 1e-5).y,
+      },
+    ];
+  },
+  residual_layer_norm: () => {
+    const [slots, batch, seq, hidden] = [2, 2, 3, 6];
+    const [rows, shape, slotShape] = [slots * batch * seq, [slots, batch * seq, hidden], [batch, seq, hidden]];
+    const [seeds, probabilities] = [[3, 4], [0.25, 0.5]];
+    const inputs = (k: number): GradCheckInput[] => [
+      // An offset mean checks the variance is computed stably.
+      { shape, data: randomArray(rows * hidden, k, 1, 3) },
+      { shape, data: randomArray(rows * hidden, k + 1, -1, 1) },
+      { shape: [slots, hidden], data: randomArray(slots * hidden, k + 2, 0.5, 1.5) },
+      { shape: [slots, hidden], data: randomArray(slots * hidden, k + 3, -0.5, 0.5) },
+    ];
+    return [
+      {
+        what: `residualLayerNorm x, branch [${shape}], weight and bias per slot, dropout p per slot`,
+        inputs: [...inputs(51), { shape: [slots], ints: Int32Array.from(seeds) }, { shape: [slots], data: Float32Array.from(probabilities), differentiable: false }],
+        run: ([x, branch, w, b, s, p]) => ops.residualLayerNorm(x, branch, w, b, { eps: 1e-5, dropout: { seeds: s, probabilities: p, callIndex: 9, slots, slotShape } }),
+        reference: ([x, branch, w, b]) => residualLayerNormReference(x, branch, w, b, rows, hidden, slots, 1e-5, { seeds, probabilities, slotShape, callIndex: 9 }).y,
+      },
+      {
+        what: `residualLayerNorm x, branch [${shape}], no dropout`,
+        inputs: inputs(55),
+        run: ([x, branch, w, b]) => ops.residualLayerNorm(x, branch, w, b, { eps: 1e-5 }),
+        reference: ([x, branch, w, b]) => residualLayerNormReference(x, branch, w, b, rows, hidden, slots, 1e-5, null).y,
       },
     ];
   },

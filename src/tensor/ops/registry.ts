@@ -7,6 +7,7 @@
  * `OpDefinition` exported from this folder is missing here, or when an entry here has no case there.
  */
 import type { OpDefinition } from '../autograd.js';
+import { attentionOp } from './attention.js';
 import { crossEntropyOp } from './cross-entropy.js';
 import { dropoutOp } from './dropout.js';
 import { addOp, affineOp, divOp, expOp, geluOp, logOp, mulOp, negOp, reluOp, sqrtOp, subOp, tanhOp } from './elementwise.js';
@@ -15,11 +16,12 @@ import { layerNormOp } from './layernorm.js';
 import { linearOp, matmulOp } from './matmul.js';
 import { permuteOp } from './permute.js';
 import { maxOp, meanOp, sumOp } from './reduce.js';
+import { residualLayerNormOp } from './residual-layernorm.js';
 import { reshapeOp } from './shape.js';
 import { softmaxOp } from './softmax.js';
 
 export const OPS: readonly OpDefinition<never>[] = [
   addOp, subOp, mulOp, divOp, negOp, expOp, logOp, sqrtOp, reluOp, tanhOp, geluOp, affineOp,
   sumOp, meanOp, maxOp, reshapeOp, permuteOp,
-  matmulOp, linearOp, softmaxOp, crossEntropyOp, layerNormOp, embeddingOp, dropoutOp,
+  matmulOp, linearOp, softmaxOp, attentionOp, crossEntropyOp, layerNormOp, residualLayerNormOp, embeddingOp, dropoutOp,
 ] as readonly OpDefinition<never>[];

@@ -1,0 +1,133 @@
+/**
+ * Fused multi-head self-attention with autograd (kernels/attention): from the query/key/value projections q, k, v
+ * (T, B·S, hidden) to the merged context (T, B·S, hidden) =
+ *   merge_heads(dropout(softmax((q · scale) · kᵀ + maskBias)) · v)
+ * in one forward dispatch and two backward dispatches. The forward saves q, k, v, the mask, its output and each
+ * query row's softmax statistics (max, sum): the backward recomputes the probabilities and regenerates the dropout
+ * mask. maskBias gets no gradient (it is data).
+ * Dropout is the unfused path's, mask for mask: site `callIndex` of kernels/dropout on the (T, B, heads, S, S)
+ * probabilities. `attentionUnsupported` (kernels/attention) says which shapes the kernels take.
+ */
+import {
+  keepBitsWords,
+  launchAttention,
+  launchAttentionBackward,
+  type AttentionDims,
+  type AttentionDropout,
+  type AttentionVariant,
+} from '../../../kernels/attention/attention.js';
+import { apply, type OpDefinition } from '../autograd.js';
+import { ShapeError } from '../../gpu/errors.js';
+import { tensor } from '../create.js';
+import { emptyTensor } from '../tensor-fill.js';
+import type { Tensor } from '../tensor.js';
+
+export interface AttentionOptions {
+  slots: number; // T
+  batch: number; // B
+  seq: number; // S
+  heads: number;
+  /** Multiplies q before q·kᵀ; default 1/√(head size). */
+  scale?: number;
+  /** Dropout of the attention probabilities (training); omit or null for none (evaluation). */
+  dropout?: AttentionDropoutOptions | null;
+  /** The kernels' variant (kernels/attention/attention.ts); default: the adapter's. */
+  variant?: AttentionVariant;
+}
+
+export interface AttentionDropoutOptions {
+  /** (T) i32: each slot's seed. */
+  seeds: Tensor;
+  /** (T) f32: each slot's drop probability of attention probabilities. */
+  probabilities: Tensor;
+  /** (T, 2) i32: per slot, the step's call base (as the dropout op's `callBase`); default 0. */
+  callBase?: Tensor;
+  /** The dropout site's number (ForwardContext.nextDropoutCall()), added to the base; < 2^32. */
+  callIndex: number;
+}
+
+interface AttentionAttrs {
+  dims: AttentionDims;
+  scale: number;
+  /** The site's number when dropout is on, else null. */
+  callOffset: number | null;
+  variant?: AttentionVariant;
+}
+
+type Buffers = { dropout: AttentionDropout | null };
+
+function dropoutBuffers(inputs: readonly Tensor[], callOffset: number | null): Buffers {
+  if (callOffset === null) return { dropout: null };
+  const [seeds, probabilities, callBase] = inputs;
+  return { dropout: { seeds: seeds.buffer, probabilities: probabilities.buffer, callBase: callBase.buffer, callOffset } };
+}
+
+export const attentionOp: OpDefinition<AttentionAttrs> = {
+  name: 'attention',
+  forward(inputs, { dims, scale, callOffset, variant }, save) {
+    const [q, k, v, maskBias, ...rest] = inputs;
+    const device = q.device;
+    const { slots, batch, seq, heads } = dims;
+    const context = emptyTensor(device, q.shape, 'f32', 'attention');
+    const stats = emptyTensor(device, [slots, batch, heads, seq, 2], 'f32', 'attention stats');
+    launchAttention(device, {
+      dims, q: q.buffer, k: k.buffer, v: v.buffer, maskBias: maskBias.buffer, scale, variant,
+      context: context.buffer, stats: stats.buffer, ...dropoutBuffers(rest, callOffset),
+    });
+    for (const t of [q, k, v, maskBias, context, stats, ...rest]) save(t);
+    stats.release(); // The saved alias keeps it.
+    return context;
+  },
+  backward({ saved: [q, k, v, maskBias, context, stats, ...rest], attrs: { dims, scale, callOffset, variant }, inputs }, g) {
+    const device = q.device;
+    const { slots, batch, seq, heads } = dims;
+    const grads = ['dq', 'dk', 'dv'].map((what) => emptyTensor(device, q.shape, 'f32', `attention ${what}`));
+    const delta = emptyTensor(device, [slots, batch, heads, seq], 'f32', 'attention delta');
+    const keepBits = callOffset === null ? null : emptyTensor(device, [keepBitsWords(dims)], 'i32', 'attention keep bits');
+    launchAttentionBackward(device, {
+      dims, q: q.buffer, k: k.buffer, v: v.buffer, maskBias: maskBias.buffer, scale, variant,
+      context: context.buffer, gradContext: g.buffer, stats: stats.buffer, delta: delta.buffer, keepBits: keepBits?.buffer ?? null,
+      gradQuery: grads[0].buffer, gradKey: grads[1].buffer, gradValue: grads[2].buffer, ...dropoutBuffers(rest, callOffset),
+    });
+    delta.release();
+    keepBits?.release();
+    return [...grads, ...inputs.slice(3).map(() => null)];
+  },
+};
+
+/**
+ * attention(q, k, v (T, B·S, hidden), maskBias (T, B, 1, 1, S) or (T, B, S)) → the merged context (T, B·S, hidden).
+ * Throws a ShapeError for shapes the fused kernels do not take (check `attentionUnsupported` first).
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, maskBias: Tensor, options: AttentionOptions): Tensor {
+  const { slots, batch, seq, heads } = options;
+  const hidden = q.shape[q.rank - 1];
+  const headSize = hidden / heads;
+  const describe = (t: Tensor) => `${t.dtype}[${t.shape.join(', ')}]`;
+  if (!Number.isInteger(headSize)) throw new ShapeError(`attention: hidden ${hidden} does not split into ${heads} heads`);
+  for (const [what, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.dtype !== 'f32' || t.size !== slots * batch * seq * hidden || t.shape[t.rank - 1] !== hidden) {
+      throw new ShapeError(`attention: ${what} ${describe(t)} must be f32 (${slots}, ${batch}·${seq}, ${hidden})`);
+    }
+  }
+  if (maskBias.dtype !== 'f32' || maskBias.size !== slots * batch * seq) {
+    throw new ShapeError(`attention: maskBias ${describe(maskBias)} must be f32 (${slots}, ${batch}, 1, 1, ${seq})`);
+  }
+  const dims: AttentionDims = { slots, batch, seq, heads, headSize };
+  const scale = Math.fround(options.scale ?? 1 / Math.sqrt(headSize));
+  const d = options.dropout;
+  const { variant } = options;
+  if (!d) return apply(attentionOp, [q, k, v, maskBias], { dims, scale, callOffset: null, variant });
+  if (d.seeds.size !== slots || d.seeds.dtype !== 'i32') throw new ShapeError(`attention: seeds ${describe(d.seeds)} must be i32 (${slots})`);
+  if (d.probabilities.size !== slots || d.probabilities.dtype !== 'f32') {
+    throw new ShapeError(`attention: probabilities ${describe(d.probabilities)} must be f32 (${slots})`);
+  }
+  if (d.callBase && (d.callBase.size !== 2 * slots || d.callBase.dtype !== 'i32')) {
+    throw new ShapeError(`attention: callBase ${describe(d.callBase)} must be i32 (${slots}, 2)`);
+  }
+  if (!Number.isInteger(d.callIndex) || d.callIndex < 0 || d.callIndex >= 2 ** 32) {
+    throw new ShapeError(`attention: callIndex ${d.callIndex} must be an integer in [0, 2^32)`);
+  }
+  const callBase = d.callBase ?? tensor(q.device, new Int32Array(2 * slots), [slots, 2]);
+  return apply(attentionOp, [q, k, v, maskBias, d.seeds, d.probabilities, callBase], { dims, scale, callOffset: d.callIndex, variant });
+}
