@@ -57,14 +57,8 @@ export class SelfAttention extends Module {
     if (this.fused && attentionUnsupported(x.device, dims) === null) {
       const [q, k, v] = [this.query, this.key, this.value].map((linear) => linear.forward(x));
       // The same dropout site, taken at the same point of the forward, as the unfused path's Dropout module.
-      const dropout = this.probabilityDropout.training && context.training && context.dropout
-        ? {
-            seeds: context.dropout.seeds,
-            probabilities: context.dropout[this.probabilityDropout.kind],
-            callBase: context.dropout.callBase,
-            callIndex: context.nextDropoutCall(),
-          }
-        : null;
+      const site = this.probabilityDropout.settings(context);
+      const dropout = site && { seeds: site.seeds, probabilities: site.probabilities, callBase: site.callBase, callIndex: site.callIndex };
       return this.output.forward(attention(q, k, v, maskBias, { slots, batch, seq, heads, dropout }));
     }
     // (T, B·S, hidden) → (T·B·heads, S, d)
