@@ -1,7 +1,9 @@
 /**
  * Softmax cross-entropy with labels: per-row and per-slot mean against float64 references (odd shapes, T = 1 and
- * 3), gradients against finite differences, ignore index, all-ignored slot, out-of-range label → NaN, ±1e4 logits,
- * bit-identical repeats and bad shapes.
+ * 3, rows per slot past one workgroup), gradients against finite differences, ignore index, all-ignored slot,
+ * out-of-range label → NaN, ±1e4 logits, bit-identical repeats and bad shapes. The one-dispatch mean (v2, what
+ * `crossEntropy` runs) also against v1 (per-row kernel + mean kernel) on poisoned outputs: 1e-6 relative, the
+ * summation order being all that differs.
  */
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd.js';
@@ -10,9 +12,10 @@ import { ShapeError } from '../../src/gpu/errors.js';
 import { crossEntropy, crossEntropyPerRow } from '../../src/tensor/ops/cross-entropy.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
+import { expectClose } from '../../test/helpers/compare.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray, randomInts } from '../../test/helpers/random.js';
-import { launchCrossEntropy } from './cross-entropy.js';
+import { launchCrossEntropy, launchCrossEntropyLossMean, launchCrossEntropyMean } from './cross-entropy.js';
 import { crossEntropyMeanReference, crossEntropyReference } from './reference.js';
 
 const device = useDevice();
@@ -28,6 +31,7 @@ describe('crossEntropy (mean per slot)', () => {
   const cases: [number, number, number][] = [
     // [slots, rowsPerSlot, classes]
     [1, 1, 1], [1, 3, 2], [1, 7, 7], [3, 7, 33], [3, 3, 257], [1, 2, 1000], [3, 1, 5],
+    [2, 150, 3], // Rows per slot past one workgroup (64): lanes take several rows each.
   ];
   for (const [slots, perSlot, classes] of cases) {
     it(`slots=${slots} rowsPerSlot=${perSlot} classes=${classes}`, async () => {
@@ -143,5 +147,52 @@ describe('crossEntropy (mean per slot)', () => {
     );
     expect(() => launchCrossEntropy(d, logits.buffer, good.buffer, logits.buffer, logits.buffer, 4, 3, 2 ** 40)).toThrow(ShapeError);
     for (const t of [logits, labels, floatLabels, good]) t.release();
+  });
+});
+
+describe('cross_entropy_loss_mean (v2: loss and mean in one dispatch) against v1 and the reference', () => {
+  const cases: [number, number, number][] = [
+    // [slots, rowsPerSlot, classes]
+    [1, 1, 1], [3, 7, 5], [2, 64, 3], [3, 130, 4], [5, 33, 2], [1, 1000, 7],
+  ];
+  for (const [slots, perSlot, classes] of cases) {
+    it(`slots=${slots} rowsPerSlot=${perSlot} classes=${classes}, ignored rows and an out-of-range label in the last slot`, async () => {
+      const d = device();
+      const rows = slots * perSlot;
+      const labels = labelsFor(rows, classes, 5 + rows);
+      if (slots > 1) labels[rows - 1] = classes; // Out of range: that slot's mean is NaN.
+      const logitValues = randomArray(rows * classes, 11 + classes, -4, 4);
+      const logits = tensor(d, logitValues, [rows, classes]);
+      const y = tensor(d, labels, [rows]);
+      const buffers = [rows, rows, slots, slots, rows, slots, slots].map((n) => d.allocate(n * 4, 'test output')); // poisoned
+      const [loss, lse1, mean1, count1, lse2, mean2, count2] = buffers;
+      launchCrossEntropy(d, logits.buffer, y.buffer, loss, lse1, rows, classes);
+      launchCrossEntropyMean(d, loss, y.buffer, mean1, count1, rows, slots);
+      launchCrossEntropyLossMean(d, logits.buffer, y.buffer, lse2, mean2, count2, rows, classes, slots);
+      const [l1, m1, c1, l2, m2, c2] = await Promise.all(
+        [[lse1, rows], [mean1, slots], [count1, slots], [lse2, rows], [mean2, slots], [count2, slots]].map(
+          async ([b, n]) => new Float32Array(await d.read(b as GPUBuffer, (n as number) * 4)),
+        ),
+      );
+      expect(Buffer.from(l2.buffer).equals(Buffer.from(l1.buffer)), 'logsumexp: the same per-row code').toBe(true);
+      expect(Array.from(c2)).toEqual(Array.from(c1));
+      const expected = crossEntropyMeanReference(logitValues, labels, rows, classes, slots);
+      const finite = slots > 1 ? slots - 1 : slots; // The last slot's mean is NaN (checked below).
+      expectClose(m2.slice(0, finite), expected.slice(0, finite), 1e-5, 'v2 mean against float64');
+      expectClose(m2.slice(0, finite), m1.slice(0, finite), 1e-6, 'v2 mean against v1');
+      if (slots > 1) expect(Number.isNaN(m2[slots - 1]) && Number.isNaN(m1[slots - 1])).toBe(true);
+      for (const b of buffers) d.release(b);
+      for (const t of [logits, y]) t.release();
+    });
+  }
+
+  it('records one dispatch for the forward of crossEntropy', async () => {
+    const d = device();
+    const logits = tensor(d, randomArray(12, 2), [6, 2]);
+    const y = tensor(d, new Int32Array([0, 1, 1, 0, -100, 1]), [6]);
+    const before = d.dispatchCount;
+    const mean = crossEntropy(logits, y, { slots: 2 });
+    expect(d.dispatchCount - before).toBe(1);
+    for (const t of [logits, y, mean]) t.release();
   });
 });

@@ -10,6 +10,7 @@ import {
   CROSS_ENTROPY_WORKGROUP,
   crossEntropyBackwardWgsl,
   crossEntropyForwardWgsl,
+  crossEntropyLossMeanWgsl,
   crossEntropyMeanWgsl,
   NAN_BITS,
 } from './cross-entropy.wgsl.js';
@@ -82,6 +83,39 @@ export function launchCrossEntropyMean(
     params: packParams([slots, rowsPerSlot, ignoreIndex >>> 0]),
     workgroups: [Math.ceil(slots / CROSS_ENTROPY_WORKGROUP)],
     shapes: `slots=${slots} rowsPerSlot=${rowsPerSlot}`,
+  });
+}
+
+/**
+ * The per-slot mean of the per-row losses in one dispatch (v2, crossEntropyLossMeanWgsl: a workgroup per slot):
+ * mean[t] = Σ loss over slot t's rows / its non-ignored rows (0 when none), count[t] = that number, and logsumexp
+ * per row for the backward. The values of launchCrossEntropy + launchCrossEntropyMean (v1) up to summation order.
+ */
+export function launchCrossEntropyLossMean(
+  device: Device,
+  logits: GPUBuffer, // (slots, rowsPerSlot, classes)
+  labels: GPUBuffer, // (slots, rowsPerSlot) i32
+  logSumExp: GPUBuffer, // (slots, rowsPerSlot)
+  mean: GPUBuffer, // (slots)
+  count: GPUBuffer, // (slots)
+  rows: number,
+  classes: number,
+  slots: number,
+  ignoreIndex = -100,
+): void {
+  const kernel = 'cross_entropy_loss_mean';
+  checkWhole(kernel, 'rows', rows, 0);
+  checkWhole(kernel, 'classes', classes, 1);
+  checkIgnoreIndex(kernel, ignoreIndex);
+  assertCount(kernel, rows * classes);
+  const rowsPerSlot = checkSlots(kernel, rows, slots);
+  device.dispatch({
+    kernel,
+    wgsl: wgslFor(crossEntropyLossMeanWgsl),
+    buffers: [logits, labels, logSumExp, mean, count],
+    params: packParams([rowsPerSlot, classes, ignoreIndex >>> 0, NAN_BITS, slots]),
+    workgroups: gridFor(slots, 1),
+    shapes: `rows=${rows} classes=${classes} slots=${slots}`,
   });
 }
 

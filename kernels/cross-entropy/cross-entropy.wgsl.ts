@@ -1,10 +1,13 @@
 /**
  * Softmax cross-entropy fused with integer labels and an ignore index (PyTorch's `F.cross_entropy(logits, labels,
- * ignore_index)`), as three kernels:
+ * ignore_index)`), as these kernels:
  * - forward: one invocation per row; one online max+sum pass gives logsumexp, loss = logsumexp − logit[label].
- *   Writes the per-row loss (0 for ignored rows) and logsumexp (kept for the backward).
- * - mean: one invocation per trial slot sums its rows' losses in order and counts its non-ignored rows: a fixed
- *   order, so bit-identical run to run (no atomics). An all-ignored slot gives 0, not 0/0.
+ *   Writes the per-row loss (0 for ignored rows) and logsumexp (kept for the backward). `crossEntropyPerRow`.
+ * - mean v1: one invocation per trial slot sums its rows' losses (from the forward) in order and counts its
+ *   non-ignored rows: a fixed order, so bit-identical run to run (no atomics). An all-ignored slot gives 0, not 0/0.
+ * - mean v2 (ships for `crossEntropy`, since 2026-12-02): the forward's per-row work and the mean in one dispatch,
+ *   a workgroup per slot with a fixed lane order and tree (deterministic too); one dispatch per step instead of two.
+ *   v1 stays as the check of v2 (cross-entropy.test.ts).
  * - backward: one invocation per row: dlogits = (softmax − onehot) · scale, scale = dmean[slot] / count[slot]
  *   (mean) or dloss[row] (per-row loss); 0 for ignored rows.
  * A label outside [0, classes) that is not the ignore index is never used as an index: its row's loss and
@@ -23,22 +26,12 @@ const LOWEST = '-3.402823466e+38';
 const NAN = 'bitcast<f32>(params.nanBits)';
 export const NAN_BITS = 0x7fc00000;
 
-export function crossEntropyForwardWgsl(): string {
-  return /* wgsl */ `
-struct Params { rows: u32, classes: u32, ignoreIndex: u32, nanBits: u32 } // ignoreIndex: an i32's bits
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;            // (rows, classes)
-@group(0) @binding(2) var<storage, read> labels: array<i32>;            // (rows)
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;        // (rows)
-@group(0) @binding(4) var<storage, read_write> logSumExp: array<f32>;   // (rows)
-${linearIndexWgsl(CROSS_ENTROPY_WORKGROUP)}
-
-@compute @workgroup_size(${CROSS_ENTROPY_WORKGROUP})
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
-        @builtin(num_workgroups) groups: vec3u) {
-  let index = linearIndex(group, local, groups);
-  // Past-the-end invocations redo the last row and skip only the stores: the loop stays uniform.
-  let row = min(index, params.rows - 1u);
+/**
+ * (loss, logsumexp) of one row: one online max+sum pass; loss = logsumexp − logit[label], 0 when ignored, NaN for a
+ * label outside [0, classes). Reads params.classes, ignoreIndex and nanBits, and the logits and labels bindings.
+ */
+const ROW_LOSS = /* wgsl */ `
+fn rowLoss(row: u32) -> vec2f {
   let start = row * params.classes;
   var m = ${LOWEST};
   var s = 0.0;
@@ -56,6 +49,29 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let picked = logits[start + select(0u, u32(label), valid)];
   var value = select(${NAN}, lse - picked, valid);
   value = select(value, 0.0, ignored);
+  return vec2f(value, lse);
+}`;
+
+export function crossEntropyForwardWgsl(): string {
+  return /* wgsl */ `
+struct Params { rows: u32, classes: u32, ignoreIndex: u32, nanBits: u32 } // ignoreIndex: an i32's bits
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;            // (rows, classes)
+@group(0) @binding(2) var<storage, read> labels: array<i32>;            // (rows)
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;        // (rows)
+@group(0) @binding(4) var<storage, read_write> logSumExp: array<f32>;   // (rows)
+${ROW_LOSS}
+${linearIndexWgsl(CROSS_ENTROPY_WORKGROUP)}
+
+@compute @workgroup_size(${CROSS_ENTROPY_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(group, local, groups);
+  // Past-the-end invocations redo the last row and skip only the stores: the loop stays uniform.
+  let row = min(index, params.rows - 1u);
+  let result = rowLoss(row);
+  let value = result.x;
+  let lse = result.y;
   if (index < params.rows) {
     loss[index] = value;
     logSumExp[index] = lse;
@@ -85,6 +101,60 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   if (id.x < params.slots) {
     mean[id.x] = select(0.0, total / f32(n), n > 0u);
     count[id.x] = f32(n);
+  }
+}`;
+}
+
+/**
+ * v2 of the mean (ships for `crossEntropy`): the per-row loss and the slot's mean in one dispatch, one workgroup per
+ * slot. Lane k takes rows k, k + WORKGROUP, … of the slot in order, then a fixed tree adds the lanes' partial sums
+ * and counts: deterministic, a different summation order from crossEntropyMeanWgsl's (ulp-level). Writes
+ * logsumexp per row (for the backward), the mean and the count of non-ignored rows per slot; no per-row loss.
+ * Any number of rows per slot (a slot's lanes loop); a workgroup per slot is plenty for classification batches.
+ */
+export function crossEntropyLossMeanWgsl(): string {
+  return /* wgsl */ `
+const WORKGROUP = ${CROSS_ENTROPY_WORKGROUP}u;
+struct Params { rowsPerSlot: u32, classes: u32, ignoreIndex: u32, nanBits: u32, slots: u32 } // ignoreIndex: an i32's bits
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;            // (slots, rowsPerSlot, classes)
+@group(0) @binding(2) var<storage, read> labels: array<i32>;            // (slots, rowsPerSlot)
+@group(0) @binding(3) var<storage, read_write> logSumExp: array<f32>;   // (slots, rowsPerSlot)
+@group(0) @binding(4) var<storage, read_write> mean: array<f32>;        // (slots)
+@group(0) @binding(5) var<storage, read_write> count: array<f32>;       // (slots): non-ignored rows, for the backward
+var<workgroup> partialLoss: array<f32, WORKGROUP>;
+var<workgroup> partialCount: array<u32, WORKGROUP>;
+${ROW_LOSS}
+
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(local_invocation_index) local: u32) {
+  let index = group.y * groups.x + group.x;
+  // Past-the-end workgroups (a 2D grid's padding) redo the last slot and store nothing: barriers stay uniform.
+  let slot = min(index, params.slots - 1u);
+  var total = 0.0;
+  var n = 0u;
+  for (var k = local; k < params.rowsPerSlot; k += WORKGROUP) {
+    let row = slot * params.rowsPerSlot + k;
+    let result = rowLoss(row);
+    if (index < params.slots) { logSumExp[row] = result.y; }
+    total += result.x; // Ignored rows add 0.
+    n += select(1u, 0u, labels[row] == bitcast<i32>(params.ignoreIndex));
+  }
+  partialLoss[local] = total;
+  partialCount[local] = n;
+  workgroupBarrier();
+  for (var width = WORKGROUP / 2u; width > 0u; width /= 2u) {
+    if (local < width) {
+      partialLoss[local] += partialLoss[local + width];
+      partialCount[local] += partialCount[local + width];
+    }
+    workgroupBarrier();
+  }
+  if (local == 0u && index < params.slots) {
+    let rows = partialCount[0];
+    mean[slot] = select(0.0, partialLoss[0] / f32(rows), rows > 0u); // An all-ignored slot gives 0, not 0/0.
+    count[slot] = f32(rows);
   }
 }`;
 }

@@ -1,6 +1,7 @@
 /**
  * Launchers for the embedding gather and its deterministic scatter-add gradient (kernels and costs in
  * embedding.wgsl.ts). Shapes: table (T, vocab, hidden), ids (T, rowsPerSlot) i32, output (T, rowsPerSlot, hidden).
+ * Also the strided row selection (launchSelectRows) and its one-dispatch gradient.
  */
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
@@ -11,6 +12,8 @@ import {
   embeddingHeadsWgsl,
   embeddingLinksWgsl,
   HEADS_BLOCK,
+  selectRowsBackwardWgsl,
+  selectRowsWgsl,
 } from './embedding.wgsl.js';
 
 export interface EmbeddingShape {
@@ -124,4 +127,71 @@ export function launchEmbeddingBackward(
     shapes,
   });
   for (const buffer of [head, tail, next]) device.release(buffer);
+}
+
+/** x (slots, selected · stride, hidden) read as rows; out (slots, selected, hidden). */
+export interface SelectRowsShape {
+  slots: number;
+  /** Rows of each slot of the output; x has selected · stride per slot. */
+  selected: number;
+  stride: number;
+  /** Which row of each group of `stride` is selected: 0 ≤ offset < stride. */
+  offset: number;
+  hidden: number;
+}
+
+function selectRowsLaunch(kernel: string, s: SelectRowsShape, big: [string, GPUBuffer], small: [string, GPUBuffer]) {
+  for (const [name, value, least] of [['slots', s.slots, 1], ['selected', s.selected, 0], ['stride', s.stride, 1], ['offset', s.offset, 0], ['hidden', s.hidden, 1]] as const) {
+    if (!Number.isInteger(value) || value < least) throw new ShapeError(`${kernel}: ${name} ${value} must be an integer ≥ ${least}`);
+  }
+  if (s.offset >= s.stride) throw new ShapeError(`${kernel}: offset ${s.offset} must be below stride ${s.stride}`);
+  const rows = s.slots * s.selected * s.stride;
+  assertCount(kernel, rows * s.hidden);
+  for (const [[what, buffer], n] of [[big, rows * s.hidden], [small, s.slots * s.selected * s.hidden]] as const) {
+    if (buffer.size < n * 4) throw new ShapeError(`${kernel}: ${what} holds ${buffer.size / 4} values, needs ${n}`);
+  }
+  const width = s.hidden % 4 === 0 ? 4 : 1;
+  return {
+    width,
+    rows,
+    shapes: `slots=${s.slots} selected=${s.selected} stride=${s.stride} offset=${s.offset} hidden=${s.hidden}`,
+  };
+}
+
+/** out[t, k] = x[t, k · stride + offset]: one gather dispatch. */
+export function launchSelectRows(
+  device: Device,
+  x: GPUBuffer, // (slots, selected · stride, hidden)
+  output: GPUBuffer, // (slots, selected, hidden)
+  shape: SelectRowsShape,
+): void {
+  const { width, shapes } = selectRowsLaunch('select_rows', shape, ['x', x], ['output', output]);
+  const count = (shape.slots * shape.selected * shape.hidden) / width;
+  device.dispatch({
+    kernel: `select_rows_v${width === 4 ? 2 : 1}`,
+    wgsl: wgslFor(selectRowsWgsl, width as 1 | 4),
+    buffers: [x, output],
+    params: packParams([count, shape.hidden / width, shape.stride, shape.offset]),
+    workgroups: gridFor(count),
+    shapes,
+  });
+}
+
+/** gradX[t, r] = gradOutput[t, r / stride] where r mod stride = offset, else 0: one dispatch writing all of gradX. */
+export function launchSelectRowsBackward(
+  device: Device,
+  gradOutput: GPUBuffer, // (slots, selected, hidden)
+  gradX: GPUBuffer, // (slots, selected · stride, hidden)
+  shape: SelectRowsShape,
+): void {
+  const { width, rows, shapes } = selectRowsLaunch('select_rows_backward', shape, ['gradX', gradX], ['gradOutput', gradOutput]);
+  const count = (rows * shape.hidden) / width;
+  device.dispatch({
+    kernel: `select_rows_backward_v${width === 4 ? 2 : 1}`,
+    wgsl: wgslFor(selectRowsBackwardWgsl, width as 1 | 4),
+    buffers: [gradOutput, gradX],
+    params: packParams([count, shape.hidden / width, shape.stride, shape.offset]),
+    workgroups: gridFor(count),
+    shapes,
+  });
 }

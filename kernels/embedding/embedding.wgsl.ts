@@ -26,6 +26,10 @@
  * Every sum has a fixed order, so repeats are bit-identical. Ships v2 (vec4 along hidden) of the forward and row
  * pass when hidden % 4 == 0 (3–4× v1 on lavapipe), else v1; a sort-based link pass (O(N log N))
  * is the next step if N grows well beyond 16 k per slot.
+ *
+ * Also here, for gathers whose rows follow a stride (the [CLS] rows of each sequence): selectRows and its gradient,
+ * one dispatch each; the gradient writes every row of dx (the selected rows' gradients, 0 elsewhere), where the
+ * scatter above would take three dispatches to find the same thing out.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
@@ -168,5 +172,53 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
     token = next[token];
   }
   gradTable[i] = total;
+}`;
+}
+
+/**
+ * Strided row selection, the gather of [CLS] rows: out[t, i] = x[t, i·stride + offset] over rows of `hidden`
+ * (vec4s with `vectorWidth` 4). One invocation per output value; `count` and `hidden` in lanes.
+ */
+export function selectRowsWgsl(vectorWidth: 1 | 4): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  return /* wgsl */ `
+struct Params { count: u32, hidden: u32, stride: u32, offset: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;              // (T, selected · stride, hidden)
+@group(0) @binding(2) var<storage, read_write> output: array<${T}>;   // (T, selected, hidden)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let selected = i / params.hidden; // over all slots: slot · selectedPerSlot + k, and its source row is selected · stride + offset
+  output[i] = x[(selected * params.stride + params.offset) * params.hidden + i % params.hidden];
+}`;
+}
+
+/**
+ * The selection's gradient in one pass over every value of dx: the output's gradient row where the row was
+ * selected, else 0 (no zero fill first, no scatter).
+ */
+export function selectRowsBackwardWgsl(vectorWidth: 1 | 4): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  return /* wgsl */ `
+struct Params { count: u32, hidden: u32, stride: u32, offset: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> gradOutput: array<${T}>;  // (T, selected, hidden)
+@group(0) @binding(2) var<storage, read_write> gradX: array<${T}>; // (T, selected · stride, hidden)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let row = i / params.hidden; // over all slots; rows per slot are a multiple of stride, so row / stride is its output row
+  var value = ${T}(0.0);
+  if (row % params.stride == params.offset) { value = gradOutput[(row / params.stride) * params.hidden + i % params.hidden]; }
+  gradX[i] = value;
 }`;
 }

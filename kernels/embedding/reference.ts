@@ -38,3 +38,22 @@ export function embeddingGradReference(
   }
   return grad;
 }
+
+/** out[slot, k, h] = x[slot, k · stride + offset, h]; x (slots, selected · stride, hidden). */
+export function selectRowsReference(x: ArrayLike<number>, slots: number, stride: number, offset: number, hidden: number): Float64Array {
+  const selected = x.length / (slots * stride * hidden);
+  const out = new Float64Array(slots * selected * hidden);
+  for (let k = 0; k < slots * selected; k++) {
+    for (let h = 0; h < hidden; h++) out[k * hidden + h] = x[(k * stride + offset) * hidden + h];
+  }
+  return out;
+}
+
+/** dx[slot, r, h] = dout[slot, r / stride, h] where r mod stride = offset, else 0. */
+export function selectRowsGradReference(dout: ArrayLike<number>, slots: number, stride: number, offset: number, hidden: number): Float64Array {
+  const dx = new Float64Array(dout.length * stride);
+  for (let k = 0; k < dout.length / hidden; k++) {
+    for (let h = 0; h < hidden; h++) dx[(k * stride + offset) * hidden + h] = dout[k * hidden + h];
+  }
+  return dx;
+}

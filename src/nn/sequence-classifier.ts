@@ -6,6 +6,8 @@
 import { crossEntropy } from '../tensor/ops/cross-entropy.js';
 import { add, tanh } from '../tensor/ops/elementwise.js';
 import { embedding } from '../tensor/ops/embedding.js';
+import { embeddingsLayerNorm } from '../tensor/ops/embeddings-layernorm.js';
+import { selectRows } from '../tensor/ops/select-rows.js';
 import { reshape } from '../tensor/ops/shape.js';
 import type { Device } from '../gpu/device.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -33,6 +35,14 @@ export class SequenceClassifier extends Module {
   readonly classifier: Linear;
   private readonly embeddingDropout = this.child('embedding_dropout', new Dropout('hidden'));
   private readonly poolerDropout = this.child('pooler_dropout', new Dropout('hidden'));
+  /**
+   * True (the default): the embeddings block is one embeddingsLayerNorm op (one forward dispatch for both gathers,
+   * the add, LayerNorm and dropout; positions taken as uploadBatch lays them out, row mod S) and the [CLS] rows one
+   * selectRows (a one-dispatch gradient). False: the composition embedding + embedding, add, LayerNorm, dropout and
+   * an embedding lookup of `clsIndex`: the same values and dropout masks, kept to check the fused ops against
+   * (test/nn/embeddings-fused.test.ts). Parameters and their names are the same either way.
+   */
+  fuseEmbeddings = true;
 
   /** `seeds`: one initialisation seed per trial slot (T = seeds.length). */
   constructor(device: Device, config: ModelConfig, seeds: readonly number[]) {
@@ -54,14 +64,28 @@ export class SequenceClassifier extends Module {
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor {
     const { dims } = input;
-    const embedded = add(this.wordEmbeddings.forward(input.inputIds), this.positionEmbeddings.forward(input.positionIds));
     const tokens = [dims.batch, dims.seq, this.config.hiddenSize]; // one slot of (T, B·S, H), S as its own axis
-    let hidden = this.embeddingDropout.forward(this.embeddingNorm.forward(embedded), context, tokens); // (T, B·S, H)
+    let hidden = this.embed(input, context, tokens); // (T, B·S, H)
     for (const layer of this.layers) hidden = layer.forward(hidden, input.maskBias, dims, context);
-    // The [CLS] rows, gathered as an embedding lookup into the hidden states: (T, B, H).
-    const cls = embedding(hidden, input.clsIndex);
+    // The [CLS] rows, row b·S of each sequence: (T, B, H). Unfused, as an embedding lookup into the hidden states.
+    const cls = this.fuseEmbeddings ? selectRows(hidden, { stride: dims.seq }) : embedding(hidden, input.clsIndex);
     const pooled = this.poolerDropout.forward(tanh(this.pooler.forward(cls)), context);
     return this.classifier.forward(pooled);
+  }
+
+  /** dropout(LayerNorm(word + position embeddings)): (T, B·S, H). `tokens`: one slot's [B, S, H]. */
+  private embed(input: ModelInput, context: ForwardContext, tokens: number[]): Tensor {
+    if (!this.fuseEmbeddings) {
+      const embedded = add(this.wordEmbeddings.forward(input.inputIds), this.positionEmbeddings.forward(input.positionIds));
+      return this.embeddingDropout.forward(this.embeddingNorm.forward(embedded), context, tokens);
+    }
+    const norm = this.embeddingNorm;
+    // The same dropout site, taken at the same point of the forward, as the unfused path's Dropout module.
+    const dropout = this.embeddingDropout.settings(context, tokens);
+    return embeddingsLayerNorm(
+      this.wordEmbeddings.table, this.positionEmbeddings.table, input.inputIds, input.positionIds, norm.weight, norm.bias,
+      { eps: norm.eps, dropout, positionPeriod: input.dims.seq }, // uploadBatch's positions: row mod S
+    );
   }
 
   /** Mean cross-entropy per slot: (T). Summing it gives every slot its own gradient. */

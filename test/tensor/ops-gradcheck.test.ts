@@ -27,7 +27,8 @@ import { attentionReference } from '../../kernels/attention/reference.js';
 import { binaryReference, broadcastReference, unaryReference } from '../../kernels/elementwise/reference.js';
 import { crossEntropyMeanReference, crossEntropyReference } from '../../kernels/cross-entropy/reference.js';
 import { dropoutReference } from '../../kernels/dropout/reference.js';
-import { embeddingReference } from '../../kernels/embedding/reference.js';
+import { embeddingReference, selectRowsReference } from '../../kernels/embedding/reference.js';
+import { embeddingsLayerNormReference, type EmbeddingsDropoutReference } from '../../kernels/embeddings-layernorm/reference.js';
 import { layerNormReference } from '../../kernels/layernorm/reference.js';
 import { residualLayerNormReference } from '../../kernels/residual-layernorm/reference.js';
 import { matmulReference } from '../../kernels/matmul/reference.js';
@@ -282,6 +283,46 @@ const CASES: Record<string, () => OpCase[]> = {
       },
     ];
   },
+  embeddings_layer_norm: () => {
+    const [slots, batch, seq, hidden, vocab, positions] = [2, 2, 3, 6, 5, 4];
+    const rows = slots * batch * seq;
+    const ids = Int32Array.from({ length: rows }, (_, r) => (r * 7) % vocab); // Repeated ids: the scatter adds rows.
+    const positionIds = Int32Array.from({ length: rows }, (_, r) => r % seq); // uploadBatch's layout
+    const [seeds, probabilities, slotShape] = [[3, 4], [0.25, 0.5], [batch, seq, hidden]];
+    const inputs = (k: number): GradCheckInput[] => [
+      { shape: [slots, vocab, hidden], data: randomArray(slots * vocab * hidden, k, -1, 1) },
+      { shape: [slots, positions, hidden], data: randomArray(slots * positions * hidden, k + 1, -1, 1) },
+      { shape: [slots, batch * seq], ints: ids },
+      { shape: [slots, batch * seq], ints: positionIds },
+      { shape: [slots, hidden], data: randomArray(slots * hidden, k + 2, 0.5, 1.5) },
+      { shape: [slots, hidden], data: randomArray(slots * hidden, k + 3, -0.5, 0.5) },
+    ];
+    const reference = (dropout: EmbeddingsDropoutReference | null) => ([words, positionTable, , , weight, bias]: Float64Array[]) =>
+      embeddingsLayerNormReference({ words, positionTable, inputIds: ids, positionIds, weight, bias, slots, vocab, positions, hidden, eps: 1e-5, dropout }).out;
+    return [
+      {
+        what: `embeddingsLayerNorm [${slots}, ${batch * seq}, ${hidden}], periodic positions, dropout p per slot`,
+        inputs: [...inputs(57), { shape: [slots], ints: Int32Array.from(seeds) }, { shape: [slots], data: Float32Array.from(probabilities), differentiable: false }],
+        run: ([w, p, i, pi, weight, bias, s, prob]) =>
+          ops.embeddingsLayerNorm(w, p, i, pi, weight, bias, { eps: 1e-5, positionPeriod: seq, dropout: { seeds: s, probabilities: prob, callIndex: 9, slots, slotShape } }),
+        reference: reference({ seeds, probabilities, slotShape, callIndex: 9 }),
+      },
+      {
+        what: `embeddingsLayerNorm [${slots}, ${batch * seq}, ${hidden}], positionIds read, no dropout`,
+        inputs: inputs(63),
+        run: ([w, p, i, pi, weight, bias]) => ops.embeddingsLayerNorm(w, p, i, pi, weight, bias, { eps: 1e-5 }),
+        reference: reference(null),
+      },
+    ];
+  },
+  select_rows: () => [
+    {
+      what: 'selectRows [2, 6, 5], stride 3, offset 1',
+      inputs: [{ shape: [2, 6, 5] }],
+      run: ([x]) => ops.selectRows(x, { stride: 3, offset: 1 }),
+      reference: ([x]) => selectRowsReference(x, 2, 3, 1, 5),
+    },
+  ],
   dropout: () => {
     const [seeds, probabilities] = [[3, 4], [0.25, 0.6]];
     return [

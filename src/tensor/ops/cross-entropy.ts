@@ -7,7 +7,7 @@
 import {
   launchCrossEntropy,
   launchCrossEntropyBackward,
-  launchCrossEntropyMean,
+  launchCrossEntropyLossMean,
 } from '../../../kernels/cross-entropy/cross-entropy.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
@@ -53,20 +53,22 @@ export const crossEntropyOp: OpDefinition<CrossEntropyAttrs> = {
       throw new ShapeError(`${op}: slots=${slots} must divide the ${rows} rows of logits [${logits.shape.join(', ')}]`);
     }
     const device = logits.device;
-    const loss = emptyTensor(device, logits.shape.slice(0, -1), 'f32', 'cross_entropy loss');
     const logSumExp = emptyTensor(device, [rows], 'f32', 'cross_entropy logsumexp');
-    launchCrossEntropy(device, logits.buffer, labels.buffer, loss.buffer, logSumExp.buffer, rows, classes, ignoreIndex);
     save(logits);
     save(labels);
     save(logSumExp);
-    logSumExp.release(); // The saved alias keeps it.
-    if (reduction === 'none') return loss;
+    if (reduction === 'none') {
+      const loss = emptyTensor(device, logits.shape.slice(0, -1), 'f32', 'cross_entropy loss');
+      launchCrossEntropy(device, logits.buffer, labels.buffer, loss.buffer, logSumExp.buffer, rows, classes, ignoreIndex);
+      logSumExp.release(); // The saved alias keeps it (none when not recording).
+      return loss;
+    }
+    // The per-row losses and their per-slot mean in one dispatch (kernels/cross-entropy v2).
     const mean = emptyTensor(device, [slots], 'f32', 'cross_entropy mean');
     const count = emptyTensor(device, [slots], 'f32', 'cross_entropy count');
-    launchCrossEntropyMean(device, loss.buffer, labels.buffer, mean.buffer, count.buffer, rows, slots, ignoreIndex);
+    launchCrossEntropyLossMean(device, logits.buffer, labels.buffer, logSumExp.buffer, mean.buffer, count.buffer, rows, classes, slots, ignoreIndex);
     save(count);
-    count.release();
-    loss.release();
+    for (const t of [logSumExp, count]) t.release(); // The saved aliases keep them.
     return mean;
   },
   backward({ saved: [logits, labels, logSumExp, count], attrs }, g) {

@@ -10,5 +10,7 @@ export { layerNorm } from './layernorm.js';
 export { residualLayerNorm } from './residual-layernorm.js';
 export { crossEntropy, crossEntropyPerRow } from './cross-entropy.js';
 export { embedding } from './embedding.js';
+export { embeddingsLayerNorm } from './embeddings-layernorm.js';
+export { selectRows } from './select-rows.js';
 export { dropout } from './dropout.js';
 export { OPS } from './registry.js';

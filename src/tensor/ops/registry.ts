@@ -12,16 +12,18 @@ import { crossEntropyOp } from './cross-entropy.js';
 import { dropoutOp } from './dropout.js';
 import { addOp, affineOp, divOp, expOp, geluOp, logOp, mulOp, negOp, reluOp, sqrtOp, subOp, tanhOp } from './elementwise.js';
 import { embeddingOp } from './embedding.js';
+import { embeddingsLayerNormOp } from './embeddings-layernorm.js';
 import { layerNormOp } from './layernorm.js';
 import { linearOp, matmulOp } from './matmul.js';
 import { permuteOp } from './permute.js';
 import { maxOp, meanOp, sumOp } from './reduce.js';
 import { residualLayerNormOp } from './residual-layernorm.js';
 import { reshapeOp } from './shape.js';
+import { selectRowsOp } from './select-rows.js';
 import { softmaxOp } from './softmax.js';
 
 export const OPS: readonly OpDefinition<never>[] = [
   addOp, subOp, mulOp, divOp, negOp, expOp, logOp, sqrtOp, reluOp, tanhOp, geluOp, affineOp,
   sumOp, meanOp, maxOp, reshapeOp, permuteOp,
-  matmulOp, linearOp, softmaxOp, attentionOp, crossEntropyOp, layerNormOp, residualLayerNormOp, embeddingOp, dropoutOp,
+  matmulOp, linearOp, softmaxOp, attentionOp, crossEntropyOp, layerNormOp, residualLayerNormOp, embeddingOp, embeddingsLayerNormOp, selectRowsOp, dropoutOp,
 ] as readonly OpDefinition<never>[];

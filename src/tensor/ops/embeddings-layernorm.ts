@@ -1,0 +1,185 @@
+/**
+ * embeddingsLayerNorm = dropout(layerNorm(embedding(words, inputIds) + embedding(positions, positionIds))) with
+ * autograd, as one op: BERT's embeddings block. The forward is one kernel (kernels/embeddings-layernorm) instead of
+ * two gathers, add, layerNorm and dropout; the backward one row kernel (dropout's backward and LN's dx), LN's
+ * weight/bias partial sums, the word table's scatter, and for the position table either the scatter or, when the
+ * caller states that positions repeat with a period S (positionIds[t, r] = r mod S, uploadBatch's layout), one
+ * column-sum dispatch. The dropout masks are those `dropout` draws for the same seeds, rates, call index and slot
+ * shape (src/tensor/ops/dropout.ts). On a device allowing fewer storage buffers per shader stage than the kernels
+ * bind (up to 13; WebGPU guarantees 8) it composes the unfused ops instead: same values, more dispatches.
+ */
+import {
+  embeddingsLayerNormFits,
+  launchEmbeddingsLayerNorm,
+  launchEmbeddingsLayerNormBackward,
+  type EmbeddingsDropout,
+  type EmbeddingsShape,
+} from '../../../kernels/embeddings-layernorm/embeddings-layernorm.js';
+import { apply, type OpDefinition } from '../autograd.js';
+import type { Device } from '../../gpu/device.js';
+import { ShapeError } from '../../gpu/errors.js';
+import { tensor } from '../create.js';
+import { emptyTensor } from '../tensor-fill.js';
+import type { Tensor } from '../tensor.js';
+import { dropout as dropoutOp } from './dropout.js';
+import { add } from './elementwise.js';
+import { embedding } from './embedding.js';
+import { layerNorm } from './layernorm.js';
+import type { ResidualDropoutOptions } from './residual-layernorm.js';
+
+export interface EmbeddingsLayerNormOptions {
+  /** Added to the variance; BERT uses 1e-12. */
+  eps?: number;
+  /** Null or absent: no dropout (evaluation). The fields a training `dropout` call passes (Dropout.settings). */
+  dropout?: ResidualDropoutOptions | null;
+  /**
+   * S when positionIds[t, r] = r mod S for every row r of each slot (uploadBatch's layout, S the sequence length):
+   * the kernels then compute positions from the row and never read positionIds, and the position table's gradient
+   * is one column sum. The caller vouches for the pattern. Absent: positionIds are read, any ids.
+   */
+  positionPeriod?: number;
+}
+
+interface EmbeddingsLayerNormAttrs {
+  eps: number;
+  shape: EmbeddingsShape;
+  /** Dropout's layout and call offset; its buffers are the op's inputs 6..8. */
+  dropout: { slots: number; slotShape: readonly number[]; callOffset: number } | null;
+}
+
+function describe(t: Tensor): string {
+  return `${t.dtype}[${t.shape.join(', ')}]`;
+}
+
+/** The kernels' shape after checking the inputs. */
+function shapeOf(words: Tensor, positions: Tensor, inputIds: Tensor, positionIds: Tensor, weight: Tensor, bias: Tensor, period: number): EmbeddingsShape {
+  const op = 'embeddingsLayerNorm';
+  for (const [name, t] of [['words', words], ['positions', positions], ['weight', weight], ['bias', bias]] as const) {
+    if (t.dtype !== 'f32') throw new ShapeError(`${op}: ${name} must be f32, got ${describe(t)}`);
+  }
+  for (const [name, t] of [['inputIds', inputIds], ['positionIds', positionIds]] as const) {
+    if (t.dtype !== 'i32') throw new ShapeError(`${op}: ${name} must be i32, got ${describe(t)}`);
+  }
+  if (words.rank !== 3 || positions.rank !== 3) {
+    throw new ShapeError(`${op}: words ${describe(words)} and positions ${describe(positions)} must be (slots, count, hidden)`);
+  }
+  const [slots, vocab, hidden] = words.shape;
+  if (positions.shape[0] !== slots || positions.shape[2] !== hidden) {
+    throw new ShapeError(`${op}: positions ${describe(positions)} must be (${slots}, count, ${hidden}) like words ${describe(words)}`);
+  }
+  if (inputIds.rank < 1 || inputIds.shape[0] !== slots) throw new ShapeError(`${op}: inputIds ${describe(inputIds)} must lead with the ${slots} slots`);
+  if (positionIds.shape.join() !== inputIds.shape.join()) {
+    throw new ShapeError(`${op}: positionIds ${describe(positionIds)} must match inputIds ${describe(inputIds)}`);
+  }
+  if (weight.size !== slots * hidden || weight.shape[weight.rank - 1] !== hidden || bias.shape.join() !== weight.shape.join()) {
+    throw new ShapeError(`${op}: weight ${describe(weight)} and bias ${describe(bias)} must both be (${slots}, ${hidden})`);
+  }
+  if (!Number.isInteger(period) || period < 0 || period > positions.shape[1]) {
+    throw new ShapeError(`${op}: positionPeriod ${period} must be a whole number in [0, ${positions.shape[1]}] (the position table's rows; 0: none)`);
+  }
+  return { slots, rowsPerSlot: inputIds.size / slots, hidden, vocab, positions: positions.shape[1], period };
+}
+
+function dropoutLaunch(inputs: readonly Tensor[], attrs: EmbeddingsLayerNormAttrs): EmbeddingsDropout | null {
+  if (!attrs.dropout) return null;
+  const [seeds, probabilities, callBase] = inputs;
+  return { seeds: seeds.buffer, probabilities: probabilities.buffer, callBase: callBase.buffer, ...attrs.dropout };
+}
+
+export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
+  name: 'embeddings_layer_norm',
+  forward([words, positions, inputIds, positionIds, weight, bias, ...dropoutInputs], attrs, save) {
+    const { shape } = attrs;
+    const device = words.device;
+    const rows = shape.slots * shape.rowsPerSlot;
+    const outShape = [...inputIds.shape, shape.hidden];
+    const z = emptyTensor(device, outShape, 'f32', 'embeddings_layer_norm z');
+    const y = emptyTensor(device, outShape, 'f32', 'embeddings_layer_norm');
+    const mean = emptyTensor(device, [rows], 'f32', 'embeddings_layer_norm mean');
+    const rstd = emptyTensor(device, [rows], 'f32', 'embeddings_layer_norm rstd');
+    launchEmbeddingsLayerNorm(
+      device, words.buffer, positions.buffer, inputIds.buffer, positionIds.buffer, weight.buffer, bias.buffer,
+      z.buffer, y.buffer, mean.buffer, rstd.buffer, shape, attrs.eps, dropoutLaunch(dropoutInputs, attrs),
+    );
+    for (const t of [z, weight, mean, rstd, inputIds, positionIds, ...dropoutInputs]) save(t);
+    for (const t of [z, mean, rstd]) t.release(); // The saved aliases keep them (none when not recording).
+    return y;
+  },
+  backward({ inputs: [words, positions], saved: [z, weight, mean, rstd, inputIds, positionIds, ...dropoutInputs], attrs, needsGrad }, g) {
+    const device = z.device;
+    const gradWords = needsGrad[0] ? emptyTensor(device, words.shape, 'f32', 'embeddings_layer_norm words grad') : null;
+    const gradPositions = needsGrad[1] ? emptyTensor(device, positions.shape, 'f32', 'embeddings_layer_norm positions grad') : null;
+    const params = needsGrad[4] || needsGrad[5];
+    const dweight = params ? emptyTensor(device, weight.shape, 'f32', 'embeddings_layer_norm dweight') : null;
+    const dbias = params ? emptyTensor(device, weight.shape, 'f32', 'embeddings_layer_norm dbias') : null;
+    launchEmbeddingsLayerNormBackward(
+      device, inputIds.buffer, positionIds.buffer, z.buffer, weight.buffer, mean.buffer, rstd.buffer, g.buffer,
+      gradWords?.buffer ?? null, gradPositions?.buffer ?? null, dweight?.buffer ?? null, dbias?.buffer ?? null,
+      attrs.shape, dropoutLaunch(dropoutInputs, attrs),
+    );
+    return [gradWords, gradPositions, null, null, dweight, dbias, ...dropoutInputs.map(() => null)];
+  },
+};
+
+/** Checks the dropout options as `dropout` does; returns its (T, 2) call base (made here without one) and offset. */
+function dropoutInputs(
+  device: Device,
+  outShape: readonly number[], // the op's output, (T, ..., hidden)
+  d: ResidualDropoutOptions,
+): { callBase: Tensor; callOffset: number; slotShape: readonly number[] } {
+  const { seeds, probabilities, slots, callIndex } = d;
+  const op = 'embeddingsLayerNorm';
+  const size = outShape.reduce((a, b) => a * b, 1);
+  if (!Number.isInteger(slots) || slots < 1 || outShape[0] !== slots) {
+    throw new ShapeError(`${op}: the output [${outShape.join(', ')}] must lead with the dropout's slots (${slots})`);
+  }
+  if (seeds.size !== slots || seeds.dtype !== 'i32') throw new ShapeError(`${op}: seeds ${describe(seeds)} must be i32 (${slots})`);
+  if (probabilities.size !== slots || probabilities.dtype !== 'f32') {
+    throw new ShapeError(`${op}: probabilities ${describe(probabilities)} must be f32 (${slots})`);
+  }
+  if (!Number.isSafeInteger(callIndex) || callIndex < 0) throw new ShapeError(`${op}: callIndex ${callIndex} must be an integer in [0, 2^53)`);
+  const slotShape = d.slotShape ?? outShape.slice(1);
+  if (slotShape.reduce((a, b) => a * b, 1) * slots !== size) {
+    throw new ShapeError(`${op}: slotShape [${slotShape.join(', ')}] does not hold one slot of [${outShape.join(', ')}]`);
+  }
+  if (d.callBase) {
+    if (d.callBase.size !== 2 * slots || d.callBase.dtype !== 'i32') throw new ShapeError(`${op}: callBase ${describe(d.callBase)} must be i32 (${slots}, 2)`);
+    if (callIndex >= 2 ** 32) throw new ShapeError(`${op}: callIndex ${callIndex} must be < 2^32 with a callBase`);
+    return { callBase: d.callBase, callOffset: callIndex, slotShape };
+  }
+  // As `dropout`: without a base, the whole index goes in a (T, 2) tensor of its own and the offset is 0.
+  const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
+  return { callBase: tensor(device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]), callOffset: 0, slotShape };
+}
+
+/**
+ * dropout(layerNorm(words[inputIds] + positions[positionIds])): words (T, vocab, hidden), positions
+ * (T, maxPositions, hidden), inputIds and positionIds (T, ...) i32, weight and bias (T, hidden) → inputIds.shape +
+ * [hidden]. The same values and masks as the composition, in one forward dispatch.
+ */
+export function embeddingsLayerNorm(
+  words: Tensor,
+  positions: Tensor,
+  inputIds: Tensor,
+  positionIds: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  { eps = 1e-12, dropout = null, positionPeriod = 0 }: EmbeddingsLayerNormOptions = {},
+): Tensor {
+  const shape = shapeOf(words, positions, inputIds, positionIds, weight, bias, positionPeriod);
+  if (!embeddingsLayerNormFits(words.device, dropout !== null, positionPeriod > 0)) {
+    const normed = layerNorm(add(embedding(words, inputIds), embedding(positions, positionIds)), weight, bias, { eps });
+    return dropout ? dropoutOp(normed, { ...dropout, training: true }) : normed;
+  }
+  const inputs = [words, positions, inputIds, positionIds, weight, bias];
+  if (!dropout) return apply(embeddingsLayerNormOp, inputs, { eps, shape, dropout: null });
+  const { callBase, callOffset, slotShape } = dropoutInputs(words.device, [...inputIds.shape, shape.hidden], dropout);
+  if (slotShape[slotShape.length - 1] !== shape.hidden) {
+    throw new ShapeError(`embeddingsLayerNorm: slotShape [${slotShape.join(', ')}] must end in hidden (${shape.hidden})`);
+  }
+  return apply(embeddingsLayerNormOp, [...inputs, dropout.seeds, dropout.probabilities, callBase], {
+    eps,
+    shape,
+    dropout: { slots: dropout.slots, slotShape, callOffset },
+  });
+}
