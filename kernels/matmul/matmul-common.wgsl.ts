@@ -15,6 +15,11 @@ export interface MatmulSpec {
   gelu: boolean;
   /** Write the value before GELU too (backward needs it). Only with `gelu`. */
   preActivation: boolean;
+  /**
+   * out += A·B instead of out = A·B (no bias, no GELU): a gradient added into the one already there, in the same
+   * operation autograd's accumulation does (old + product), so the same bits with one dispatch fewer.
+   */
+  accumulate?: boolean;
 }
 
 /** Uniform fields in packing order (all u32): see `launchMatmul` in matmul.ts. */
@@ -60,7 +65,8 @@ export function outputBindingsWgsl(spec: MatmulSpec, type = 'f32', first = 3): s
 }
 
 /**
- * `storeOutput(batch, row, col, acc)`: bounds guard, bias, GELU, stores; called once per output element. With
+ * `storeOutput(batch, row, col, acc)`: bounds guard, bias, GELU (or accumulation), stores; called once per output
+ * element. With
  * `vec4` (outputs bound as vec4s, n % 4 = 0): `storeOutput4(batch, row, col0, acc)` stores columns col0..col0+3 at
  * once (one store instead of four: on lavapipe each store is a loop over the lanes). Both compute each value with
  * the same operations, so they give the same bits.
@@ -92,6 +98,8 @@ fn ${vec4 ? 'storeOutput4' : 'storeOutput'}(batchIndex: u32, row: u32, ${column}
 #endif
 #if ${spec.gelu}
   out[index] = gelu(value);
+#elif ${spec.accumulate === true}
+  out[index] = out[index] + value;
 #else
   out[index] = value;
 #endif

@@ -48,6 +48,8 @@ export interface MatmulArgs {
   epilogue?: 'none' | 'gelu';
   /** With epilogue 'gelu': also written, the value before GELU. */
   preActivation?: GPUBuffer; // (batch, m, n)
+  /** out += op(A)·op(B) (a gradient added into the one already there); no bias or GELU with it. */
+  accumulate?: boolean;
   /** Force a variant (tests, benchmarks); default: chooseMatmulVariant. */
   variant?: MatmulVariant;
   /** v4's tile config (tests, benchmarks); default: the chooser's. */
@@ -64,6 +66,7 @@ function describe(args: MatmulArgs): string {
     args.bBatched === false ? 'b shared' : '',
     args.bias ? (args.biasBatched ? 'bias (batch, n)' : 'bias (n)') : '',
     args.epilogue === 'gelu' ? 'gelu' : '',
+    args.accumulate ? 'accumulate' : '',
   ].filter(Boolean);
   return `batch=${args.batch} m=${args.m} k=${args.k} n=${args.n}${flags.length ? ' ' + flags.join(' ') : ''}`;
 }
@@ -89,6 +92,7 @@ function checkArgs(device: Device, args: MatmulArgs, variant: MatmulVariant): vo
   needs('out', args.out, batch * m * n);
   if (args.bias) needs('bias', args.bias, (args.biasBatched ? batch : 1) * n);
   else if (args.biasBatched) fail('biasBatched is set without a bias');
+  if (args.accumulate && (args.bias || args.epilogue === 'gelu')) fail('accumulate takes no bias or GELU');
   if (args.preActivation) {
     if (args.epilogue !== 'gelu') fail("preActivation is only written with epilogue 'gelu'");
     needs('preActivation', args.preActivation, batch * m * n);
@@ -128,6 +132,8 @@ function prepare(device: Device, args: MatmulArgs): Launch {
     bias: args.bias !== undefined,
     gelu: args.epilogue === 'gelu',
     preActivation: args.preActivation !== undefined,
+    // Only when set: the specs (and shader texts) of every other product stay what they were.
+    ...(args.accumulate ? { accumulate: true } : {}),
   };
   const aBatchStride = args.aBatched === false ? 0 : m * k;
   const bBatchStride = args.bBatched === false ? 0 : k * n;
@@ -135,7 +141,7 @@ function prepare(device: Device, args: MatmulArgs): Launch {
   if (args.bias) outputs.push(args.bias);
   if (args.preActivation) outputs.push(args.preActivation);
   const flags = `${spec.transposeA ? 'T' : 'N'}${spec.transposeB ? 'T' : 'N'}`;
-  const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}`;
+  const epilogue = `${spec.bias ? '_bias' : ''}${spec.gelu ? '_gelu' : ''}${spec.preActivation ? '_pre' : ''}${spec.accumulate ? '_acc' : ''}`;
   return {
     args,
     variant: choice.variant,

@@ -21,11 +21,21 @@ export interface BackwardContext<A> {
   readonly needsGrad: readonly boolean[];
 }
 
+/**
+ * What a backward returns for an input whose gradient it has added into `into[k]` itself (a kernel epilogue that
+ * accumulates), instead of a new tensor for autograd to add: one dispatch fewer per accumulation.
+ */
+export const ACCUMULATED: unique symbol = Symbol('accumulated');
+
 export interface OpDefinition<A = undefined> {
   readonly name: string;
   forward(inputs: readonly Tensor[], attrs: A, save: (tensor: Tensor) => void): Tensor;
-  /** Gradients of the inputs, one per input (null where none is needed or defined). */
-  backward(context: BackwardContext<A>, gradOutput: Tensor): (Tensor | null)[];
+  /**
+   * Gradients of the inputs, one per input (null where none is needed or defined). `into[k]` is the gradient
+   * input k has gathered so far (from other consumers), or null: a backward may add its gradient into it in place
+   * (same shape and layout as the input) and return ACCUMULATED for k.
+   */
+  backward(context: BackwardContext<A>, gradOutput: Tensor, into: readonly (Tensor | null)[]): (Tensor | null | typeof ACCUMULATED)[];
 }
 
 export interface GraphNode {
@@ -93,17 +103,26 @@ export function backward(output: Tensor, options: BackwardOptions = {}): void {
       const gradOutput = grads.get(tensor);
       grads.delete(tensor);
       if (!gradOutput) continue; // Nothing downstream needed this tensor's gradient.
-      const inputGrads = tidy(() => node.op.backward(node.context, gradOutput));
+      const accumulatorOf = (input: Tensor) => (input.producer ? grads.get(input) : input.grad) ?? null;
+      // An input listed twice gets no target: both of its gradients come back as tensors and are added here.
+      const into = node.context.inputs.map((input, k) =>
+        node.context.needsGrad[k] && node.context.inputs.indexOf(input) === node.context.inputs.lastIndexOf(input) ? accumulatorOf(input) : null,
+      );
+      const inputGrads = tidy(() => node.op.backward(node.context, gradOutput, into));
       gradOutput.release();
       node.context.inputs.forEach((input, k) => {
         const grad = inputGrads[k];
+        if (grad === ACCUMULATED) {
+          if (!into[k]) throw new Error(`${node.op.name} backward: input ${k} reported an accumulation without a target`);
+          return;
+        }
         if (!grad) return;
         keep(grad);
         if (!node.context.needsGrad[k]) return grad.release();
         if (grad.size !== input.size) {
           throw new ShapeError(`${node.op.name} backward: gradient [${grad.shape}] for input [${input.shape}]`);
         }
-        const target = input.producer ? grads.get(input) : input.grad;
+        const target = accumulatorOf(input);
         if (target) {
           accumulateInto(target, grad);
           grad.release();

@@ -5,7 +5,7 @@
  * dA = dC op(B)^T, dB = op(A)^T dC; a broadcast operand's gradient is summed over the batch.
  */
 import { launchMatmul, launchMatmulPair, type MatmulArgs } from '../../../kernels/matmul/matmul.js';
-import { apply, type OpDefinition } from '../autograd.js';
+import { ACCUMULATED, apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -70,9 +70,19 @@ interface GradProduct {
  * Gradients of A and B (as stored, transposes included) for out = op(A) op(B) with incoming gradient g
  * (batch, m, n). A shared operand's gradient is summed over the batch: by flattening the batch into the
  * contraction when the layout allows it (the common `x (T*rows, in) . W` case), else per batch and then `sum`.
- * Both products go to `launchMatmulPair`, which packs their operands in one dispatch where it can.
+ * Both products go to `launchMatmulPair`, which packs their operands in one dispatch where it can. A gradient with
+ * a target in `into` (what its operand has gathered from other consumers) is added into it by the kernel's
+ * epilogue, and comes back as ACCUMULATED.
  */
-function productGrads(p: Product, a: Tensor, b: Tensor, g: Tensor, needA: boolean, needB: boolean): [Tensor | null, Tensor | null] {
+function productGrads(
+  p: Product,
+  a: Tensor,
+  b: Tensor,
+  g: Tensor,
+  needA: boolean,
+  needB: boolean,
+  into: readonly (Tensor | null)[] = [],
+): [Tensor | null | typeof ACCUMULATED, Tensor | null | typeof ACCUMULATED] {
   const { batch, m, k, n, transposeA: tA, transposeB: tB } = p;
   const both = { aBatched: true, bBatched: true };
   // Shared operand gradient: compute (batch, rows, cols) then sum over the batch.
@@ -104,12 +114,18 @@ function productGrads(p: Product, a: Tensor, b: Tensor, g: Tensor, needA: boolea
           summed({ ...p, ...both, m: k, k: m, n, transposeA: !tA, transposeB: false, aBatched: p.aBatched }, a, g, k, n, p.bBatched);
     }
   }
-  const planned = [planA, planB].filter((plan): plan is GradProduct => plan !== null);
-  const outs = planned.map((plan) => emptyTensor(g.device, plan.shape, 'f32', 'matmul'));
-  const args = planned.map((plan, i): MatmulArgs => ({ ...plan.p, a: plan.x.buffer, b: plan.y.buffer, out: outs[i].buffer, epilogue: 'none' }));
+  const planned = [planA && { plan: planA, target: into[0] ?? null }, planB && { plan: planB, target: into[1] ?? null }].filter(
+    (x): x is { plan: GradProduct; target: Tensor | null } => x !== null,
+  );
+  // A product summed over its batch afterwards cannot add into the target directly.
+  const adds = planned.map(({ plan, target }) => target !== null && !plan.sumBatch && target.size === plan.shape.reduce((x, d) => x * d, 1));
+  const outs = planned.map(({ plan, target }, i) => (adds[i] ? target! : emptyTensor(g.device, plan.shape, 'f32', 'matmul')));
+  const args = planned.map(({ plan }, i): MatmulArgs => ({
+    ...plan.p, a: plan.x.buffer, b: plan.y.buffer, out: outs[i].buffer, epilogue: 'none', ...(adds[i] ? { accumulate: true } : {}),
+  }));
   if (args.length === 2) launchMatmulPair(g.device, args[0], args[1]);
   else if (args.length === 1) launchMatmul(g.device, args[0]);
-  const grads = planned.map((plan, i) => (plan.sumBatch ? sum(outs[i], 0) : outs[i]));
+  const grads = planned.map(({ plan }, i) => (adds[i] ? ACCUMULATED : plan.sumBatch ? sum(outs[i], 0) : outs[i]));
   return [planA ? grads[0] : null, planB ? grads[grads.length - 1] : null];
 }
 
@@ -163,8 +179,8 @@ export const matmulOp: OpDefinition<MatmulAttrs> = {
     save(b);
     return product(flattened(attrs.product), a, b, attrs.outShape);
   },
-  backward({ saved: [a, b], attrs, needsGrad }, g) {
-    return productGrads(attrs.product, a, b, g, needsGrad[0], needsGrad[1]);
+  backward({ saved: [a, b], attrs, needsGrad }, g, into) {
+    return productGrads(attrs.product, a, b, g, needsGrad[0], needsGrad[1], into);
   },
 };
 
@@ -261,10 +277,10 @@ export const linearOp: OpDefinition<LinearAttrs> = {
     }
     return out;
   },
-  backward({ saved, attrs, needsGrad }, g) {
+  backward({ saved, attrs, needsGrad }, g, into) {
     const [x, weight, preActivation] = saved;
     const gradPre = attrs.gelu ? binaryRaw('gelu_grad', preActivation, g) : g;
-    const [gradX, gradWeight] = productGrads(attrs.product, x, weight, gradPre, needsGrad[0], needsGrad[1]);
+    const [gradX, gradWeight] = productGrads(attrs.product, x, weight, gradPre, needsGrad[0], needsGrad[1], into);
     let gradBias: Tensor | null = null;
     if (attrs.hasBias && needsGrad[2]) {
       const n = attrs.product.n;
