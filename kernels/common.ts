@@ -61,3 +61,36 @@ export function wgslFor<A extends unknown[]>(generate: (...args: A) => string, .
   if (text === undefined) cache.set(key, (text = generate(...args)));
   return text;
 }
+
+/**
+ * `load_<name>(start, quad) -> vec4f` and `store_<name>(start, quad, value)` for a row of `params.hidden` values
+ * starting at `start` (in lanes), as the row kernels that fuse LayerNorm read and write them
+ * (kernels/residual-layernorm, kernels/embeddings-layernorm): with vec4 one access; else up to 4 scalar accesses,
+ * 0 past the row's end; `validLanes(quad)` says which of a quad's lanes are in the row.
+ */
+export function quadAccessWgsl(vec4: boolean, loads: string[], stores: string[]): string {
+  const load = (name: string) =>
+    vec4
+      ? `fn load_${name}(start: u32, quad: u32) -> vec4f { return ${name}[start + quad]; }`
+      : `fn load_${name}(start: u32, quad: u32) -> vec4f {
+  var v = vec4f(0.0);
+  for (var lane = 0u; lane < 4u; lane++) {
+    let j = quad * 4u + lane;
+    if (j < params.hidden) { v[lane] = ${name}[start + j]; }
+  }
+  return v;
+}`;
+  const store = (name: string) =>
+    vec4
+      ? `fn store_${name}(start: u32, quad: u32, value: vec4f) { ${name}[start + quad] = value; }`
+      : `fn store_${name}(start: u32, quad: u32, value: vec4f) {
+  for (var lane = 0u; lane < 4u; lane++) {
+    let j = quad * 4u + lane;
+    if (j < params.hidden) { ${name}[start + j] = value[lane]; }
+  }
+}`;
+  const valid = vec4
+    ? 'fn validLanes(quad: u32) -> vec4<bool> { return vec4<bool>(true); }'
+    : 'fn validLanes(quad: u32) -> vec4<bool> { return vec4u(quad * 4u) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.hidden); }';
+  return [...loads.map(load), ...stores.map(store), valid].join('\n');
+}

@@ -23,7 +23,7 @@
  * gathers, add, layernorm, dropout) and, in the backward, dropout, LN's dx and one embedding scatter (three).
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
+import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, quadAccessWgsl } from '../common.js';
 import { dropoutMaskWgsl } from '../dropout/dropout.wgsl.js';
 
 export const EMBEDDINGS_LAYERNORM_WORKGROUP = 64;
@@ -36,36 +36,6 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> params: Params;`;
 
-/**
- * `load_<name>(start, quad) -> vec4f` and `store_<name>(start, quad, value)` for a row starting at `start` (in
- * lanes): with vec4 one access; else up to 4 scalar accesses, 0 past the row's end.
- */
-function quadAccessWgsl(vec4: boolean, loads: string[], stores: string[]): string {
-  const load = (name: string) =>
-    vec4
-      ? `fn load_${name}(start: u32, quad: u32) -> vec4f { return ${name}[start + quad]; }`
-      : `fn load_${name}(start: u32, quad: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var lane = 0u; lane < 4u; lane++) {
-    let j = quad * 4u + lane;
-    if (j < params.hidden) { v[lane] = ${name}[start + j]; }
-  }
-  return v;
-}`;
-  const store = (name: string) =>
-    vec4
-      ? `fn store_${name}(start: u32, quad: u32, value: vec4f) { ${name}[start + quad] = value; }`
-      : `fn store_${name}(start: u32, quad: u32, value: vec4f) {
-  for (var lane = 0u; lane < 4u; lane++) {
-    let j = quad * 4u + lane;
-    if (j < params.hidden) { ${name}[start + j] = value[lane]; }
-  }
-}`;
-  const valid = vec4
-    ? 'fn validLanes(quad: u32) -> vec4<bool> { return vec4<bool>(true); }'
-    : 'fn validLanes(quad: u32) -> vec4<bool> { return vec4u(quad * 4u) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.hidden); }';
-  return [...loads.map(load), ...stores.map(store), valid].join('\n');
-}
 
 /** Bindings `first` on: the dropout inputs, (T) or (T, 2) over the dropout's slots, and the mask helpers. */
 function dropoutBindings(first: number): string {

@@ -15,6 +15,7 @@ import { sum } from '../../src/tensor/ops/reduce.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { accumulateInto, emptyTensor } from '../../src/tensor/tensor-fill.js';
 import { expectClose } from '../../test/helpers/compare.js';
+import { kernelsOf } from '../../test/helpers/dispatched-kernels.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { canUseV3, canUseV5 } from './choose-variant.js';
@@ -27,22 +28,6 @@ function variantsOf(d: Device): MatmulVariant[] {
   return ['v1', 'v2', 'v4', ...(canUseV3(d) ? (['v3'] as const) : []), ...(canUseV5(d) ? (['v5'] as const) : [])];
 }
 
-/** Kernel names `record` dispatches. */
-function kernelsOf(d: Device, record: () => void): string[] {
-  const names: string[] = [];
-  const dispatch = d.dispatch.bind(d);
-  const spied = d as { dispatch: Device['dispatch'] };
-  spied.dispatch = (x) => {
-    names.push(x.kernel);
-    dispatch(x);
-  };
-  try {
-    record();
-  } finally {
-    delete (spied as Partial<typeof spied>).dispatch;
-  }
-  return names;
-}
 
 describe('matmul accumulate', () => {
   // (batch, m, k, n, transposeA, transposeB): a backward's dX (NT) and dW (TN) layouts, odd sizes, a batch.

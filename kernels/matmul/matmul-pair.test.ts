@@ -11,6 +11,7 @@ import { tensor } from '../../src/tensor/create.js';
 import { linear, matmul } from '../../src/tensor/ops/matmul.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { expectClose } from '../../test/helpers/compare.js';
+import { kernelsOf } from '../../test/helpers/dispatched-kernels.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
 import { canUseV5 } from './choose-variant.js';
@@ -45,22 +46,6 @@ interface PairCase {
   shared: boolean;
 }
 
-/** Kernel names `record` dispatches. */
-function kernelsOf(d: Device, record: () => void): string[] {
-  const names: string[] = [];
-  const dispatch = d.dispatch.bind(d);
-  const spied = d as { dispatch: Device['dispatch'] };
-  spied.dispatch = (x) => {
-    names.push(x.kernel);
-    dispatch(x);
-  };
-  try {
-    record();
-  } finally {
-    delete (spied as Partial<typeof spied>).dispatch; // the prototype's method again
-  }
-  return names;
-}
 
 const outCount = (p: PairProduct) => p.batch * p.m * p.n;
 

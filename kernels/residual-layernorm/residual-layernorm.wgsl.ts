@@ -22,41 +22,11 @@
  * the next step on lavapipe; a workgroup per row on real GPUs, as for kernels/layernorm.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { linearIndexWgsl } from '../common.js';
+import { linearIndexWgsl, quadAccessWgsl } from '../common.js';
 import { dropoutMaskWgsl } from '../dropout/dropout.wgsl.js';
 
 export const RESIDUAL_LAYERNORM_WORKGROUP = 64;
 
-/**
- * `load_<name>(start, quad) -> vec4f` and `store_<name>(start, quad, value)` for a row starting at `start` (in
- * Lanes): with vec4 one access; else up to 4 scalar accesses, 0 past the row's end.
- */
-function quadAccessWgsl(vec4: boolean, loads: string[], stores: string[]): string {
-  const load = (name: string) =>
-    vec4
-      ? `fn load_${name}(start: u32, quad: u32) -> vec4f { return ${name}[start + quad]; }`
-      : `fn load_${name}(start: u32, quad: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var lane = 0u; lane < 4u; lane++) {
-    let j = quad * 4u + lane;
-    if (j < params.hidden) { v[lane] = ${name}[start + j]; }
-  }
-  return v;
-}`;
-  const store = (name: string) =>
-    vec4
-      ? `fn store_${name}(start: u32, quad: u32, value: vec4f) { ${name}[start + quad] = value; }`
-      : `fn store_${name}(start: u32, quad: u32, value: vec4f) {
-  for (var lane = 0u; lane < 4u; lane++) {
-    let j = quad * 4u + lane;
-    if (j < params.hidden) { ${name}[start + j] = value[lane]; }
-  }
-}`;
-  const valid = vec4
-    ? 'fn validLanes(quad: u32) -> vec4<bool> { return vec4<bool>(true); }'
-    : 'fn validLanes(quad: u32) -> vec4<bool> { return vec4u(quad * 4u) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.hidden); }';
-  return [...loads.map(load), ...stores.map(store), valid].join('\n');
-}
 
 /** The row's dropout stream coordinates, rate, scale and call; `row` is the clamped row index. */
 const DROPOUT_ROW_SETUP = /* wgsl */ `
