@@ -22,6 +22,7 @@
 import type { CommandTrace } from '../gpu/command-trace.js';
 import { writeDropoutCallBase } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch, writeBatch, type HostBatch, type ModelInput } from '../nn/model-input.js';
+import { ones } from '../tensor/create.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { recordLossAndGradients, recordTrainingStep, type TrainingStepParts } from './training-step.js';
@@ -36,6 +37,8 @@ const RECENT_STEPS = 2 * MAX_SHAPES;
 
 interface ShapeEntry {
   input: ModelInput;
+  /** (T) ones: the backward's seed, kept so the trace does not fill one every step. */
+  ones: Tensor;
   trace: CommandTrace | null;
   /** What else the trace was captured with (lossSum buffer; optimizer commands and the model's mode). */
   lossSum: GPUBuffer | null;
@@ -95,7 +98,7 @@ export class CapturedTrainingStep {
       device.beginCapture();
       let captured: ReturnType<typeof device.endCapture>;
       try {
-        recordLossAndGradients(parts, entry.input, lossSum);
+        recordLossAndGradients(parts, entry.input, lossSum, entry.ones);
         optimizer.recordStep();
         optimizer.zeroGrad();
       } finally {
@@ -123,10 +126,7 @@ export class CapturedTrainingStep {
 
   /** Gives back every kept input and trace buffer (the next step captures afresh). */
   release(): void {
-    for (const entry of this.shapes.values()) {
-      this.dropTrace(entry);
-      releaseInput(entry.input);
-    }
+    for (const entry of this.shapes.values()) this.releaseEntry(entry);
     this.shapes.clear();
     this.parts = null;
   }
@@ -154,7 +154,7 @@ export class CapturedTrainingStep {
       if (this.shapes.size >= MAX_SHAPES) this.dropOldest();
       const input = uploadBatch(this.parts!.device, host, maxPositions);
       for (const t of [input.inputIds, input.positionIds, input.maskBias, input.clsIndex, input.labels]) if (t) keep(t);
-      entry = { input, trace: null, lossSum: null, optimizerKey: '' };
+      entry = { input, ones: keep(ones(this.parts!.device, [host.slots])), trace: null, lossSum: null, optimizerKey: '' };
     }
     this.shapes.set(key, entry);
     return entry;
@@ -173,8 +173,13 @@ export class CapturedTrainingStep {
   private dropOldest(): void {
     const [key, entry] = this.shapes.entries().next().value as [string, ShapeEntry];
     this.shapes.delete(key);
+    this.releaseEntry(entry);
+  }
+
+  private releaseEntry(entry: ShapeEntry): void {
     this.dropTrace(entry);
     releaseInput(entry.input);
+    entry.ones.release();
   }
 
   private dropTrace(entry: ShapeEntry): void {

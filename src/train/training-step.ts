@@ -56,14 +56,17 @@ function recordForwardBackward(parts: TrainingStepParts, host: HostBatch, steps:
   return input;
 }
 
-/** Forward, loss (added into `lossSum`) and backward on an uploaded batch: GPU commands only, no upload. */
-export function recordLossAndGradients(parts: TrainingStepParts, input: ModelInput, lossSum?: Tensor): void {
+/**
+ * Forward, loss (added into `lossSum`) and backward on an uploaded batch: GPU commands only, no upload. `ones`, a
+ * (T) tensor of ones the caller keeps, seeds the backward instead of one filled each step.
+ */
+export function recordLossAndGradients(parts: TrainingStepParts, input: ModelInput, lossSum?: Tensor, ones?: Tensor): void {
   const { model, dropout } = parts;
   const context = new ForwardContext(model.slots, true, dropout);
   tidy(() => {
     const loss = model.loss(model.forward(input, context), input.labels!); // (T)
     if (lossSum) accumulateInto(lossSum, loss);
-    backward(loss); // d(sum of slots' losses): each slot gets its own gradient.
+    backward(loss, ones ? { gradient: ones } : {}); // d(sum of slots' losses): each slot gets its own gradient.
   });
 }
 
