@@ -27,6 +27,12 @@ export class SequenceClassifier extends Module {
   readonly slots: number;
   /** Its step records the same commands for every batch of a shape (trainable-model.ts): it is replayed. */
   readonly staticStep = true;
+
+  /** What chooses a step's kernels besides the shapes: training mode and the fused paths (trainable-model.ts). */
+  get commandsKey(): string {
+    const layers = this.layers.map((layer) => `${Number(layer.fuseResidualNorm)}${Number(layer.attention.fused)}`);
+    return `${Number(this.training)}${Number(this.fuseEmbeddings)}${layers.join('')}`;
+  }
   readonly wordEmbeddings: Embedding;
   readonly positionEmbeddings: Embedding;
   readonly embeddingNorm: LayerNorm;

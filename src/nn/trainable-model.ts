@@ -27,6 +27,11 @@ export interface TrainableModel {
    * captured once and replayed (src/train/captured-training-step.ts); leave it unset when unsure.
    */
   readonly staticStep?: boolean;
+  /**
+   * With `staticStep`: what else chooses the commands of a step (training mode, switches between kernel paths); a
+   * captured step is replayed only while it is unchanged.
+   */
+  readonly commandsKey?: string;
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor;
   /** Mean loss per slot (T): summing it gives every slot its own gradient. */

@@ -7,7 +7,8 @@
  *
  * What a replay must not miss is in its key: the model, optimizer and dropout buffers (a shrunk group has new
  * ones), the batch shape (its input buffers are kept per shape), the loss accumulator, the optimizer's
- * `commandsKey` (clipping on or off), the model's training mode and the device's resource epoch. Only models that
+ * `commandsKey` (clipping on or off), the model's `commandsKey` (its training mode and kernel-path switches) and the
+ * device's resource epoch. Only models that
  * declare `staticStep` (their forward makes no choice on the data in JavaScript) with an optimizer split into
  * `beginStep` and `recordStep` are captured; anything else, and a data-parallel step (which reads gradients back
  * mid-step), is recorded in full each time. A capture that fails says why once (a process warning) and the steps
@@ -40,7 +41,7 @@ interface ShapeEntry {
   /** (T) ones: the backward's seed, kept so the trace does not fill one every step. */
   ones: Tensor;
   trace: CommandTrace | null;
-  /** What else the trace was captured with (lossSum buffer; optimizer commands and the model's mode). */
+  /** What else the trace was captured with (lossSum buffer; the optimizer's and the model's commandsKey). */
   lossSum: GPUBuffer | null;
   optimizerKey: string;
 }
@@ -88,8 +89,8 @@ export class CapturedTrainingStep {
     const entry = this.entryFor(key, host, model.config.maxPositionEmbeddings);
     writeDropoutCallBase(dropout, steps);
     optimizer.beginStep(learningRates);
-    // Modules read their own training flag (dropout): a model left in evaluation mode records other commands.
-    const optimizerKey = `${optimizer.commandsKey} ${(model as { training?: boolean }).training === false ? 'eval' : 'train'}`;
+    // The model's own switches (its training mode: dropout reads it; its fused paths) choose commands too.
+    const optimizerKey = `${optimizer.commandsKey} ${model.commandsKey ?? ''}`;
     if (entry.trace && entry.lossSum === (lossSum?.buffer ?? null) && entry.optimizerKey === optimizerKey) {
       device.replay(entry.trace);
       this.counts.replayed++;

@@ -83,7 +83,7 @@ describe('captured training steps', () => {
     replayed.release();
   });
 
-  it('captures again when clipping is switched on or the loss accumulator changes, and says so in its counts', async () => {
+  it('captures again when clipping is switched on, the loss accumulator changes or the model takes another kernel path', async () => {
     const d = device();
     const run = setup(d, 0);
     const captured = new CapturedTrainingStep();
@@ -96,6 +96,10 @@ describe('captured training steps', () => {
     captured.record(run.parts, host, [3, 3], [1e-3, 1e-3], other);
     captured.record(run.parts, host, [4, 4], [1e-3, 1e-3], other);
     expect(captured.counts).toEqual({ captured: 3, replayed: 1, uncaptured: 1 });
+    run.model.layers[0].attention.fused = false; // another kernel path: captured again, then replayed
+    captured.record(run.parts, host, [5, 5], [1e-3, 1e-3], other);
+    captured.record(run.parts, host, [6, 6], [1e-3, 1e-3], other);
+    expect(captured.counts).toEqual({ captured: 4, replayed: 2, uncaptured: 1 });
     other.release();
     captured.release();
     run.release();
