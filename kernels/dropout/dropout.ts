@@ -29,6 +29,43 @@ export function dropoutLayout(slotShape: readonly number[]): { blocks: number; r
   return { blocks, rowsPerBlock, rowLength };
 }
 
+/**
+ * A dropout fused into a row kernel (kernels/residual-layernorm, kernels/embeddings-layernorm; shader side:
+ * `rowDropoutWgsl` in dropout.wgsl.ts): launchDropout's buffers and layout, over rows of `hidden` values.
+ */
+export interface RowDropout {
+  seeds: GPUBuffer; // (T) i32/u32
+  probabilities: GPUBuffer; // (T) f32
+  callBase: GPUBuffer; // (T, 2) u32: low and high words of the call index's base
+  slots: number;
+  /** One dropout slot's shape, e.g. [B, S, hidden]: its last axis must be hidden (a dropout row is a kernel row). */
+  slotShape: readonly number[];
+  callOffset: number;
+}
+
+/**
+ * The uniform fields a row kernel's dropout reads, after checking `dropout` against `rows` rows of `hidden`
+ * values; without a dropout, fields that make the kernel's setup harmless (1, 1, 0).
+ */
+export function rowDropoutFields(
+  kernel: string,
+  dropout: RowDropout | null,
+  rows: number,
+  hidden: number,
+): { rowsPerDropoutSlot: number; rowsPerBlock: number; callOffset: number } {
+  if (!dropout) return { rowsPerDropoutSlot: 1, rowsPerBlock: 1, callOffset: 0 };
+  const { blocks, rowsPerBlock, rowLength } = dropoutLayout(dropout.slotShape);
+  const shape = `[${dropout.slotShape.join(', ')}]`;
+  if (rowLength !== hidden) throw new ShapeError(`${kernel}: dropout slot shape ${shape} must end in hidden=${hidden}`);
+  if (!Number.isInteger(dropout.slots) || dropout.slots < 1 || dropout.slots * blocks * rowsPerBlock !== rows) {
+    throw new ShapeError(`${kernel}: ${dropout.slots} dropout slots of shape ${shape} do not hold ${rows} rows of hidden=${hidden}`);
+  }
+  if (!Number.isInteger(dropout.callOffset) || dropout.callOffset < 0 || dropout.callOffset >= 2 ** 32) {
+    throw new ShapeError(`${kernel}: callOffset ${dropout.callOffset} must be a 32-bit unsigned integer`);
+  }
+  return { rowsPerDropoutSlot: blocks * rowsPerBlock, rowsPerBlock, callOffset: dropout.callOffset };
+}
+
 export function launchDropout(device: Device, a: DropoutLaunch): void {
   if (!Number.isInteger(a.slots) || a.slots < 1) throw new ShapeError(`dropout: slots ${a.slots} must be an integer ≥ 1`);
   if (!a.slotShape.every((d) => Number.isInteger(d) && d >= 0)) {

@@ -87,3 +87,32 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   }
 }`;
 }
+
+/**
+ * Dropout fused into a row kernel (kernels/residual-layernorm, kernels/embeddings-layernorm; launcher side:
+ * `rowDropoutFields` in dropout.ts): its three inputs bound from binding `first` on, the mask helpers, and
+ * `keepQuad`, the keep decisions of values 4·quad … 4·quad + 3 of a row (one Philox call per quad). The kernel's
+ * Params carry rowsPerDropoutSlot, rowsPerBlock and callOffset.
+ */
+export function rowDropoutWgsl(first: number): string {
+  return /* wgsl */ `
+@group(0) @binding(${first}) var<storage, read> seeds: array<u32>;              // (T) seed per slot (i32 bits)
+@group(0) @binding(${first + 1}) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
+@group(0) @binding(${first + 2}) var<storage, read> callBase: array<u32>;       // (T, 2) low, high words of the call base
+${dropoutMaskWgsl}
+fn keepQuad(quad: u32, row: u32, block: u32, call: vec2u, seed: u32, p: f32) -> vec4<bool> {
+  let w = dropoutWords(quad, row, block, call, seed);
+  return vec4<bool>(dropoutKeeps(w.x, p), dropoutKeeps(w.y, p), dropoutKeeps(w.z, p), dropoutKeeps(w.w, p));
+}`;
+}
+
+/** In a row kernel's main, for its (clamped) `row`: the dropout stream's coordinates, rate, scale, seed and call. */
+export const ROW_DROPOUT_SETUP = /* wgsl */ `
+  let dropoutSlot = row / params.rowsPerDropoutSlot;
+  let rowInSlot = row % params.rowsPerDropoutSlot;
+  let block = rowInSlot / params.rowsPerBlock;
+  let rowInBlock = rowInSlot % params.rowsPerBlock;
+  let p = clamp(probabilities[dropoutSlot], 0.0, 1.0); // outside [0, 1] means never / always, as kernels/dropout
+  let scale = dropoutScale(p);
+  let seed = seeds[dropoutSlot];
+  let call = dropoutCall(callBase[2u * dropoutSlot], callBase[2u * dropoutSlot + 1u], params.callOffset);`;

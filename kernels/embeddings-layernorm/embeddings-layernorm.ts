@@ -8,7 +8,7 @@
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
-import { dropoutLayout } from '../dropout/dropout.js';
+import { rowDropoutFields, type RowDropout } from '../dropout/dropout.js';
 import { launchEmbeddingBackward } from '../embedding/embedding.js';
 import { launchLayerNormBackward } from '../layernorm/layernorm.js';
 import {
@@ -20,16 +20,8 @@ import {
 
 const NAN_BITS = 0x7fc00000;
 
-/** The dropout on the normalised rows, as launchDropout takes it (kernels/dropout/dropout.ts). */
-export interface EmbeddingsDropout {
-  seeds: GPUBuffer; // (T) i32/u32
-  probabilities: GPUBuffer; // (T) f32
-  callBase: GPUBuffer; // (T, 2) u32: low and high words of the call index's base
-  slots: number;
-  /** One dropout slot's shape, e.g. [B, S, hidden]: its last axis must be hidden. */
-  slotShape: readonly number[];
-  callOffset: number;
-}
+/** The dropout on the normalised rows (kernels/dropout's row dropout). */
+export type EmbeddingsDropout = RowDropout;
 
 export interface EmbeddingsShape {
   slots: number;
@@ -80,18 +72,7 @@ function layout(kernel: string, device: Device, s: EmbeddingsShape, dropout: Emb
     throw new ShapeError(`${kernel}: needs ${needed} storage buffers per stage, this device allows ${device.limits.maxStorageBuffersPerShaderStage}`);
   }
   const vec4 = s.hidden % 4 === 0;
-  const common = { rows, width: vec4 ? s.hidden / 4 : s.hidden, quads: Math.ceil(s.hidden / 4) };
-  if (!dropout) return { ...common, rowsPerDropoutSlot: 1, rowsPerBlock: 1, callOffset: 0 };
-  const { blocks, rowsPerBlock, rowLength } = dropoutLayout(dropout.slotShape);
-  const shape = `[${dropout.slotShape.join(', ')}]`;
-  if (rowLength !== s.hidden) throw new ShapeError(`${kernel}: dropout slot shape ${shape} must end in hidden=${s.hidden}`);
-  if (!Number.isInteger(dropout.slots) || dropout.slots < 1 || dropout.slots * blocks * rowsPerBlock !== rows) {
-    throw new ShapeError(`${kernel}: ${dropout.slots} dropout slots of shape ${shape} do not hold ${rows} rows of hidden=${s.hidden}`);
-  }
-  if (!Number.isInteger(dropout.callOffset) || dropout.callOffset < 0 || dropout.callOffset >= 2 ** 32) {
-    throw new ShapeError(`${kernel}: callOffset ${dropout.callOffset} must be a 32-bit unsigned integer`);
-  }
-  return { ...common, rowsPerDropoutSlot: blocks * rowsPerBlock, rowsPerBlock, callOffset: dropout.callOffset };
+  return { rows, width: vec4 ? s.hidden / 4 : s.hidden, quads: Math.ceil(s.hidden / 4), ...rowDropoutFields(kernel, dropout, rows, s.hidden) };
 }
 
 function packed(s: EmbeddingsShape, l: Layout, eps = 0): ArrayBuffer {

@@ -24,7 +24,7 @@
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, quadAccessWgsl } from '../common.js';
-import { dropoutMaskWgsl } from '../dropout/dropout.wgsl.js';
+import { ROW_DROPOUT_SETUP, rowDropoutWgsl } from '../dropout/dropout.wgsl.js';
 
 export const EMBEDDINGS_LAYERNORM_WORKGROUP = 64;
 
@@ -35,33 +35,6 @@ struct Params {
   rowsPerDropoutSlot: u32, rowsPerBlock: u32, callOffset: u32, nanBits: u32, eps: f32,
 }
 @group(0) @binding(0) var<uniform> params: Params;`;
-
-
-/** Bindings `first` on: the dropout inputs, (T) or (T, 2) over the dropout's slots, and the mask helpers. */
-function dropoutBindings(first: number): string {
-  return /* wgsl */ `
-@group(0) @binding(${first}) var<storage, read> seeds: array<u32>;              // (T) seed per slot (i32 bits)
-@group(0) @binding(${first + 1}) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
-@group(0) @binding(${first + 2}) var<storage, read> callBase: array<u32>;       // (T, 2) low, high words of the call base
-${dropoutMaskWgsl}
-
-// The keep decisions of values 4·quad … 4·quad + 3 of a row: dropoutKeeps on each of the quad's Philox words.
-fn keepQuad(quad: u32, row: u32, block: u32, call: vec2u, seed: u32, p: f32) -> vec4<bool> {
-  let w = dropoutWords(quad, row, block, call, seed);
-  return vec4<bool>(dropoutKeeps(w.x, p), dropoutKeeps(w.y, p), dropoutKeeps(w.z, p), dropoutKeeps(w.w, p));
-}`;
-}
-
-/** The row's dropout stream coordinates, rate, scale and call. */
-const DROPOUT_ROW_SETUP = /* wgsl */ `
-  let dropoutSlot = row / params.rowsPerDropoutSlot;
-  let rowInSlot = row % params.rowsPerDropoutSlot;
-  let block = rowInSlot / params.rowsPerBlock;
-  let rowInBlock = rowInSlot % params.rowsPerBlock;
-  let p = clamp(probabilities[dropoutSlot], 0.0, 1.0); // outside [0, 1] means never / always, as kernels/dropout
-  let scale = dropoutScale(p);
-  let seed = seeds[dropoutSlot];
-  let call = dropoutCall(callBase[2u * dropoutSlot], callBase[2u * dropoutSlot + 1u], params.callOffset);`;
 
 export function embeddingsLayerNormForwardWgsl(vec4: boolean, dropout: boolean, periodic: boolean): string {
   const lane = vec4 ? 'vec4f' : 'f32';
@@ -80,7 +53,7 @@ ${PARAMS}
 @group(0) @binding(10) var<storage, read> positionIds: array<i32>;    // (slots, rowsPerSlot)
 #endif
 #if ${dropout}
-${dropoutBindings(periodic ? 10 : 11)}
+${rowDropoutWgsl(periodic ? 10 : 11)}
 #endif
 ${quadAccessWgsl(vec4, ['words', 'positionTable', 'z', 'weight', 'bias'], ['z', 'y'])}
 ${linearIndexWgsl(EMBEDDINGS_LAYERNORM_WORKGROUP)}
@@ -122,7 +95,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let r = 1.0 / sqrt(variance + params.eps);
   let mu = shift + centredMean;
 #if ${dropout}
-${DROPOUT_ROW_SETUP}
+${ROW_DROPOUT_SETUP}
 #endif
   for (var i = 0u; i < params.quads; i++) {
     let normed = (load_z(start, i) - mu) * r * load_weight(weightStart, i) + load_bias(weightStart, i);
@@ -152,7 +125,7 @@ ${PARAMS}
 @group(0) @binding(6) var<storage, read_write> dz: array<${lane}>;         // (slots, rowsPerSlot, hidden)
 #if ${dropout}
 @group(0) @binding(7) var<storage, read_write> gk: array<${lane}>;         // (slots, rowsPerSlot, hidden): masked dy
-${dropoutBindings(8)}
+${rowDropoutWgsl(8)}
 #endif
 ${quadAccessWgsl(vec4, dropout ? ['z', 'weight', 'dy', 'gk'] : ['z', 'weight', 'dy'], dropout ? ['dz', 'gk'] : ['dz'])}
 ${linearIndexWgsl(EMBEDDINGS_LAYERNORM_WORKGROUP)}
@@ -167,7 +140,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let mu = mean[row];
   let r = rstd[row];
 #if ${dropout}
-${DROPOUT_ROW_SETUP}
+${ROW_DROPOUT_SETUP}
 #endif
   // Lanes past the row's end load dy = weight = 0, so they add nothing.
   var a = vec4f(0.0);

@@ -135,7 +135,7 @@ describe('residual layerNorm kernels', () => {
     expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 4, 0, 1, 1e-5, null)).toThrow(/residual_layernorm: hidden must be a whole number >= 1, got 0/);
     expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 5, 4, 2, 1e-5, null)).toThrow(ShapeError);
     expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 8, 4, 2, 1e-5, { ...drop, slotShape: [2, 4, 2] })).toThrow(/must end in hidden=4/);
-    expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 6, 4, 2, 1e-5, drop)).toThrow(/do not hold rows=6/);
+    expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 6, 4, 2, 1e-5, drop)).toThrow(/do not hold 6 rows of hidden=4/);
     expect(() => launchResidualLayerNormBackward(d, b, b, b, b, b, b, null, null, null, 8, 4, 2, drop)).toThrow(/give both dz and dbranch/);
     d.release(b);
   });

@@ -6,7 +6,7 @@
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
-import { dropoutLayout } from '../dropout/dropout.js';
+import { rowDropoutFields, type RowDropout } from '../dropout/dropout.js';
 import { launchLayerNormBackward } from '../layernorm/layernorm.js';
 import {
   RESIDUAL_LAYERNORM_WORKGROUP,
@@ -14,16 +14,8 @@ import {
   residualLayerNormForwardWgsl,
 } from './residual-layernorm.wgsl.js';
 
-/** The dropout on the branch, as launchDropout takes it (kernels/dropout/dropout.ts). */
-export interface ResidualDropout {
-  seeds: GPUBuffer; // (T) i32/u32
-  probabilities: GPUBuffer; // (T) f32
-  callBase: GPUBuffer; // (T, 2) u32: low and high words of the call index's base
-  slots: number;
-  /** One dropout slot's shape, e.g. [B, S, hidden]: its last axis must be hidden (a dropout row is a norm row). */
-  slotShape: readonly number[];
-  callOffset: number;
-}
+/** The dropout on the branch (kernels/dropout's row dropout). */
+export type ResidualDropout = RowDropout;
 
 /** Storage buffers a kernel binds: the forward with dropout binds 11, more than WebGPU's guaranteed 8. */
 export function residualLayerNormBindings(dropout: boolean): { forward: number; backward: number } {
@@ -60,18 +52,7 @@ function layout(kernel: string, device: Device, rows: number, hidden: number, sl
     );
   }
   const vec4 = hidden % 4 === 0;
-  const common = { rowsPerSlot: rows / slots, width: vec4 ? hidden / 4 : hidden, quads: Math.ceil(hidden / 4) };
-  if (!dropout) return { ...common, rowsPerDropoutSlot: 1, rowsPerBlock: 1, callOffset: 0 };
-  const { blocks, rowsPerBlock, rowLength } = dropoutLayout(dropout.slotShape);
-  const shape = `[${dropout.slotShape.join(', ')}]`;
-  if (rowLength !== hidden) throw new ShapeError(`${kernel}: dropout slot shape ${shape} must end in hidden=${hidden}`);
-  if (!Number.isInteger(dropout.slots) || dropout.slots < 1 || dropout.slots * blocks * rowsPerBlock !== rows) {
-    throw new ShapeError(`${kernel}: ${dropout.slots} dropout slots of shape ${shape} do not hold rows=${rows} of hidden=${hidden}`);
-  }
-  if (!Number.isInteger(dropout.callOffset) || dropout.callOffset < 0 || dropout.callOffset >= 2 ** 32) {
-    throw new ShapeError(`${kernel}: callOffset ${dropout.callOffset} must be a 32-bit unsigned integer`);
-  }
-  return { ...common, rowsPerDropoutSlot: blocks * rowsPerBlock, rowsPerBlock, callOffset: dropout.callOffset };
+  return { rowsPerSlot: rows / slots, width: vec4 ? hidden / 4 : hidden, quads: Math.ceil(hidden / 4), ...rowDropoutFields(kernel, dropout, rows, hidden) };
 }
 
 function packed(rows: number, hidden: number, l: Layout, eps = 0): ArrayBuffer {

@@ -23,21 +23,9 @@
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { linearIndexWgsl, quadAccessWgsl } from '../common.js';
-import { dropoutMaskWgsl } from '../dropout/dropout.wgsl.js';
+import { ROW_DROPOUT_SETUP, rowDropoutWgsl } from '../dropout/dropout.wgsl.js';
 
 export const RESIDUAL_LAYERNORM_WORKGROUP = 64;
-
-
-/** The row's dropout stream coordinates, rate, scale and call; `row` is the clamped row index. */
-const DROPOUT_ROW_SETUP = /* wgsl */ `
-  let dropoutSlot = row / params.rowsPerDropoutSlot;
-  let rowInSlot = row % params.rowsPerDropoutSlot;
-  let block = rowInSlot / params.rowsPerBlock;
-  let rowInBlock = rowInSlot % params.rowsPerBlock;
-  let p = clamp(probabilities[dropoutSlot], 0.0, 1.0); // outside [0, 1] means never / always, as kernels/dropout
-  let scale = dropoutScale(p);
-  let seed = seeds[dropoutSlot];
-  let call = dropoutCall(callBase[2u * dropoutSlot], callBase[2u * dropoutSlot + 1u], params.callOffset);`;
 
 /** Uniforms shared by both passes; `eps` is read by the forward only. */
 const PARAMS = /* wgsl */ `
@@ -46,20 +34,6 @@ struct Params {
   rowsPerDropoutSlot: u32, rowsPerBlock: u32, callOffset: u32, eps: f32,
 }
 @group(0) @binding(0) var<uniform> params: Params;`;
-
-/** Bindings `first` on: the dropout inputs, each (T) or (T, 2) over the dropout's slots. */
-function dropoutBindings(first: number): string {
-  return /* wgsl */ `
-@group(0) @binding(${first}) var<storage, read> seeds: array<u32>;              // (T) seed per slot (i32 bits)
-@group(0) @binding(${first + 1}) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
-@group(0) @binding(${first + 2}) var<storage, read> callBase: array<u32>;       // (T, 2) low, high words of the call base
-${dropoutMaskWgsl}
-// The keep decisions of values 4·quad … 4·quad + 3 of a row (kernels/dropout's rule, one Philox call per quad).
-fn dropoutKeep(quad: u32, row: u32, block: u32, seed: u32, call: vec2u, p: f32) -> vec4<bool> {
-  let w = dropoutWords(quad, row, block, call, seed);
-  return vec4<bool>(dropoutKeeps(w.x, p), dropoutKeeps(w.y, p), dropoutKeeps(w.z, p), dropoutKeeps(w.w, p));
-}`;
-}
 
 /** `width` is hidden, or hidden / 4 with vec4 lanes; `quads` is ceil(hidden / 4). */
 export function residualLayerNormForwardWgsl(vec4: boolean, dropout: boolean): string {
@@ -75,7 +49,7 @@ ${PARAMS}
 @group(0) @binding(7) var<storage, read_write> mean: array<f32>;      // (slots, rowsPerSlot)
 @group(0) @binding(8) var<storage, read_write> rstd: array<f32>;      // (slots, rowsPerSlot)
 #if ${dropout}
-${dropoutBindings(9)}
+${rowDropoutWgsl(9)}
 #endif
 ${quadAccessWgsl(vec4, ['x', 'branch', 'z', 'weight', 'bias'], ['z', 'y'])}
 ${linearIndexWgsl(RESIDUAL_LAYERNORM_WORKGROUP)}
@@ -90,7 +64,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let start = row * params.width;
   let weightStart = (row / params.rowsPerSlot) * params.width;
 #if ${dropout}
-${DROPOUT_ROW_SETUP}
+${ROW_DROPOUT_SETUP}
 #endif
   var shift = 0.0;
   var s = vec4f(0.0);
@@ -98,7 +72,7 @@ ${DROPOUT_ROW_SETUP}
   for (var i = 0u; i < params.quads; i++) {
 #if ${dropout}
     // As kernels/dropout: a dropped value is 0 (not branch · 0, which is NaN for an infinite branch).
-    let dropped = select(vec4f(0.0), load_branch(start, i) * scale, dropoutKeep(i, rowInBlock, block, seed, call, p));
+    let dropped = select(vec4f(0.0), load_branch(start, i) * scale, keepQuad(i, rowInBlock, block, call, seed, p));
     let value = load_x(start, i) + dropped;
 #else
     let value = load_x(start, i) + load_branch(start, i);
@@ -139,7 +113,7 @@ ${PARAMS}
 @group(0) @binding(6) var<storage, read_write> dz: array<${lane}>;         // (slots, rowsPerSlot, hidden): dx
 @group(0) @binding(7) var<storage, read_write> dbranch: array<${lane}>;    // (slots, rowsPerSlot, hidden)
 #if ${dropout}
-${dropoutBindings(8)}
+${rowDropoutWgsl(8)}
 #endif
 ${quadAccessWgsl(vec4, ['z', 'weight', 'dy'], ['dz', 'dbranch'])}
 ${linearIndexWgsl(RESIDUAL_LAYERNORM_WORKGROUP)}
@@ -155,7 +129,7 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   let mu = mean[row];
   let r = rstd[row];
 #if ${dropout}
-${DROPOUT_ROW_SETUP}
+${ROW_DROPOUT_SETUP}
 #endif
   // Lanes past the row's end load dy = weight = 0, so they add nothing.
   var a = vec4f(0.0);
@@ -172,7 +146,7 @@ ${DROPOUT_ROW_SETUP}
     let g = load_dy(start, i) * load_weight(weightStart, i);
     let value = r * (g - meanG - (load_z(start, i) - mu) * r * meanGX);
 #if ${dropout}
-    let masked = select(vec4f(0.0), value * scale, dropoutKeep(i, rowInBlock, block, seed, call, p));
+    let masked = select(vec4f(0.0), value * scale, keepQuad(i, rowInBlock, block, call, seed, p));
 #else
     let masked = value;
 #endif

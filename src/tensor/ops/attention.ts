@@ -18,7 +18,7 @@ import {
 } from '../../../kernels/attention/attention.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
-import { tensor } from '../create.js';
+import { dropoutCall } from './dropout.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 
@@ -118,16 +118,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, maskBias: Tensor, opt
   const d = options.dropout;
   const { variant } = options;
   if (!d) return apply(attentionOp, [q, k, v, maskBias], { dims, scale, callOffset: null, variant });
-  if (d.seeds.size !== slots || d.seeds.dtype !== 'i32') throw new ShapeError(`attention: seeds ${describe(d.seeds)} must be i32 (${slots})`);
-  if (d.probabilities.size !== slots || d.probabilities.dtype !== 'f32') {
-    throw new ShapeError(`attention: probabilities ${describe(d.probabilities)} must be f32 (${slots})`);
-  }
-  if (d.callBase && (d.callBase.size !== 2 * slots || d.callBase.dtype !== 'i32')) {
-    throw new ShapeError(`attention: callBase ${describe(d.callBase)} must be i32 (${slots}, 2)`);
-  }
+  // A site's number is a 32-bit offset to its step's base (ForwardContext); attention keeps to that.
   if (!Number.isInteger(d.callIndex) || d.callIndex < 0 || d.callIndex >= 2 ** 32) {
     throw new ShapeError(`attention: callIndex ${d.callIndex} must be an integer in [0, 2^32)`);
   }
-  const callBase = d.callBase ?? tensor(q.device, new Int32Array(2 * slots), [slots, 2]);
-  return apply(attentionOp, [q, k, v, maskBias, d.seeds, d.probabilities, callBase], { dims, scale, callOffset: d.callIndex, variant });
+  const probabilities = [slots, batch, heads, seq, seq];
+  const { callBase, callOffset } = dropoutCall(
+    'attention', q.device, `the probabilities [${probabilities.join(', ')}]`, probabilities.reduce((a, b) => a * b, 1), probabilities.slice(1), { ...d, slots },
+  );
+  return apply(attentionOp, [q, k, v, maskBias, d.seeds, d.probabilities, callBase], { dims, scale, callOffset, variant });
 }

@@ -6,6 +6,7 @@
  */
 import { launchDropout } from '../../../kernels/dropout/dropout.js';
 import { apply, type OpDefinition } from '../autograd.js';
+import type { Device } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { tensor } from '../create.js';
 import { emptyTensor } from '../tensor-fill.js';
@@ -70,34 +71,49 @@ export const dropoutOp: OpDefinition<DropoutAttrs> = {
   },
 };
 
+/**
+ * Checks a dropout's options against the tensor it drops (`what`, e.g. `x [2, 6, 8]`, of `size` values, leading
+ * with the slots: that check is the caller's), as every op with a dropout does; returns the (T, 2) call base (a
+ * tensor of its own, the whole index in it, when the options have none), the offset the GPU adds to it, and one
+ * slot's shape (`defaultSlotShape` when the options give none).
+ */
+export function dropoutCall(
+  op: string,
+  device: Device,
+  what: string,
+  size: number,
+  defaultSlotShape: readonly number[],
+  options: Omit<DropoutOptions, 'training'>,
+): { callBase: Tensor; callOffset: number; slotShape: readonly number[] } {
+  const { seeds, probabilities, slots, callIndex } = options;
+  const describe = (t: Tensor) => `${t.dtype}[${t.shape.join(', ')}]`;
+  if (seeds.size !== slots || seeds.dtype !== 'i32') throw new ShapeError(`${op}: seeds ${describe(seeds)} must be i32 (${slots})`);
+  if (probabilities.size !== slots || probabilities.dtype !== 'f32') {
+    throw new ShapeError(`${op}: probabilities ${describe(probabilities)} must be f32 (${slots})`);
+  }
+  if (!Number.isSafeInteger(callIndex) || callIndex < 0) throw new ShapeError(`${op}: callIndex ${callIndex} must be an integer in [0, 2^53)`);
+  const slotShape = options.slotShape ?? defaultSlotShape;
+  if (slotShape.reduce((a, b) => a * b, 1) * slots !== size) {
+    throw new ShapeError(`${op}: slotShape [${slotShape.join(', ')}] does not hold one slot of ${what}`);
+  }
+  if (options.callBase) {
+    if (options.callBase.size !== 2 * slots || options.callBase.dtype !== 'i32') {
+      throw new ShapeError(`${op}: callBase ${describe(options.callBase)} must be i32 (${slots}, 2)`);
+    }
+    if (callIndex >= 2 ** 32) throw new ShapeError(`${op}: callIndex ${callIndex} must be < 2^32 with a callBase`);
+    return { callBase: options.callBase, callOffset: callIndex, slotShape };
+  }
+  // Without a base, the whole index goes in a (T, 2) tensor of its own (the same for every slot) and the offset is 0.
+  const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
+  return { callBase: tensor(device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]), callOffset: 0, slotShape };
+}
+
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   if (!options.training) return x;
-  const { seeds, probabilities, slots, callIndex } = options;
+  const { seeds, probabilities, slots } = options;
   const shape = `x [${x.shape.join(', ')}]`;
   if (x.dtype !== 'f32') throw new ShapeError(`dropout: ${shape} must be f32, is ${x.dtype}`);
   if (x.rank < 1 || x.shape[0] !== slots) throw new ShapeError(`dropout: ${shape} must lead with slots (${slots})`);
-  if (seeds.size !== slots || seeds.dtype !== 'i32') {
-    throw new ShapeError(`dropout: seeds ${seeds.dtype}[${seeds.shape.join(', ')}] must be i32 (${slots})`);
-  }
-  if (probabilities.size !== slots || probabilities.dtype !== 'f32') {
-    throw new ShapeError(
-      `dropout: probabilities ${probabilities.dtype}[${probabilities.shape.join(', ')}] must be f32 (${slots})`,
-    );
-  }
-  if (!Number.isSafeInteger(callIndex) || callIndex < 0) {
-    throw new ShapeError(`dropout: callIndex ${callIndex} must be an integer in [0, 2^53)`);
-  }
-  const slotShape = options.slotShape ?? x.shape.slice(1);
-  if (slotShape.reduce((a, b) => a * b, 1) * slots !== x.size) {
-    throw new ShapeError(`dropout: slotShape [${slotShape.join(', ')}] does not hold one slot of ${shape}`);
-  }
-  if (options.callBase && (options.callBase.size !== 2 * slots || options.callBase.dtype !== 'i32')) {
-    throw new ShapeError(`dropout: callBase ${options.callBase.dtype}[${options.callBase.shape.join(', ')}] must be i32 (${slots}, 2)`);
-  }
-  if (options.callBase && callIndex >= 2 ** 32) throw new ShapeError(`dropout: callIndex ${callIndex} must be < 2^32 with a callBase`);
-  // Without a base, the whole index goes in a (T, 2) tensor of its own (the same for every slot) and the offset is 0.
-  const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
-  const callBase = options.callBase ?? tensor(x.device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]);
-  const callOffset = options.callBase ? callIndex : 0;
+  const { callBase, callOffset, slotShape } = dropoutCall('dropout', x.device, shape, x.size, x.shape.slice(1), options);
   return apply(dropoutOp, [x, seeds, probabilities, callBase], { callOffset, slots, slotShape });
 }

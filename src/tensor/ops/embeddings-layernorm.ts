@@ -16,12 +16,10 @@ import {
   type EmbeddingsShape,
 } from '../../../kernels/embeddings-layernorm/embeddings-layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
-import type { Device } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
-import { tensor } from '../create.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
-import { dropout as dropoutOp } from './dropout.js';
+import { dropoutCall, dropout as dropoutOp } from './dropout.js';
 import { add } from './elementwise.js';
 import { embedding } from './embedding.js';
 import { layerNorm } from './layernorm.js';
@@ -121,37 +119,6 @@ export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
   },
 };
 
-/** Checks the dropout options as `dropout` does; returns its (T, 2) call base (made here without one) and offset. */
-function dropoutInputs(
-  device: Device,
-  outShape: readonly number[], // the op's output, (T, ..., hidden)
-  d: ResidualDropoutOptions,
-): { callBase: Tensor; callOffset: number; slotShape: readonly number[] } {
-  const { seeds, probabilities, slots, callIndex } = d;
-  const op = 'embeddingsLayerNorm';
-  const size = outShape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(slots) || slots < 1 || outShape[0] !== slots) {
-    throw new ShapeError(`${op}: the output [${outShape.join(', ')}] must lead with the dropout's slots (${slots})`);
-  }
-  if (seeds.size !== slots || seeds.dtype !== 'i32') throw new ShapeError(`${op}: seeds ${describe(seeds)} must be i32 (${slots})`);
-  if (probabilities.size !== slots || probabilities.dtype !== 'f32') {
-    throw new ShapeError(`${op}: probabilities ${describe(probabilities)} must be f32 (${slots})`);
-  }
-  if (!Number.isSafeInteger(callIndex) || callIndex < 0) throw new ShapeError(`${op}: callIndex ${callIndex} must be an integer in [0, 2^53)`);
-  const slotShape = d.slotShape ?? outShape.slice(1);
-  if (slotShape.reduce((a, b) => a * b, 1) * slots !== size) {
-    throw new ShapeError(`${op}: slotShape [${slotShape.join(', ')}] does not hold one slot of [${outShape.join(', ')}]`);
-  }
-  if (d.callBase) {
-    if (d.callBase.size !== 2 * slots || d.callBase.dtype !== 'i32') throw new ShapeError(`${op}: callBase ${describe(d.callBase)} must be i32 (${slots}, 2)`);
-    if (callIndex >= 2 ** 32) throw new ShapeError(`${op}: callIndex ${callIndex} must be < 2^32 with a callBase`);
-    return { callBase: d.callBase, callOffset: callIndex, slotShape };
-  }
-  // As `dropout`: without a base, the whole index goes in a (T, 2) tensor of its own and the offset is 0.
-  const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
-  return { callBase: tensor(device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]), callOffset: 0, slotShape };
-}
-
 /**
  * dropout(layerNorm(words[inputIds] + positions[positionIds])): words (T, vocab, hidden), positions
  * (T, maxPositions, hidden), inputIds and positionIds (T, ...) i32, weight and bias (T, hidden) → inputIds.shape +
@@ -173,7 +140,13 @@ export function embeddingsLayerNorm(
   }
   const inputs = [words, positions, inputIds, positionIds, weight, bias];
   if (!dropout) return apply(embeddingsLayerNormOp, inputs, { eps, shape, dropout: null });
-  const { callBase, callOffset, slotShape } = dropoutInputs(words.device, [...inputIds.shape, shape.hidden], dropout);
+  const outShape = [...inputIds.shape, shape.hidden];
+  const what = `the output [${outShape.join(', ')}]`;
+  if (!Number.isInteger(dropout.slots) || dropout.slots < 1 || outShape[0] !== dropout.slots) {
+    throw new ShapeError(`embeddingsLayerNorm: ${what} must lead with the dropout's slots (${dropout.slots})`);
+  }
+  const size = outShape.reduce((a, b) => a * b, 1);
+  const { callBase, callOffset, slotShape } = dropoutCall('embeddingsLayerNorm', words.device, what, size, outShape.slice(1), dropout);
   if (slotShape[slotShape.length - 1] !== shape.hidden) {
     throw new ShapeError(`embeddingsLayerNorm: slotShape [${slotShape.join(', ')}] must end in hidden (${shape.hidden})`);
   }

@@ -10,28 +10,14 @@
 import { launchResidualLayerNorm, launchResidualLayerNormBackward, residualLayerNormFits, type ResidualDropout } from '../../../kernels/residual-layernorm/residual-layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
-import { tensor } from '../create.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
-import { dropout as dropoutOp } from './dropout.js';
+import { dropoutCall, dropout as dropoutOp, type DropoutOptions } from './dropout.js';
 import { add } from './elementwise.js';
 import { layerNorm } from './layernorm.js';
 
 /** The branch's dropout: the fields of `dropout`'s options (src/tensor/ops/dropout.ts) that a training call passes. */
-export interface ResidualDropoutOptions {
-  /** (T) i32: each slot's seed. */
-  seeds: Tensor;
-  /** (T) f32: each slot's drop probability (clamped to [0, 1] on the GPU). */
-  probabilities: Tensor;
-  /** This site's call index (with `callBase`: added to the base on the GPU, < 2^32). */
-  callIndex: number;
-  /** (T, 2) i32: per slot, low and high words of the step's base call index. */
-  callBase?: Tensor;
-  /** T: x is (T, ...). */
-  slots: number;
-  /** One slot's logical shape, e.g. [B, S, hidden] for x (T, B·S, hidden); its last axis must be hidden. Default: x's. */
-  slotShape?: readonly number[];
-}
+export type ResidualDropoutOptions = Omit<DropoutOptions, 'training'>;
 
 export interface ResidualLayerNormOptions {
   /** Added to the variance; BERT uses 1e-12. */
@@ -112,34 +98,6 @@ export const residualLayerNormOp: OpDefinition<ResidualLayerNormAttrs> = {
   },
 };
 
-/** Checks the dropout options as `dropout` does; returns its (T, 2) call base (made here without one) and offset. */
-function dropoutInputs(x: Tensor, d: ResidualDropoutOptions): { callBase: Tensor; callOffset: number; slotShape: readonly number[] } {
-  const { seeds, probabilities, slots, callIndex } = d;
-  const shape = `x [${x.shape.join(', ')}]`;
-  if (!Number.isInteger(slots) || slots < 1 || x.rank < 1 || x.shape[0] !== slots) {
-    throw new ShapeError(`residualLayerNorm: ${shape} must lead with the dropout's slots (${slots})`);
-  }
-  if (seeds.size !== slots || seeds.dtype !== 'i32') throw new ShapeError(`residualLayerNorm: seeds ${describe(seeds)} must be i32 (${slots})`);
-  if (probabilities.size !== slots || probabilities.dtype !== 'f32') {
-    throw new ShapeError(`residualLayerNorm: probabilities ${describe(probabilities)} must be f32 (${slots})`);
-  }
-  if (!Number.isSafeInteger(callIndex) || callIndex < 0) throw new ShapeError(`residualLayerNorm: callIndex ${callIndex} must be an integer in [0, 2^53)`);
-  const slotShape = d.slotShape ?? x.shape.slice(1);
-  if (slotShape.reduce((a, b) => a * b, 1) * slots !== x.size) {
-    throw new ShapeError(`residualLayerNorm: slotShape [${slotShape.join(', ')}] does not hold one slot of ${shape}`);
-  }
-  if (d.callBase) {
-    if (d.callBase.size !== 2 * slots || d.callBase.dtype !== 'i32') {
-      throw new ShapeError(`residualLayerNorm: callBase ${describe(d.callBase)} must be i32 (${slots}, 2)`);
-    }
-    if (callIndex >= 2 ** 32) throw new ShapeError(`residualLayerNorm: callIndex ${callIndex} must be < 2^32 with a callBase`);
-    return { callBase: d.callBase, callOffset: callIndex, slotShape };
-  }
-  // As `dropout`: without a base, the whole index goes in a (T, 2) tensor of its own and the offset is 0.
-  const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
-  return { callBase: tensor(x.device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]), callOffset: 0, slotShape };
-}
-
 /**
  * layerNorm(x + dropout(branch)) over the last axis: x and branch (T, ..., hidden), weight and bias (hidden) or
  * (T, hidden) → x's shape. The same values and masks as the composition, in one forward dispatch.
@@ -156,7 +114,11 @@ export function residualLayerNorm(
     return layerNorm(add(x, dropped), weight, bias, { eps });
   }
   if (!dropout) return apply(residualLayerNormOp, [x, branch, weight, bias], { eps, dropout: null });
-  const { callBase, callOffset, slotShape } = dropoutInputs(x, dropout);
+  const what = `x [${x.shape.join(', ')}]`;
+  if (!Number.isInteger(dropout.slots) || dropout.slots < 1 || x.rank < 1 || x.shape[0] !== dropout.slots) {
+    throw new ShapeError(`residualLayerNorm: ${what} must lead with the dropout's slots (${dropout.slots})`);
+  }
+  const { callBase, callOffset, slotShape } = dropoutCall('residualLayerNorm', x.device, what, x.size, x.shape.slice(1), dropout);
   const hidden = x.shape[x.rank - 1];
   if (slotShape[slotShape.length - 1] !== hidden) {
     throw new ShapeError(`residualLayerNorm: slotShape [${slotShape.join(', ')}] must end in x's last axis (${hidden})`);
