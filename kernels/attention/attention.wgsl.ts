@@ -48,7 +48,7 @@
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { range } from '../common.js';
-import { dropoutMaskWgsl } from '../dropout/dropout.wgsl.js';
+import { dropoutInputsWgsl, dropoutMaskWgsl } from '../dropout/dropout.wgsl.js';
 
 export interface AttentionSpec {
   /** Head size D. */
@@ -177,14 +177,6 @@ const dropoutSetup = /* wgsl */ `
   let seed = seeds[t];
   var words: vec4u;`;
 
-/** Bindings from `first` on: the dropout buffers of kernels/dropout, and its mask helpers. */
-function dropoutBindings(first: number): string {
-  return /* wgsl */ `
-@group(0) @binding(${first}) var<storage, read> seeds: array<u32>;             // (T) seed per slot (i32 bits)
-@group(0) @binding(${first + 1}) var<storage, read> probabilities: array<f32>; // (T) drop probability per slot
-@group(0) @binding(${first + 2}) var<storage, read> callBase: array<u32>;      // (T, 2) low, high words of the call base
-${dropoutMaskWgsl}`;
-}
 
 export function attentionForwardWgsl(spec: AttentionSpec): string {
   const D = spec.headSize;
@@ -197,7 +189,7 @@ ${common(spec)}
 @group(0) @binding(5) var<storage, read_write> context: array<f32>;    // (T, B·S, hidden)
 @group(0) @binding(6) var<storage, read_write> stats: array<vec2f>;    // (T, B, heads, S): row max m, Σ exp(s − m)
 #if ${spec.dropout}
-${dropoutBindings(7)}
+${dropoutInputsWgsl(7)}
 #endif
 ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> keys: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C)
@@ -276,7 +268,7 @@ ${common(spec)}
 @group(0) @binding(8) var<storage, read_write> gradQuery: array<f32>;  // (T, B·S, hidden)
 @group(0) @binding(9) var<storage, read_write> delta: array<f32>;      // (T, B, heads, S): G_i · out_i
 #if ${spec.dropout}
-${dropoutBindings(10)}
+${dropoutInputsWgsl(10)}
 @group(0) @binding(13) var<storage, read_write> keepBits: array<u32>;  // (T, B, heads, S, ⌈S/32⌉): bit j % 32 of word j / 32
 #endif
 ${spec.lanes !== null ? '' : /* wgsl */ `

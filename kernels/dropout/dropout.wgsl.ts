@@ -89,17 +89,25 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }
 
 /**
- * Dropout fused into a row kernel (kernels/residual-layernorm, kernels/embeddings-layernorm; launcher side:
- * `rowDropoutFields` in dropout.ts): its three inputs bound from binding `first` on, the mask helpers, and
- * `keepQuad`, the keep decisions of values 4·quad … 4·quad + 3 of a row (one Philox call per quad). The kernel's
- * Params carry rowsPerDropoutSlot, rowsPerBlock and callOffset.
+ * A fused dropout's three inputs, bound from binding `first` on, and the mask helpers: what any kernel that fuses
+ * dropout into its own work binds (kernels/attention and the row kernels below).
  */
-export function rowDropoutWgsl(first: number): string {
+export function dropoutInputsWgsl(first: number): string {
   return /* wgsl */ `
 @group(0) @binding(${first}) var<storage, read> seeds: array<u32>;              // (T) seed per slot (i32 bits)
 @group(0) @binding(${first + 1}) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
 @group(0) @binding(${first + 2}) var<storage, read> callBase: array<u32>;       // (T, 2) low, high words of the call base
-${dropoutMaskWgsl}
+${dropoutMaskWgsl}`;
+}
+
+/**
+ * Dropout fused into a row kernel (kernels/residual-layernorm, kernels/embeddings-layernorm; launcher side:
+ * `rowDropoutFields` in dropout.ts): its inputs from binding `first` on, the mask helpers, and `keepQuad`, the keep
+ * decisions of values 4·quad … 4·quad + 3 of a row (one Philox call per quad). The kernel's Params carry
+ * rowsPerDropoutSlot, rowsPerBlock and callOffset.
+ */
+export function rowDropoutWgsl(first: number): string {
+  return /* wgsl */ `${dropoutInputsWgsl(first)}
 fn keepQuad(quad: u32, row: u32, block: u32, call: vec2u, seed: u32, p: f32) -> vec4<bool> {
   let w = dropoutWords(quad, row, block, call, seed);
   return vec4<bool>(dropoutKeeps(w.x, p), dropoutKeeps(w.y, p), dropoutKeeps(w.z, p), dropoutKeeps(w.w, p));
