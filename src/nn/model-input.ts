@@ -33,41 +33,37 @@ export interface ModelInput {
   labels: Tensor | null; // (T·B) i32
 }
 
-/** What `uploadBatch` and `writeBatch` upload: the host's arrays and the ones derived from them. */
-function hostArrays(host: HostBatch, maxPositions: number) {
+/** The host's attention mask as the scores' additive bias, after checking the batch's sizes. */
+function maskBiasOf(host: HostBatch, maxPositions: number): Float32Array {
   const { slots, batch, seq } = host;
   const tokens = slots * batch * seq;
   if (host.inputIds.length !== tokens || host.attentionMask.length !== tokens) {
     throw new ShapeError(`batch: inputIds/attentionMask need ${slots}x${batch}x${seq} = ${tokens} values`);
   }
   if (seq > maxPositions) throw new ShapeError(`batch: sequence length ${seq} is over maxPositionEmbeddings ${maxPositions}`);
-  const positions = new Int32Array(tokens);
-  const bias = new Float32Array(tokens);
-  for (let i = 0; i < tokens; i++) {
-    positions[i] = i % seq;
-    bias[i] = host.attentionMask[i] ? 0 : MASKED_SCORE;
-  }
-  const cls = new Int32Array(slots * batch);
-  for (let i = 0; i < cls.length; i++) cls[i] = (i % batch) * seq;
-  return { inputIds: host.inputIds, positions, bias, cls, labels: host.labels };
+  return Float32Array.from(host.attentionMask, (m) => (m ? 0 : MASKED_SCORE));
 }
 
 export function uploadBatch(device: Device, host: HostBatch, maxPositions: number): ModelInput {
   const { slots, batch, seq } = host;
-  const arrays = hostArrays(host, maxPositions);
+  const bias = maskBiasOf(host, maxPositions);
+  // Positions and [CLS] rows follow from the dimensions alone.
+  const positions = Int32Array.from({ length: slots * batch * seq }, (_, i) => i % seq);
+  const cls = Int32Array.from({ length: slots * batch }, (_, i) => (i % batch) * seq);
   return {
     dims: { slots, batch, seq },
-    inputIds: tensor(device, arrays.inputIds, [slots, batch * seq]),
-    positionIds: tensor(device, arrays.positions, [slots, batch * seq]),
-    maskBias: tensor(device, arrays.bias, [slots, batch, 1, 1, seq]),
-    clsIndex: tensor(device, arrays.cls, [slots, batch]),
-    labels: arrays.labels ? tensor(device, arrays.labels, [slots * batch]) : null,
+    inputIds: tensor(device, host.inputIds, [slots, batch * seq]),
+    positionIds: tensor(device, positions, [slots, batch * seq]),
+    maskBias: tensor(device, bias, [slots, batch, 1, 1, seq]),
+    clsIndex: tensor(device, cls, [slots, batch]),
+    labels: host.labels ? tensor(device, host.labels, [slots * batch]) : null,
   };
 }
 
 /**
  * Uploads `host` into an input made by `uploadBatch` for a batch of the same dimensions (a captured training step
- * keeps its input's buffers: captured-training-step.ts).
+ * keeps its input's buffers: captured-training-step.ts). Positions and [CLS] rows depend on the dimensions only, so
+ * they are already there.
  */
 export function writeBatch(input: ModelInput, host: HostBatch, maxPositions: number): void {
   const { slots, batch, seq } = input.dims;
@@ -76,13 +72,11 @@ export function writeBatch(input: ModelInput, host: HostBatch, maxPositions: num
       `writeBatch: a ${host.slots}x${host.batch}x${host.seq} batch${host.labels ? '' : ' without labels'} into an input of ${slots}x${batch}x${seq}${input.labels ? '' : ' without labels'}`,
     );
   }
-  const arrays = hostArrays(host, maxPositions);
+  const bias = maskBiasOf(host, maxPositions);
   const device = input.inputIds.device;
-  device.write(input.inputIds.buffer, arrays.inputIds);
-  device.write(input.positionIds.buffer, arrays.positions);
-  device.write(input.maskBias.buffer, arrays.bias);
-  device.write(input.clsIndex.buffer, arrays.cls);
-  if (input.labels && arrays.labels) device.write(input.labels.buffer, arrays.labels);
+  device.write(input.inputIds.buffer, host.inputIds);
+  device.write(input.maskBias.buffer, bias);
+  if (input.labels && host.labels) device.write(input.labels.buffer, host.labels);
 }
 
 export function releaseInput(input: ModelInput): void {
