@@ -9,9 +9,9 @@
  * says otherwise, Ctrl-C / SIGTERM stop it with exit code 130, usage and storage errors, and a PostgreSQL storage
  * (test/helpers/postgres-server.ts). Screenshots go to the test's temp directory (printed).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
@@ -27,6 +27,7 @@ import { RandomSampler } from '../../src/search/samplers/random.js';
 import { SqliteStorage } from '../../src/search/storage/sqlite.js';
 import { createStudy, loadStudy, type Study } from '../../src/search/study.js';
 import { runCli } from '../helpers/cli.js';
+import { ensureBuiltDist } from '../helpers/built-dist.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,16 +36,6 @@ let dir: string;
 let db: string;
 let browser: Browser | undefined;
 
-/** Newest modification time of the .ts files under `folder`. */
-function newestSource(folder: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 /** 6 trials of 4 steps each (trial 2 pruned after step 1) over a float, an int and a categorical parameter. */
 function liveSweep(storage: string): void {
@@ -78,12 +69,7 @@ function twoObjectives(storage: string): void {
 }
 
 beforeAll(async () => {
-  const built = join(root, 'dist/src/cli/main.js');
-  const stale = !existsSync(built) || ['src', 'kernels'].some((folder) => newestSource(join(root, folder)) > statSync(built).mtimeMs);
-  // tsc writes the JavaScript even when a file elsewhere has a type error (work in progress): only a build that
-  // wrote nothing fails these tests.
-  if (stale) spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  if (!existsSync(built)) throw new Error(`building dist/ failed: ${built} is missing`);
+  ensureBuiltDist(['dist/src/cli/main.js']);
   dir = await mkdtemp(join(tmpdir(), 'webtrainer-dashboard-'));
   db = `sqlite:${join(dir, 'study.db')}`;
   liveSweep(db);

@@ -5,36 +5,22 @@
  * model saved (a second signal exiting at once is in errors.test.ts); `sweep` stops its trials and still prints its summary; and an
  * output directory that cannot be created fails at once instead of hanging.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuiltDist } from '../helpers/built-dist.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tiny = ['--model-hidden-size', '8', '--model-num-layers', '1', '--model-num-heads', '2', '--model-intermediate-size', '8'];
 let dir: string;
 
-/** Newest modification time of the .ts files under `folder`. */
-function newestSource(folder: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 beforeAll(async () => {
-  const built = join(root, 'dist/src/cli/main.js');
-  const stale = !existsSync(built) || ['src', 'kernels', 'bench'].some((folder) => newestSource(join(root, folder)) > statSync(built).mtimeMs);
-  // tsc writes the JavaScript even when some file has a type error (someone's work in progress elsewhere); these
-  // tests are about what the command does, so only a build that wrote nothing fails them.
-  if (stale) spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  if (!existsSync(built)) throw new Error(`building dist/ failed: ${built} is missing`);
+  ensureBuiltDist(['dist/src/cli/main.js']);
   dir = await mkdtemp(join(tmpdir(), 'webtrainer-signals-'));
   const rows = ['sentence\tlabel', ...Array.from({ length: 24 }, (_, i) => `${i % 2 ? 'a fine good film' : 'a dull bad film'} number ${i}\t${i % 2}`)];
   await writeFile(join(dir, 'train.tsv'), rows.join('\n') + '\n');

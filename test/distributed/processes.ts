@@ -3,35 +3,19 @@
  * built here first when older than its sources), each with its output captured, its exit timed, and all of them
  * killed after each test even when it fails.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/distributed/free-port.js';
+import { ensureBuiltDist } from '../helpers/built-dist.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const fixtures = join(root, 'test/distributed/fixtures');
 
-/** Newest modification time of the .ts files under `folder`. */
-function newestSource(folder: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 /** Builds dist/ when it lacks the distributed layer, the launcher or the benchmark, or predates a source file. */
 export function ensureBuilt(): void {
-  const built = ['dist/src/distributed/index.js', 'dist/src/cli/launch.js', 'dist/bench/allreduce.js'].map((file) => join(root, file));
-  const newest = Math.max(...['src', 'kernels', 'bench'].map((folder) => newestSource(join(root, folder))));
-  if (built.some((file) => !existsSync(file) || statSync(file).mtimeMs < newest)) {
-    // tsc writes JavaScript even where another file has a type error (someone's work in progress elsewhere).
-    spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  }
-  for (const file of built) if (!existsSync(file)) throw new Error(`building dist/ failed: ${file} is missing`);
+  ensureBuiltDist(['dist/src/distributed/index.js', 'dist/src/cli/launch.js', 'dist/bench/allreduce.js']);
 }
 
 export interface Running {
