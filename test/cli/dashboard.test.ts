@@ -19,22 +19,22 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CategoricalDistribution } from '../../src/search/distributions.js';
 import { openStudySource } from '../../src/search/report/source.js';
 import { RandomSampler } from '../../src/search/samplers/random.js';
 import { SqliteStorage } from '../../src/search/storage/sqlite.js';
 import { createStudy, loadStudy, type Study } from '../../src/search/study.js';
+import { launchChromium, needBrowser } from '../helpers/chromium.js';
 import { runCli } from '../helpers/cli.js';
 import { ensureBuiltDist } from '../helpers/built-dist.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let dir: string;
 let db: string;
-let browser: Browser | undefined;
+let browser: Browser | null = null;
 
 
 /** 6 trials of 4 steps each (trial 2 pruned after step 1) over a float, an int and a categorical parameter. */
@@ -74,9 +74,7 @@ beforeAll(async () => {
   db = `sqlite:${join(dir, 'study.db')}`;
   liveSweep(db);
   twoObjectives(db);
-  if (!existsSync(CHROMIUM)) return; // the browser test fails with the install command
-  // Parallel coordinates draw with WebGL: SwiftShader without a GPU (see report.test.ts).
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-swiftshader'] });
+  browser = await launchChromium(); // null without one: each browser test then fails with the install command
 }, 300_000);
 
 /** Commands still running: a failed test must not leave one behind. */
@@ -93,10 +91,6 @@ afterAll(async () => {
   await browser?.close();
 });
 
-function needBrowser(): Browser {
-  if (!browser) throw new Error(`no Chromium at ${CHROMIUM}: the browser tests need Debian's chromium package — run \`apt-get install -y chromium\` (or \`bash scripts/ensure-chromium.sh\`), or set CHROMIUM_PATH`);
-  return browser;
-}
 
 interface Running {
   pid: number;
@@ -142,7 +136,7 @@ interface Opened {
 /** Opens the dashboard with every request outside its origin recorded and aborted. */
 async function open(url: string): Promise<Opened> {
   const origin = new URL(url).origin;
-  const page = await needBrowser().newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await needBrowser(browser).newPage({ viewport: { width: 1400, height: 1000 } });
   const consoleErrors: string[] = [];
   const external: string[] = [];
   page.on('console', (msg) => {

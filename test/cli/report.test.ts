@@ -11,16 +11,16 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CategoricalDistribution } from '../../src/search/distributions.js';
 import { RandomSampler } from '../../src/search/samplers/random.js';
 import { createStudy } from '../../src/search/study.js';
+import { launchChromium, needBrowser } from '../helpers/chromium.js';
 import { runCli } from '../helpers/cli.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let dir: string;
-let browser: Browser | undefined;
+let browser: Browser | null = null;
 
 /** A single-objective study: 8 trials reporting 5 steps each, every third one pruned after step 2, one FAIL. */
 function singleObjectiveStudy(storage: string): void {
@@ -57,20 +57,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'webtrainer-report-'));
   singleObjectiveStudy(`sqlite:${join(dir, 'study.db')}`);
   multiObjectiveStudy(`sqlite:${join(dir, 'study.db')}`);
-  if (!existsSync(CHROMIUM)) return; // each browser test fails with the install command
-  // The parallel-coordinates plot draws with WebGL: on a machine without a GPU that is SwiftShader, which newer
-  // Chromium releases only allow with --enable-unsafe-swiftshader (harmless for a local file).
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-swiftshader'] });
+  browser = await launchChromium(); // null without one: each browser test then fails with the install command
 });
 
 afterAll(async () => {
   await browser?.close();
 });
 
-function needBrowser(): Browser {
-  if (!browser) throw new Error(`no Chromium at ${CHROMIUM}: the browser tests need Debian's chromium package — run \`apt-get install -y chromium\` (or \`bash scripts/ensure-chromium.sh\`), or set CHROMIUM_PATH`);
-  return browser;
-}
 
 interface Opened {
   page: Page;
@@ -80,7 +73,7 @@ interface Opened {
 
 /** Opens a report file with every http(s) request recorded and aborted. */
 async function open(file: string): Promise<Opened> {
-  const page = await needBrowser().newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await needBrowser(browser).newPage({ viewport: { width: 1400, height: 1000 } });
   const consoleErrors: string[] = [];
   const external: string[] = [];
   page.on('console', (msg) => {
