@@ -9,7 +9,10 @@ import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { randomArray } from '../../test/helpers/random.js';
-import { launchReduce } from './reduce.js';
+import { packParams, type Device } from '../../src/gpu/device.js';
+import { gridFor } from '../common.js';
+import { launchReduce, launchReduceSumBatched, reduceBatchCapacity, reduceColumns } from './reduce.js';
+import { reduceWorkgroupWgsl } from './reduce.wgsl.js';
 import { reduceReference } from './reference.js';
 
 const device = useDevice();
@@ -103,4 +106,77 @@ describe.each([true, false])('launchReduce, CPU adapter: %s', (software) => {
       });
     }
   }
+});
+
+describe.each([true, false])('launchReduceSumBatched, CPU adapter: %s', (software) => {
+  // A linear layer's bias gradients (short and long, narrow and wide, per trial), odd inner, a last column block
+  // past inner, and more entries than one dispatch takes.
+  const shapes: [number, number, number][] = [
+    [1, 2048, 64], [1, 2048, 256], [1, 32, 2], [4, 300, 64], [3, 1500, 5], [2, 777, 3], [1, 16384, 1], [5, 300, 13],
+    [1, 1, 7], [2, 513, 1000],
+  ];
+  it(`${shapes.length} entries: each has launchReduce v2's bits (one pass), and accumulates when asked`, async () => {
+    const d = device();
+    await asAdapter(software, async () => {
+      const inputs = shapes.map(([outer, reduced, inner], k) => {
+        const data = randomArray(outer * reduced * inner, 100 + k, -2, 2);
+        const buffer = d.allocate(data.length * 4, `input ${k}`);
+        d.write(buffer, data);
+        return { data, buffer };
+      });
+      const starts = shapes.map(([outer, , inner], k) => randomArray(outer * inner, 200 + k, -1, 1));
+      const outputs = shapes.map(([outer, , inner], k) => {
+        const buffer = d.allocate(outer * inner * 4, `output ${k}`); // poisoned: written entries must overwrite it
+        if (k % 2 === 1) d.write(buffer, starts[k]);
+        return buffer;
+      });
+      const dispatches = d.dispatchCount;
+      launchReduceSumBatched(
+        d,
+        shapes.map(([outer, reduced, inner], k) => ({
+          input: inputs[k].buffer, output: outputs[k], outer, reduced, inner, accumulate: k % 2 === 1,
+        })),
+      );
+      expect(d.dispatchCount - dispatches).toBe(Math.ceil(shapes.length / reduceBatchCapacity(d)));
+      for (const [k, [outer, reduced, inner]] of shapes.entries()) {
+        const got = new Float32Array(await d.read(outputs[k], outer * inner * 4));
+        const alone = d.allocate(outer * inner * 4, 'alone');
+        launchReduceV2(d, inputs[k].buffer, alone, outer, reduced, inner);
+        const v2 = new Float32Array(await d.read(alone, outer * inner * 4));
+        d.release(alone);
+        const expected = k % 2 === 1 ? v2.map((v, i) => Math.fround(starts[k][i] + v)) : v2;
+        expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `entry ${k} [${outer}, ${reduced}, ${inner}]`).toBe(true);
+        const reference = reduceReference(inputs[k].data, outer, reduced, inner, 'sum').map((v, i) => (k % 2 === 1 ? v + starts[k][i] : v));
+        expectClose(got, reference, 1e-4 * Math.max(1, Math.sqrt(reduced / 100)), `entry ${k}`);
+        d.release(outputs[k]);
+        d.release(inputs[k].buffer);
+      }
+    });
+  });
+});
+
+/** launchReduce's v2 in one pass whatever the shape (the launcher picks v1 for short reductions). */
+function launchReduceV2(d: Device, input: GPUBuffer, output: GPUBuffer, outer: number, reduced: number, inner: number): void {
+  const columns = reduceColumns(d, inner);
+  const columnBlocks = Math.ceil(inner / columns);
+  d.dispatch({
+    kernel: 'reduce_sum_v2',
+    wgsl: reduceWorkgroupWgsl('sum', columns),
+    buffers: [input, output],
+    params: packParams([reduced, inner, reduced, 1, columnBlocks, outer * columnBlocks], [1]),
+    workgroups: gridFor(outer * columnBlocks, 1),
+    shapes: 'reference',
+  });
+}
+
+it('launchReduceSumBatched names a bad entry', () => {
+  const d = device();
+  const input = d.allocate(64, 'input');
+  const output = d.allocate(64, 'output');
+  const entry = { input, output, outer: 1, reduced: 4, inner: 4, accumulate: false };
+  expect(() => launchReduceSumBatched(d, [{ ...entry, reduced: 20000 }])).toThrow(/entry 0 .*reduced must be an integer in \[1, 16384\]/);
+  expect(() => launchReduceSumBatched(d, [{ ...entry, inner: 1000 }])).toThrow(/entry 0 .*input holds \d+ values/);
+  expect(() => launchReduceSumBatched(d, [entry, { ...entry }])).toThrow(/its own output/);
+  d.release(input);
+  d.release(output);
 });

@@ -10,7 +10,7 @@
  *   second pass over the partials. COLUMNS: see `reduceColumns` (reduce.ts).
  * Both add in a fixed order (no atomics): the same bits every run.
  */
-import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
+import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, range } from '../common.js';
 
 export type ReduceOp = 'sum' | 'max';
 
@@ -97,5 +97,84 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: ve
     workgroupBarrier();
   }
   if (lane == 0u && inRange) { output[oc * params.inner + n] = lanes[local] * params.scale; }
+}`;
+}
+
+/** Entries (column sums) one batched dispatch takes at most, whatever the device allows: two bindings each. */
+export const REDUCE_BATCH_MAX_ENTRIES = 8;
+
+/**
+ * Batched column sums: `entryCount` reductions (input_k (outer, reduced, inner) → output_k (outer, inner)) in one
+ * dispatch, each computed exactly as v2 computes it in one pass (its columns per workgroup, its lanes, its tree),
+ * so each output has v2's bits. Entry k covers workgroups [firstGroup_k, firstGroup_k + outer·columnBlocks); the
+ * entry, and so every loop bound and barrier, is uniform across a workgroup. `accumulate` adds the sum into the
+ * output instead of writing it (a gradient already gathered). Autograd sends a linear layer's bias gradients here
+ * (src/tensor/deferred-sum.ts): one dispatch for several layers instead of one each.
+ */
+export function reduceSumBatchedWgsl(entryCount: number): string {
+  const entries = range(entryCount);
+  const bindings = entries
+    .map((k) =>
+      [
+        `@group(0) @binding(${1 + 2 * k}) var<storage, read> input${k}: array<f32>;         // (outer, reduced, inner)`,
+        `@group(0) @binding(${2 + 2 * k}) var<storage, read_write> output${k}: array<f32>;  // (outer, inner)`,
+      ].join('\n'),
+    )
+    .join('\n');
+  const label = (k: number) => (k === entryCount - 1 ? 'default' : `case ${k}u`);
+  // One loop per entry inside the switch (lavapipe runs a switch's cases one after another under a lane mask).
+  const loads = entries
+    .map((k) => `    ${label(k)}: {
+      for (var i = 0u; i < (e.reduced + rows - 1u) / rows; i++) {
+        let r = i * rows + lane;
+        let v = input${k}[base + min(r, e.reduced - 1u) * e.inner];
+        acc = select(acc, acc + v, r < e.reduced);
+      }
+    }`)
+    .join('\n');
+  const stores = entries
+    .map((k) => `      ${label(k)}: { output${k}[at] = select(total, output${k}[at] + total, e.accumulate != 0u); }`)
+    .join('\n');
+  return /* wgsl */ `
+struct Entry { reduced: u32, inner: u32, columns: u32, columnBlocks: u32, firstGroup: u32, groups: u32, accumulate: u32, pad: u32 }
+struct Params { workgroups: u32, pad0: u32, pad1: u32, pad2: u32, entries: array<Entry, ${entryCount}> }
+@group(0) @binding(0) var<uniform> params: Params;
+${bindings}
+var<workgroup> lanes: array<f32, ${REDUCE_WORKGROUP}>; // (rows, columns)
+
+@compute @workgroup_size(${REDUCE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u,
+        @builtin(local_invocation_index) local: u32) {
+  let flat = group.y * groups.x + group.x;
+  if (flat >= params.workgroups) { return; } // a 2D grid's padding: the whole workgroup leaves
+  var entry = 0u;
+  for (var k = 1u; k < ${entryCount}u; k++) {
+    if (flat >= params.entries[k].firstGroup) { entry = k; }
+  }
+  let e = params.entries[entry];
+  let w = flat - e.firstGroup;
+  let b = w % e.columnBlocks;
+  let o = w / e.columnBlocks;
+  let rows = ${REDUCE_WORKGROUP}u / e.columns; // lanes per column
+  let lane = local / e.columns;
+  let n = b * e.columns + local % e.columns;
+  let base = o * e.reduced * e.inner + min(n, e.inner - 1u);
+  var acc = 0.0;
+  switch entry {
+${loads}
+  }
+  lanes[local] = acc;
+  workgroupBarrier();
+  for (var s = rows / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) { lanes[local] = lanes[local] + lanes[local + s * e.columns]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && n < e.inner) {
+    let total = lanes[local];
+    let at = o * e.inner + n;
+    switch entry {
+${stores}
+    }
+  }
 }`;
 }

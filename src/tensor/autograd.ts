@@ -10,7 +10,8 @@
 import { ShapeError } from '../gpu/errors.js';
 import { keep, tidy } from './scope.js';
 import { Tensor } from './tensor.js';
-import { accumulateInto, fillTensor } from './tensor-fill.js';
+import { accumulateInto, addTensors, fillTensor } from './tensor-fill.js';
+import { DeferredSums, isDeferredSum, type DeferredSum } from './deferred-sum.js';
 
 export interface BackwardContext<A> {
   readonly inputs: readonly Tensor[];
@@ -33,9 +34,14 @@ export interface OpDefinition<A = undefined> {
   /**
    * Gradients of the inputs, one per input (null where none is needed or defined). `into[k]` is the gradient
    * input k has gathered so far (from other consumers), or null: a backward may add its gradient into it in place
-   * (same shape and layout as the input) and return ACCUMULATED for k.
+   * (same shape and layout as the input) and return ACCUMULATED for k. A gradient that is a column sum may come
+   * back as a `DeferredSum`: a leaf's is then computed with other leaves' in one dispatch (deferred-sum.ts).
    */
-  backward(context: BackwardContext<A>, gradOutput: Tensor, into: readonly (Tensor | null)[]): (Tensor | null | typeof ACCUMULATED)[];
+  backward(
+    context: BackwardContext<A>,
+    gradOutput: Tensor,
+    into: readonly (Tensor | null)[],
+  ): (Tensor | DeferredSum | null | typeof ACCUMULATED)[];
 }
 
 export interface GraphNode {
@@ -96,44 +102,67 @@ export function backward(output: Tensor, options: BackwardOptions = {}): void {
     throw new ShapeError(`backward(): gradient [${options.gradient.shape}] does not match output [${output.shape}]`);
   }
   grads.set(output, keep(seed === options.gradient ? alias(seed) : seed));
-  noGrad(() => {
-    for (let i = order.length - 1; i >= 0; i--) {
-      const tensor = order[i];
-      const node = tensor.producer!;
-      const gradOutput = grads.get(tensor);
-      grads.delete(tensor);
-      if (!gradOutput) continue; // Nothing downstream needed this tensor's gradient.
-      const accumulatorOf = (input: Tensor) => (input.producer ? grads.get(input) : input.grad) ?? null;
-      // An input listed twice gets no target: both of its gradients come back as tensors and are added here.
-      const into = node.context.inputs.map((input, k) =>
-        node.context.needsGrad[k] && node.context.inputs.indexOf(input) === node.context.inputs.lastIndexOf(input) ? accumulatorOf(input) : null,
-      );
-      const inputGrads = tidy(() => node.op.backward(node.context, gradOutput, into));
-      gradOutput.release();
-      node.context.inputs.forEach((input, k) => {
-        const grad = inputGrads[k];
-        if (grad === ACCUMULATED) {
-          if (!into[k]) throw new Error(`${node.op.name} backward: input ${k} reported an accumulation without a target`);
-          return;
-        }
-        if (!grad) return;
-        keep(grad);
-        if (!node.context.needsGrad[k]) return grad.release();
-        if (grad.size !== input.size) {
-          throw new ShapeError(`${node.op.name} backward: gradient [${grad.shape}] for input [${input.shape}]`);
-        }
-        const target = accumulatorOf(input);
-        if (target) {
-          accumulateInto(target, grad);
-          grad.release();
-        } else if (input.producer) {
-          grads.set(input, grad);
-        } else {
-          input.grad = grad.shape.join() === input.shape.join() ? grad : reshaped(grad, input);
-        }
-      });
-    }
-  });
+  const deferred = new DeferredSums(output.device);
+  try {
+    noGrad(() => {
+      for (let i = order.length - 1; i >= 0; i--) {
+        const tensor = order[i];
+        const node = tensor.producer!;
+        const gradOutput = grads.get(tensor);
+        grads.delete(tensor);
+        if (!gradOutput) continue; // Nothing downstream needed this tensor's gradient.
+        const accumulatorOf = (input: Tensor) => (input.producer ? grads.get(input) : input.grad) ?? null;
+        // A gradient whose buffer another handle shares (an add passes one gradient to both its inputs as views) is
+        // never written in place: the other handle's gradient would change with it.
+        const exclusive = (t: Tensor | null) => (t && t.storage.references === 1 ? t : null);
+        // An input listed twice gets no target: both of its gradients come back as tensors and are added here.
+        const into = node.context.inputs.map((input, k) =>
+          node.context.needsGrad[k] && node.context.inputs.indexOf(input) === node.context.inputs.lastIndexOf(input)
+            ? exclusive(accumulatorOf(input))
+            : null,
+        );
+        const inputGrads = tidy(() => node.op.backward(node.context, gradOutput, into));
+        gradOutput.release();
+        node.context.inputs.forEach((input, k) => {
+          let grad = inputGrads[k];
+          if (grad === ACCUMULATED) {
+            if (!into[k]) throw new Error(`${node.op.name} backward: input ${k} reported an accumulation without a target`);
+            return;
+          }
+          if (isDeferredSum(grad)) {
+            keep(grad.source);
+            if (!node.context.needsGrad[k]) return grad.source.release();
+            if (!input.producer && deferred.offer(input, grad)) return;
+            grad = grad.computeAlone([grad.outer, grad.inner]);
+          }
+          if (!grad) return;
+          keep(grad);
+          if (!node.context.needsGrad[k]) return grad.release();
+          if (grad.size !== input.size) {
+            throw new ShapeError(`${node.op.name} backward: gradient [${grad.shape}] for input [${input.shape}]`);
+          }
+          const target = accumulatorOf(input);
+          if (target && exclusive(target)) {
+            accumulateInto(target, grad);
+            grad.release();
+          } else if (target) {
+            const total = keep(addTensors(target, grad));
+            grad.release();
+            target.release();
+            if (input.producer) grads.set(input, total);
+            else input.grad = total.shape.join() === input.shape.join() ? total : reshaped(total, input);
+          } else if (input.producer) {
+            grads.set(input, grad);
+          } else {
+            input.grad = grad.shape.join() === input.shape.join() ? grad : reshaped(grad, input);
+          }
+        });
+      }
+      deferred.flush();
+    });
+  } finally {
+    deferred.release();
+  }
   for (const grad of grads.values()) grad.release();
   if (!options.retainGraph) for (const tensor of order) freeNode(tensor);
 }

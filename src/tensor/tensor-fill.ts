@@ -1,4 +1,4 @@
-/** The two kernels autograd itself needs: a tensor filled with one value, and in-place gradient accumulation. */
+/** The kernels autograd itself needs: a tensor filled with one value, and gradient accumulation (in place or not). */
 import { launchBinary, launchFill } from '../../kernels/elementwise/elementwise.js';
 import type { Device } from '../gpu/device.js';
 import { Storage, Tensor, sizeOf, type DType, type Shape } from './tensor.js';
@@ -13,6 +13,13 @@ export function fillTensor(device: Device, shape: Shape, value: number, dtype: D
   const tensor = emptyTensor(device, shape, dtype, 'fill');
   launchFill(device, tensor.buffer, tensor.size, value, dtype);
   return tensor;
+}
+
+/** A new tensor a + b, elementwise (same size; a's shape). */
+export function addTensors(a: Tensor, b: Tensor): Tensor {
+  const out = emptyTensor(a.device, a.shape, 'f32', 'gradient sum');
+  launchBinary(a.device, 'add', a.buffer, [a.size], b.buffer, [b.size], out.buffer, [a.size]);
+  return out;
 }
 
 /** target += addend, elementwise (same size). */

@@ -30,6 +30,10 @@ export class Storage {
   get alive(): boolean {
     return this.refs > 0;
   }
+  /** Handles on the buffer (a tensor and its views). */
+  get references(): number {
+    return this.refs;
+  }
 }
 
 export function sizeOf(shape: Shape): number {

@@ -10,6 +10,7 @@ import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Shape, Tensor } from '../tensor.js';
 import { binaryRaw } from './elementwise.js';
+import { DeferredSum } from '../deferred-sum.js';
 import { sum } from './reduce.js';
 
 /** How two stored operands multiply: out (batch, m, n) = op(A) op(B). */
@@ -281,13 +282,14 @@ export const linearOp: OpDefinition<LinearAttrs> = {
     const [x, weight, preActivation] = saved;
     const gradPre = attrs.gelu ? binaryRaw('gelu_grad', preActivation, g) : g;
     const [gradX, gradWeight] = productGrads(attrs.product, x, weight, gradPre, needsGrad[0], needsGrad[1], into);
-    let gradBias: Tensor | null = null;
+    let gradBias: DeferredSum | null = null;
     if (attrs.hasBias && needsGrad[2]) {
       const n = attrs.product.n;
-      // (T, rows, out) summed over rows, or every row of every batch when the bias is shared.
+      // (T, rows, out) summed over rows, or every row of every batch when the bias is shared; computed by autograd
+      // with other layers' bias gradients in one dispatch.
       gradBias = attrs.biasBatched
-        ? sum(gradPre.view([attrs.product.batch, attrs.product.m, n]), 1)
-        : sum(gradPre.view([gradPre.size / n, n]), 0);
+        ? new DeferredSum(gradPre, attrs.product.batch, attrs.product.m, n)
+        : new DeferredSum(gradPre, 1, gradPre.size / n, n);
     }
     return [gradX, gradWeight, gradBias];
   },
