@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/create.js';
 import { ShapeError } from '../../src/gpu/errors.js';
-import { dropout } from '../../src/tensor/ops/dropout.js';
+import { backward } from '../../src/tensor/autograd.js';
+import { dropout, tanhDropout } from '../../src/tensor/ops/dropout.js';
+import { tanh } from '../../src/tensor/ops/elementwise.js';
+import { launchDropout } from './dropout.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
@@ -222,5 +225,47 @@ describe('dropout', () => {
     expect(() => dropout(x, { seeds: s, probabilities: p, callIndex: -1, slots: 2, training: true })).toThrow(/callIndex -1/);
     expect(() => dropout(x, { seeds: s, probabilities: p, callIndex: 2 ** 53, slots: 2, training: true })).toThrow(ShapeError);
     for (const t of [x, s, p]) t.release();
+  });
+});
+
+describe('dropout with tanh (the pooler)', () => {
+  it('tanhDropout gives the bits of tanh then dropout, forward and backward, with large inputs finite', async () => {
+    const d = device();
+    const shape = [3, 4, 9];
+    const data = randomArray(108, 41, -4, 4);
+    data[0] = 60;
+    data[1] = -60;
+    const s = tensor(d, Int32Array.from([7, 8, 9]), [3]);
+    const p = tensor(d, Float32Array.from([0.1, 0.5, 0]), [3]);
+    const options = { seeds: s, probabilities: p, callIndex: 5, slots: 3, training: true };
+    const g = randomArray(108, 42, -1, 1);
+    const pass = async (fused: boolean) => {
+      const x = tensor(d, data, shape, { requiresGrad: true });
+      const out = fused ? tanhDropout(x, options) : dropout(tanh(x), options);
+      const values = (await out.toArray()) as Float32Array;
+      backward(out, { gradient: tensor(d, g, shape) });
+      const grad = (await x.grad!.toArray()) as Float32Array;
+      x.release();
+      out.release();
+      return { values, grad };
+    };
+    const fused = await pass(true);
+    const separate = await pass(false);
+    expect(Buffer.from(fused.values.buffer).equals(Buffer.from(separate.values.buffer))).toBe(true);
+    expect(Buffer.from(fused.grad.buffer).equals(Buffer.from(separate.grad.buffer))).toBe(true);
+    expect(Array.from(fused.values).every(Number.isFinite)).toBe(true);
+    // Independent of the composition: the float64 reference of dropout(tanh(x)).
+    expectClose(fused.values, dropoutReference(Float64Array.from(data, Math.tanh), [7, 8, 9], [0.1, 0.5, 0], 5, [4, 9]), 1e-6, 'values');
+    s.release();
+    p.release();
+  });
+
+  it('tanh_grad takes exactly one pre buffer', () => {
+    const d = device();
+    const b = [0, 1, 2, 3, 4].map(() => d.allocate(64, 'buffer'));
+    const launch = { input: b[0], output: b[1], seeds: b[2], probabilities: b[3], callBase: b[4], slots: 1, slotShape: [4], callOffset: 0 };
+    expect(() => launchDropout(d, { ...launch, activation: 'tanh_grad' })).toThrow(/'tanh_grad' needs a pre buffer/);
+    expect(() => launchDropout(d, { ...launch, activation: 'tanh', pre: b[0] })).toThrow(/'tanh' takes no pre buffer/);
+    for (const buffer of b) d.release(buffer);
   });
 });

@@ -5,7 +5,7 @@
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';
-import { dropoutWgsl } from './dropout.wgsl.js';
+import { dropoutWgsl, type DropoutActivation } from './dropout.wgsl.js';
 
 export interface DropoutLaunch {
   input: GPUBuffer; // (T, ...elementsPerSlot)
@@ -19,6 +19,10 @@ export interface DropoutLaunch {
   callBase: GPUBuffer;
   /** Added to the base on the GPU: the call index is base + offset, distinct per dropout site and step. */
   callOffset: number;
+  /** Applied with the mask (dropout.wgsl.ts): 'tanh' drops tanh(input); 'tanh_grad' also reads `pre`. Default 'none'. */
+  activation?: DropoutActivation;
+  /** With 'tanh_grad': the forward's input (like input). */
+  pre?: GPUBuffer;
 }
 
 /** (blocks, rowsPerBlock, rowLength) of one slot: last axis, the one before it, the product of the rest. */
@@ -90,13 +94,17 @@ export function launchDropout(device: Device, a: DropoutLaunch): void {
     if (buffer.size < n * 4) throw new ShapeError(`dropout: ${what} holds ${buffer.size / 4} values, needs ${n}`);
   }
   if (a.input === a.output) throw new ShapeError('dropout: input and output must be distinct buffers');
+  const activation = a.activation ?? 'none';
+  if ((activation === 'tanh_grad') !== (a.pre !== undefined)) throw new ShapeError(`dropout: activation '${activation}' ${a.pre ? 'takes no' : 'needs a'} pre buffer`);
+  if (a.pre && a.pre.size < count * 4) throw new ShapeError(`dropout: pre holds ${a.pre.size / 4} values, needs ${count}`);
+  if (a.pre === a.output) throw new ShapeError('dropout: pre and output must be distinct buffers');
   if (count === 0) return;
   const quadsPerRow = Math.ceil(rowLength / 4);
   const rowsPerSlot = blocks * rowsPerBlock;
   device.dispatch({
-    kernel: 'dropout',
-    wgsl: wgslFor(dropoutWgsl),
-    buffers: [a.input, a.seeds, a.probabilities, a.callBase, a.output],
+    kernel: activation === 'none' ? 'dropout' : `dropout_${activation}`,
+    wgsl: wgslFor(dropoutWgsl, activation),
+    buffers: [a.input, a.seeds, a.probabilities, a.callBase, a.output, ...(a.pre ? [a.pre] : [])],
     params: packParams([quadsPerRow, rowLength, rowsPerBlock, rowsPerSlot, a.slots, a.callOffset]),
     workgroups: gridFor(quadsPerRow * rowsPerSlot * a.slots),
     shapes: `slots=${a.slots} slotShape=[${a.slotShape.join(', ')}] callOffset=${a.callOffset}`,

@@ -20,7 +20,7 @@
  * One invocation makes one Philox call and serves four consecutive values of a row.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { ELEMENTWISE_WORKGROUP, linearIndexWgsl } from '../common.js';
+import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, safeTanhWgsl } from '../common.js';
 import { philoxWgsl } from './philox.js';
 
 /**
@@ -48,7 +48,20 @@ fn dropoutScale(p: f32) -> f32 {
   return select(1.0 / (1.0 - p), 0.0, p >= 1.0);
 }`;
 
-export function dropoutWgsl(): string {
+/**
+ * What the dropout kernel applies with the mask: 'none' drops x; 'tanh' drops tanh(x) (the pooler's activation and
+ * dropout in one pass); 'tanh_grad' is that one's backward, the dropped gradient times 1 − tanh(pre)², with tanh
+ * computed again from the pre-activation. Each gives the bits of the separate elementwise tanh (or tanh_grad) and
+ * dropout dispatches it replaces: the same operations in the same order.
+ */
+export type DropoutActivation = 'none' | 'tanh' | 'tanh_grad';
+
+export function dropoutWgsl(activation: DropoutActivation = 'none'): string {
+  const value = {
+    none: 'select(0.0, input[i] * scale, keep)',
+    tanh: 'select(0.0, safeTanh(input[i]) * scale, keep)',
+    tanh_grad: 'select(0.0, input[i] * scale, keep) * (1.0 - safeTanh(pre[i]) * safeTanh(pre[i]))',
+  }[activation];
   return wgsl`
 struct Params {
   quadsPerRow: u32, rowLength: u32, rowsPerBlock: u32, rowsPerSlot: u32, slots: u32, callOffset: u32,
@@ -59,8 +72,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> probabilities: array<f32>;  // (T) drop probability per slot
 @group(0) @binding(4) var<storage, read> callBase: array<u32>;       // (T, 2) per slot: low and high words of the call's base
 @group(0) @binding(5) var<storage, read_write> output: array<f32>;   // like input
+#if ${activation === 'tanh_grad'}
+@group(0) @binding(6) var<storage, read> pre: array<f32>;            // like input: the forward's input to tanh
+#endif
 ${linearIndexWgsl()}
 ${dropoutMaskWgsl}
+${activation === 'none' ? '' : safeTanhWgsl()}
 
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
@@ -82,7 +99,8 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
     let j = quad * 4u + lane;
     if (j < params.rowLength) {
       let i = first + j;
-      output[i] = select(0.0, input[i] * scale, dropoutKeeps(words[lane], p));
+      let keep = dropoutKeeps(words[lane], p);
+      output[i] = ${value};
     }
   }
 }`;

@@ -4,6 +4,7 @@
  * cross-entropy. Built for T trial slots; each slot is an independent model (its own initialisation seed).
  */
 import { crossEntropy } from '../tensor/ops/cross-entropy.js';
+import { tanhDropout } from '../tensor/ops/dropout.js';
 import { add, tanh } from '../tensor/ops/elementwise.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { embeddingsLayerNorm } from '../tensor/ops/embeddings-layernorm.js';
@@ -31,7 +32,7 @@ export class SequenceClassifier extends Module {
   /** What chooses a step's kernels besides the shapes: training mode and the fused paths (trainable-model.ts). */
   get commandsKey(): string {
     const layers = this.layers.map((layer) => `${Number(layer.fuseResidualNorm)}${Number(layer.attention.fused)}`);
-    return `${Number(this.training)}${Number(this.fuseEmbeddings)}${layers.join('')}`;
+    return `${Number(this.training)}${Number(this.fuseEmbeddings)}${Number(this.fusePooler)}${layers.join('')}`;
   }
   readonly wordEmbeddings: Embedding;
   readonly positionEmbeddings: Embedding;
@@ -49,6 +50,11 @@ export class SequenceClassifier extends Module {
    * (test/nn/embeddings-fused.test.ts). Parameters and their names are the same either way.
    */
   fuseEmbeddings = true;
+  /**
+   * True (the default): the pooler's tanh and dropout are one tanhDropout op (one dispatch each way). False: tanh,
+   * then the Dropout module; the same bits (kernels/dropout's tests), kept to check the fused op against.
+   */
+  fusePooler = true;
 
   /** `seeds`: one initialisation seed per trial slot (T = seeds.length). */
   constructor(device: Device, config: ModelConfig, seeds: readonly number[]) {
@@ -75,8 +81,14 @@ export class SequenceClassifier extends Module {
     for (const layer of this.layers) hidden = layer.forward(hidden, input.maskBias, dims, context);
     // The [CLS] rows, row b·S of each sequence: (T, B, H). Unfused, as an embedding lookup into the hidden states.
     const cls = this.fuseEmbeddings ? selectRows(hidden, { stride: dims.seq }) : embedding(hidden, input.clsIndex);
-    const pooled = this.poolerDropout.forward(tanh(this.pooler.forward(cls)), context);
-    return this.classifier.forward(pooled);
+    return this.classifier.forward(this.pool(this.pooler.forward(cls), context));
+  }
+
+  /** dropout(tanh(dense([CLS]))): one op when `fusePooler`, else tanh and the Dropout module (the same bits). */
+  private pool(dense: Tensor, context: ForwardContext): Tensor {
+    if (!this.fusePooler) return this.poolerDropout.forward(tanh(dense), context);
+    const dropout = this.poolerDropout.settings(context); // the module's site and call number
+    return dropout ? tanhDropout(dense, { ...dropout, training: true }) : tanh(dense);
   }
 
   /** dropout(LayerNorm(word + position embeddings)): (T, B·S, H). `tokens`: one slot's [B, S, H]. */

@@ -338,6 +338,21 @@ const CASES: Record<string, () => OpCase[]> = {
       },
     ];
   },
+  tanhDropout: () => {
+    const [seeds, probabilities] = [[3, 4], [0.25, 0.6]];
+    return [
+      {
+        what: 'tanhDropout x [2, 5, 7] in [-3, 3], p per slot',
+        inputs: [
+          { shape: [2, 5, 7], data: randomArray(70, 23, -3, 3) },
+          { shape: [2], ints: Int32Array.from(seeds) },
+          { shape: [2], data: Float32Array.from(probabilities), differentiable: false },
+        ],
+        run: ([x, s, p]) => ops.tanhDropout(x, { seeds: s, probabilities: p, callIndex: 9, slots: 2, training: true }),
+        reference: ([x]) => dropoutReference(x.map(Math.tanh), seeds, probabilities, 9, [5, 7]),
+      },
+    ];
+  },
 };
 
 const measured: string[] = [];

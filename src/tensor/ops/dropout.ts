@@ -5,6 +5,8 @@
  * Identity when not training.
  */
 import { launchDropout } from '../../../kernels/dropout/dropout.js';
+import type { DropoutActivation } from '../../../kernels/dropout/dropout.wgsl.js';
+import { tanh } from './elementwise.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import type { Device } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
@@ -44,7 +46,15 @@ interface DropoutAttrs {
   slotShape: readonly number[];
 }
 
-function run(x: Tensor, seeds: Tensor, probabilities: Tensor, callBase: Tensor, attrs: DropoutAttrs): Tensor {
+function run(
+  x: Tensor,
+  seeds: Tensor,
+  probabilities: Tensor,
+  callBase: Tensor,
+  attrs: DropoutAttrs,
+  activation: DropoutActivation = 'none',
+  pre?: Tensor,
+): Tensor {
   const out = emptyTensor(x.device, x.shape, 'f32', 'dropout');
   launchDropout(x.device, {
     input: x.buffer,
@@ -52,6 +62,8 @@ function run(x: Tensor, seeds: Tensor, probabilities: Tensor, callBase: Tensor, 
     seeds: seeds.buffer,
     probabilities: probabilities.buffer,
     callBase: callBase.buffer,
+    activation,
+    pre: pre?.buffer,
     ...attrs,
   });
   return out;
@@ -68,6 +80,21 @@ export const dropoutOp: OpDefinition<DropoutAttrs> = {
   // d/dx of mask * x / (1 − p) is the same mask and scale: the forward kernel applied to the gradient.
   backward({ saved: [seeds, probabilities, callBase], attrs }, g) {
     return [run(g, seeds, probabilities, callBase, attrs), null, null, null];
+  },
+};
+
+/** dropout(tanh(x)) in one dispatch, and its gradient in one: the pooler's activation and dropout. */
+export const tanhDropoutOp: OpDefinition<DropoutAttrs> = {
+  name: 'tanhDropout',
+  forward([x, seeds, probabilities, callBase], attrs, save) {
+    save(x);
+    save(seeds);
+    save(probabilities);
+    save(callBase);
+    return run(x, seeds, probabilities, callBase, attrs, 'tanh');
+  },
+  backward({ saved: [x, seeds, probabilities, callBase], attrs }, g) {
+    return [run(g, seeds, probabilities, callBase, attrs, 'tanh_grad', x), null, null, null];
   },
 };
 
@@ -110,10 +137,23 @@ export function dropoutCall(
 
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   if (!options.training) return x;
+  return apply(dropoutOp, ...dropoutInputs('dropout', x, options));
+}
+
+/**
+ * dropout(tanh(x), options) as one op: the same values, masks and gradients as the two ops, bit for bit
+ * (kernels/dropout), in one dispatch forward and one backward. Not training: tanh(x).
+ */
+export function tanhDropout(x: Tensor, options: DropoutOptions): Tensor {
+  if (!options.training) return tanh(x);
+  return apply(tanhDropoutOp, ...dropoutInputs('tanhDropout', x, options));
+}
+
+function dropoutInputs(op: string, x: Tensor, options: DropoutOptions): [Tensor[], DropoutAttrs] {
   const { seeds, probabilities, slots } = options;
   const shape = `x [${x.shape.join(', ')}]`;
-  if (x.dtype !== 'f32') throw new ShapeError(`dropout: ${shape} must be f32, is ${x.dtype}`);
-  if (x.rank < 1 || x.shape[0] !== slots) throw new ShapeError(`dropout: ${shape} must lead with slots (${slots})`);
-  const { callBase, callOffset, slotShape } = dropoutCall('dropout', x.device, shape, x.size, x.shape.slice(1), options);
-  return apply(dropoutOp, [x, seeds, probabilities, callBase], { callOffset, slots, slotShape });
+  if (x.dtype !== 'f32') throw new ShapeError(`${op}: ${shape} must be f32, is ${x.dtype}`);
+  if (x.rank < 1 || x.shape[0] !== slots) throw new ShapeError(`${op}: ${shape} must lead with slots (${slots})`);
+  const { callBase, callOffset, slotShape } = dropoutCall(op, x.device, shape, x.size, x.shape.slice(1), options);
+  return [[x, seeds, probabilities, callBase], { callOffset, slots, slotShape }];
 }

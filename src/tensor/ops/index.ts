@@ -12,5 +12,5 @@ export { crossEntropy, crossEntropyPerRow } from './cross-entropy.js';
 export { embedding } from './embedding.js';
 export { embeddingsLayerNorm } from './embeddings-layernorm.js';
 export { selectRows } from './select-rows.js';
-export { dropout } from './dropout.js';
+export { dropout, tanhDropout } from './dropout.js';
 export { OPS } from './registry.js';

@@ -9,7 +9,7 @@
 import type { OpDefinition } from '../autograd.js';
 import { attentionOp } from './attention.js';
 import { crossEntropyOp } from './cross-entropy.js';
-import { dropoutOp } from './dropout.js';
+import { dropoutOp, tanhDropoutOp } from './dropout.js';
 import { addOp, affineOp, divOp, expOp, geluOp, logOp, mulOp, negOp, reluOp, sqrtOp, subOp, tanhOp } from './elementwise.js';
 import { embeddingOp } from './embedding.js';
 import { embeddingsLayerNormOp } from './embeddings-layernorm.js';
@@ -26,4 +26,5 @@ export const OPS: readonly OpDefinition<never>[] = [
   addOp, subOp, mulOp, divOp, negOp, expOp, logOp, sqrtOp, reluOp, tanhOp, geluOp, affineOp,
   sumOp, meanOp, maxOp, reshapeOp, permuteOp,
   matmulOp, linearOp, softmaxOp, attentionOp, crossEntropyOp, layerNormOp, residualLayerNormOp, embeddingOp, embeddingsLayerNormOp, selectRowsOp, dropoutOp,
+  tanhDropoutOp,
 ] as readonly OpDefinition<never>[];
