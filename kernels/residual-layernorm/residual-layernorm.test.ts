@@ -37,7 +37,16 @@ interface Case {
 
 const EPS = 1e-5;
 
-async function run(d: Device, c: Case, seed: number) {
+/** Column sums of (weightSlots, rows / weightSlots, hidden) rows in float64: the weight and bias gradients. */
+function slotColumnSums(rows: Float32Array, weightSlots: number, hidden: number): Float32Array {
+  const out = new Float64Array(weightSlots * hidden);
+  const perSlot = rows.length / hidden / weightSlots;
+  rows.forEach((v, i) => (out[Math.floor(i / hidden / perSlot) * hidden + (i % hidden)] += v));
+  return Float32Array.from(out);
+}
+
+/** `weightRows`: the backward writes the rows dy·ẑ instead of dweight and dbias, summed here (as autograd would). */
+async function run(d: Device, c: Case, seed: number, weightRows = false) {
   const rows = c.slots * c.batch * c.seq;
   const weightSlots = c.sharedWeight ? 1 : c.slots;
   const n = rows * c.hidden;
@@ -67,8 +76,15 @@ async function run(d: Device, c: Case, seed: number) {
   const out = sizes.map((count) => d.allocate(count * 4, 'test output'));
   const [z, y, mean, rstd, dx, dbranch, dweight, dbias] = out;
   launchResidualLayerNorm(d, xb, bb, wb, biasb, z, y, mean, rstd, rows, c.hidden, weightSlots, EPS, dropout);
-  launchResidualLayerNormBackward(d, z, wb, mean, rstd, dyb, dx, dbranch, dweight, dbias, rows, c.hidden, weightSlots, dropout);
+  const dyxhat = weightRows ? d.allocate(n * 4, 'test dyxhat') : null;
+  if (dyxhat) launchResidualLayerNormBackward(d, z, wb, mean, rstd, dyb, dx, dbranch, null, null, rows, c.hidden, weightSlots, dropout, dyxhat);
+  else launchResidualLayerNormBackward(d, z, wb, mean, rstd, dyb, dx, dbranch, dweight, dbias, rows, c.hidden, weightSlots, dropout);
   const results = await Promise.all(out.map(async (buffer, k) => new Float32Array(await d.read(buffer, sizes[k] * 4))));
+  if (dyxhat) {
+    results[6] = slotColumnSums(new Float32Array(await d.read(dyxhat, n * 4)), weightSlots, c.hidden);
+    results[7] = slotColumnSums(dy, weightSlots, c.hidden);
+    d.release(dyxhat);
+  }
   for (const buffer of [...inputs, ...dropoutInputs, ...out]) d.release(buffer);
   const reference: DropoutReference | null = c.probabilities
     ? { seeds, probabilities: c.probabilities, slotShape, callIndex: callLow + callOffset }
@@ -120,6 +136,11 @@ describe('residual layerNorm kernels', () => {
   cases.forEach(([what, c], k) => {
     it(what, async () => check(c, await run(device(), c, 10 * k + 1)));
   });
+  // The weight gradient's rows dy·ẑ (what the op hands autograd to sum) give the reference's dweight.
+  [0, 1, 2, 8].forEach((k) => {
+    const [what, c] = cases[k];
+    it(`${what}, writing the weight gradient's rows`, async () => check(c, await run(device(), c, 10 * k + 1, true)));
+  });
 
   it('repeats bit-identically', async () => {
     const c: Case = { slots: 2, batch: 2, seq: 40, hidden: 36, probabilities: [0.2, 0.4] };
@@ -137,6 +158,7 @@ describe('residual layerNorm kernels', () => {
     expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 8, 4, 2, 1e-5, { ...drop, slotShape: [2, 4, 2] })).toThrow(/must end in hidden=4/);
     expect(() => launchResidualLayerNorm(d, b, b, b, b, b, b, b, b, 6, 4, 2, 1e-5, drop)).toThrow(/do not hold 6 rows of hidden=4/);
     expect(() => launchResidualLayerNormBackward(d, b, b, b, b, b, b, null, null, null, 8, 4, 2, drop)).toThrow(/give both dz and dbranch/);
+    expect(() => launchResidualLayerNormBackward(d, b, b, b, b, b, null, null, null, null, 8, 4, 2, drop, b)).toThrow(/dyxhat comes with dz and dbranch/);
     d.release(b);
   });
 });

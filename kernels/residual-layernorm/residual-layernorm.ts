@@ -17,9 +17,12 @@ import {
 /** The dropout on the branch (kernels/dropout's row dropout). */
 export type ResidualDropout = RowDropout;
 
-/** Storage buffers a kernel binds: the forward with dropout binds 11, more than WebGPU's guaranteed 8. */
+/**
+ * Storage buffers a kernel binds: the forward with dropout binds 11, more than WebGPU's guaranteed 8; the backward
+ * one more than listed when it writes the weight gradient's rows.
+ */
 export function residualLayerNormBindings(dropout: boolean): { forward: number; backward: number } {
-  return dropout ? { forward: 11, backward: 10 } : { forward: 8, backward: 7 };
+  return dropout ? { forward: 11, backward: 11 } : { forward: 8, backward: 8 };
 }
 
 /** Whether this device can bind what the kernels need (else compose layerNorm, add and dropout instead). */
@@ -95,7 +98,9 @@ export function launchResidualLayerNorm(
 /**
  * dz = dx (LN's backward of dy at z), dbranch = dropout's backward of dz (dz when `dropout` is null), and (when
  * given) dweight = Σ_rows dy·ẑ, dbias = Σ_rows dy per slot by kernels/layernorm's deterministic partial sums on z.
- * `dz` and `dbranch` are both given or both null.
+ * `dz` and `dbranch` are both given or both null. `dyxhat` (with dz and dbranch): the row kernel also writes the
+ * rows dy·ẑ, for a caller that sums them itself (autograd sums them with other layers' bias gradients in one
+ * dispatch: src/tensor/deferred-sum.ts); dweight and dbias are then null.
  */
 export function launchResidualLayerNormBackward(
   device: Device,
@@ -112,15 +117,18 @@ export function launchResidualLayerNormBackward(
   hidden: number,
   slots: number,
   dropout: ResidualDropout | null,
+  dyxhat: GPUBuffer | null = null, // (slots, rowsPerSlot, hidden)
 ): void {
   const kernel = dropout ? 'residual_layernorm_dropout_backward' : 'residual_layernorm_backward';
   const l = layout(kernel, device, rows, hidden, slots, dropout);
   if ((dz === null) !== (dbranch === null)) throw new ShapeError(`${kernel}: give both dz and dbranch, or neither`);
+  if (dyxhat && (!dz || dweight || dbias)) throw new ShapeError(`${kernel}: dyxhat comes with dz and dbranch, instead of dweight and dbias`);
+  if (dyxhat && dyxhat.size < rows * hidden * 4) throw new ShapeError(`${kernel}: dyxhat holds ${dyxhat.size / 4} values, needs ${rows * hidden}`);
   if (dz && dbranch && rows > 0) {
     device.dispatch({
       kernel,
-      wgsl: wgslFor(residualLayerNormBackwardWgsl, hidden % 4 === 0, dropout !== null),
-      buffers: [z, weight, mean, rstd, dy, dz, dbranch, ...dropoutBuffers(dropout)],
+      wgsl: wgslFor(residualLayerNormBackwardWgsl, hidden % 4 === 0, dropout !== null, dyxhat !== null),
+      buffers: [z, weight, mean, rstd, dy, dz, dbranch, ...dropoutBuffers(dropout), ...(dyxhat ? [dyxhat] : [])],
       params: packed(rows, hidden, l),
       workgroups: gridFor(rows, RESIDUAL_LAYERNORM_WORKGROUP),
       shapes: `rows=${rows} hidden=${hidden} slots=${slots}`,

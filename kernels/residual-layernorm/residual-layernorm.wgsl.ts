@@ -101,8 +101,9 @@ ${ROW_DROPOUT_SETUP}
 }
 
 /** dz (the gradient of x) and dbranch from dy and the forward's z, mean and rstd. */
-export function residualLayerNormBackwardWgsl(vec4: boolean, dropout: boolean): string {
+export function residualLayerNormBackwardWgsl(vec4: boolean, dropout: boolean, weightRows = false): string {
   const lane = vec4 ? 'vec4f' : 'f32';
+  const weightRowsBinding = dropout ? 11 : 8;
   return wgsl`
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> z: array<${lane}>;                // (slots, rowsPerSlot, hidden)
@@ -115,7 +116,10 @@ ${PARAMS}
 #if ${dropout}
 ${rowDropoutWgsl(8)}
 #endif
-${quadAccessWgsl(vec4, ['z', 'weight', 'dy'], ['dz', 'dbranch'])}
+#if ${weightRows}
+@group(0) @binding(${weightRowsBinding}) var<storage, read_write> dyxhat: array<${lane}>; // (slots, rowsPerSlot, hidden): dy·ẑ
+#endif
+${quadAccessWgsl(vec4, ['z', 'weight', 'dy'], ['dz', 'dbranch', ...(weightRows ? ['dyxhat'] : [])])}
 ${linearIndexWgsl(RESIDUAL_LAYERNORM_WORKGROUP)}
 
 @compute @workgroup_size(${RESIDUAL_LAYERNORM_WORKGROUP})
@@ -153,6 +157,11 @@ ${ROW_DROPOUT_SETUP}
     if (inRange) {
       store_dz(start, i, value);
       store_dbranch(start, i, masked);
+#if ${weightRows}
+      // The weight gradient's rows, summed later with the bias gradients (src/tensor/deferred-sum.ts); the terms
+      // kernels/layernorm's parameter pass adds.
+      store_dyxhat(start, i, load_dy(start, i) * (load_z(start, i) - mu) * r);
+#endif
     }
   }
 }`;

@@ -10,6 +10,7 @@
 import { launchResidualLayerNorm, launchResidualLayerNormBackward, residualLayerNormFits, type ResidualDropout } from '../../../kernels/residual-layernorm/residual-layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
+import { DeferredSum } from '../deferred-sum.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 import { dropoutCall, dropout as dropoutOp, type DropoutOptions } from './dropout.js';
@@ -88,13 +89,18 @@ export const residualLayerNormOp: OpDefinition<ResidualLayerNormAttrs> = {
     const dx = rowGrads ? emptyTensor(device, z.shape, 'f32', 'residual_layer_norm dx') : null;
     const dbranch = rowGrads ? emptyTensor(device, z.shape, 'f32', 'residual_layer_norm dbranch') : null;
     const params = needsGrad[2] || needsGrad[3];
-    const dweight = params ? emptyTensor(device, weight.shape, 'f32', 'residual_layer_norm dweight') : null;
-    const dbias = params ? emptyTensor(device, weight.shape, 'f32', 'residual_layer_norm dbias') : null;
+    // With the rows' gradients: the row kernel writes dy·ẑ, and weight and bias are column sums autograd computes
+    // with other layers' (DeferredSum). Else kernels/layernorm's parameter pass.
+    const dyxhat = params && rowGrads ? emptyTensor(device, z.shape, 'f32', 'residual_layer_norm dy·ẑ') : null;
+    const dweight = params && !dyxhat ? emptyTensor(device, weight.shape, 'f32', 'residual_layer_norm dweight') : null;
+    const dbias = params && !dyxhat ? emptyTensor(device, weight.shape, 'f32', 'residual_layer_norm dbias') : null;
     launchResidualLayerNormBackward(
       device, z.buffer, weight.buffer, mean.buffer, rstd.buffer, g.buffer, dx?.buffer ?? null, dbranch?.buffer ?? null,
-      dweight?.buffer ?? null, dbias?.buffer ?? null, rows, hidden, slots, dropoutLaunch(dropoutInputs, attrs),
+      dweight?.buffer ?? null, dbias?.buffer ?? null, rows, hidden, slots, dropoutLaunch(dropoutInputs, attrs), dyxhat?.buffer ?? null,
     );
-    return [dx, dbranch, dweight, dbias, ...dropoutInputs.map(() => null)];
+    if (!dyxhat) return [dx, dbranch, dweight, dbias, ...dropoutInputs.map(() => null)];
+    const columns = (source: Tensor) => new DeferredSum(source, slots, rows / slots, hidden);
+    return [dx, dbranch, needsGrad[2] ? columns(dyxhat) : null, needsGrad[3] ? columns(g) : null, ...dropoutInputs.map(() => null)];
   },
 };
 
