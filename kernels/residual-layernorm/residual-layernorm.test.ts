@@ -38,7 +38,7 @@ interface Case {
 const EPS = 1e-5;
 
 /** Column sums of (weightSlots, rows / weightSlots, hidden) rows in float64: the weight and bias gradients. */
-function slotColumnSums(rows: Float32Array, weightSlots: number, hidden: number): Float32Array {
+function slotColumnSums(rows: Float32Array, weightSlots: number, hidden: number): Float32Array<ArrayBuffer> {
   const out = new Float64Array(weightSlots * hidden);
   const perSlot = rows.length / hidden / weightSlots;
   rows.forEach((v, i) => (out[Math.floor(i / hidden / perSlot) * hidden + (i % hidden)] += v));
