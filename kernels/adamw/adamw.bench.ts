@@ -2,8 +2,8 @@
  * AdamW (v1 scalar vs v2 vec4) and global-norm clipping GB/s next to the copy probe, in one process (this VM drifts
  * ±15% between runs). Bytes: AdamW 7 × values × 4 (read p, g, m, v; write p, m, v); clipping 1 × values × 4.
  * Then the optimizer step of the default `bench train` model (its 40 parameter tensors, one slot): clipping + AdamW
- * per tensor (clip v1, adamw v1/v2) against the multi-tensor launchers (clip v2, adamw v3): dispatches, the CPU time
- * to record them and the time with the GPU's work.
+ * per tensor (clip v1, adamw v1/v2) against the multi-tensor launchers (clip v2, adamw v4, its m and v in moments
+ * chunks): dispatches, the CPU time to record them and the time with the GPU's work.
  * Run: npx vite-node kernels/adamw/adamw.bench.ts
  */
 import { parameterSpecs } from '../../bench/peers/train-model-spec.js';
@@ -16,6 +16,7 @@ import {
   launchGradNormClip,
   launchGradNormClipMultiTensor,
   packAdamWHyperparameters,
+  planMomentsArena,
 } from './adamw.js';
 
 const device = await createDevice();
@@ -64,6 +65,18 @@ const tensors = parameterSpecs().map((spec, k) => {
   });
   return { param, grad, m, v, elementsPerSlot: n, weightDecay: spec.decay };
 });
+// adamw v4's moments: the same starting m and v, copied into their ranges of the chunks (one for this model).
+const arena = planMomentsArena(
+  tensors.map((t) => t.elementsPerSlot),
+  Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4),
+);
+const chunks = arena.chunkFloats.map((floats) => device.allocate(Math.max(floats, 4) * 4, 'moments'));
+tensors.forEach((t, k) => {
+  const at = arena.tensors[k];
+  device.copy(t.m, 0, chunks[at.mChunk], at.mOffset * 4, t.elementsPerSlot * 4);
+  device.copy(t.v, 0, chunks[at.vChunk], at.vOffset * 4, t.elementsPerSlot * 4);
+});
+const arenaTensors = tensors.map((t, k) => ({ ...t, ...arena.tensors[k] }));
 const hyper = device.allocate(10 * 4, 'hyper');
 device.write(hyper, packAdamWHyperparameters([{ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 }], [10]));
 const grads = tensors.map((t) => ({ buffer: t.grad, elementsPerSlot: t.elementsPerSlot }));
@@ -74,7 +87,7 @@ const steps = {
   },
   'multi-tensor': () => {
     launchGradNormClipMultiTensor(device, grads, hyper, 1);
-    launchAdamWMultiTensor(device, { tensors, hyper, slots: 1 });
+    launchAdamWMultiTensor(device, { tensors: arenaTensors, hyper, chunks, slots: 1 });
   },
 };
 console.log(`default model optimizer step (${tensors.length} tensors, one slot):`);
@@ -97,5 +110,6 @@ for (let round = 0; round < 2; round++) {
   }
 }
 for (const t of tensors) for (const buffer of [t.param, t.grad, t.m, t.v]) device.release(buffer);
+for (const chunk of chunks) device.release(chunk);
 device.release(hyper);
 device.destroy();

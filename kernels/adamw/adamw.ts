@@ -6,12 +6,15 @@
  * `launchGradNormClipMultiTensor` over all gradient buffers (writes gradScale per slot), then
  * `launchAdamWMultiTensor` over all parameters. Without clipping, gradScale stays as packed (1).
  *
- * The multi-tensor launchers ship (AdamW.step): the default model's 81 optimizer dispatches per step become 18 on
- * lavapipe's 16 storage bindings per stage, and a small model's step is bound by per-dispatch CPU cost. The
- * single-tensor launchers (`launchAdamW`, `launchGradNormClip`) are kept as their own kernels, not as the
- * multi-tensor ones with one tensor: they are the baseline the multi-tensor results are checked against bit for bit
- * (adamw.test.ts), and the per-element benchmark (adamw.bench.ts, bench kernels) times them without the tensor
- * lookup. How many tensors fit one dispatch follows `device.limits.maxStorageBuffersPerShaderStage` (at least 8).
+ * The multi-tensor launchers ship (AdamW.step): the default model's 81 optimizer dispatches per step become 11 on
+ * lavapipe's 16 storage bindings per stage (adamw v4 keeps the tensors' m and v in a few moments chunks, each bound
+ * once per dispatch, so a tensor costs two bindings), and a small model's step is bound by per-dispatch CPU cost.
+ * The moments are chunks, not one buffer, because one binding holding every m and v would bound parameters × slots
+ * by the largest binding; with chunks only each single m or v must fit one, as with a buffer per m and v. The single-tensor launchers
+ * (`launchAdamW`, `launchGradNormClip`) are kept as their own kernels, not as the multi-tensor ones with one tensor:
+ * they are the baseline the multi-tensor results are checked against bit for bit (adamw.test.ts), and the
+ * per-element benchmark (adamw.bench.ts, bench kernels) times them without the tensor lookup. How many tensors fit
+ * one dispatch follows `device.limits.maxStorageBuffersPerShaderStage` (at least 8).
  */
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { ShapeError } from '../../src/gpu/errors.js';
@@ -20,7 +23,7 @@ import {
   ADAMW_FIELD_COUNT,
   ADAMW_FIELDS,
   ADAMW_MAX_TENSORS,
-  adamwMultiTensorWgsl,
+  adamwArenaWgsl,
   adamwWgsl,
   CLIP_MAX_TENSORS,
   CLIP_PER_THREAD_GPU,
@@ -153,8 +156,12 @@ export function launchAdamW(device: Device, a: AdamWLaunch): void {
 export interface AdamWTensor {
   param: GPUBuffer; // (T, ...) updated in place
   grad: GPUBuffer; // (T, ...)
-  m: GPUBuffer; // (T, ...) first moment, in place (start at zero)
-  v: GPUBuffer; // (T, ...) second moment, in place (start at zero)
+  /** The chunk (index into `chunks`) that holds this tensor's first moment, (T, ...), and where it starts there, in floats. */
+  mChunk: number;
+  mOffset: number;
+  /** The same for its second moment; it may be another chunk than m's. Both start at zero. */
+  vChunk: number;
+  vOffset: number;
   elementsPerSlot: number;
   /** False for parameters excluded from weight decay (biases, LayerNorm). */
   weightDecay: boolean;
@@ -163,22 +170,80 @@ export interface AdamWTensor {
 export interface AdamWMultiTensorLaunch {
   tensors: readonly AdamWTensor[];
   hyper: GPUBuffer; // (ADAMW_FIELD_COUNT, T)
+  /** The moments chunks: every tensor's m and v, at their chunks and offsets (planMomentsArena), updated in place. */
+  chunks: readonly GPUBuffer[];
   slots: number;
   /** Tests and benchmarks: force scalar (1) or vec4 (4) for every tensor; by default vec4 where elementsPerSlot % 4 == 0. */
   forceVectorWidth?: 1 | 4;
-  /** Tests: tensors per dispatch (default `adamwTensorsPerDispatch(device)`). */
+  /** Tests: tensors per dispatch at most (default `adamwTensorsPerDispatch(device)`); chunk bindings may allow fewer. */
   tensorsPerDispatch?: number;
 }
 
-/** Parameter tensors per v3 dispatch: four storage bindings each plus the table, capped at ADAMW_MAX_TENSORS. */
-export function adamwTensorsPerDispatch(device: Device): number {
-  return Math.max(1, Math.min(ADAMW_MAX_TENSORS, Math.floor((device.limits.maxStorageBuffersPerShaderStage - 1) / 4)));
+/** Where one tensor's m and v live: chunk index and offset in floats (a multiple of 4) of each. */
+export interface MomentsPlacement {
+  mChunk: number;
+  mOffset: number;
+  vChunk: number;
+  vOffset: number;
+}
+
+export interface MomentsArena {
+  tensors: MomentsPlacement[];
+  /** Floats each chunk holds (at least one chunk, possibly empty); each ≤ maxFloatsPerChunk. */
+  chunkFloats: number[];
 }
 
 /**
- * Every tensor's param, m and v updated in place, all slots, in ⌈n₁ / P⌉ + ⌈n₄ / P⌉ dispatches (adamw v3): n₄
- * tensors whose elementsPerSlot % 4 == 0 run as vec4, the n₁ others as scalars, P = tensorsPerDispatch per dispatch
- * in the order given. Per element, the same arithmetic as `launchAdamW` (the same bits).
+ * Lays out the moments of tensors of `elementCounts` values (slots × elementsPerSlot each) in chunks of at most
+ * `maxFloatsPerChunk` floats (a chunk is one buffer, bound whole, so the device's largest binding bounds it): the
+ * ranges m₀, v₀, m₁, v₁, … in order, each at a multiple of 4 floats so that vec4 and scalar tensors share a chunk,
+ * first fit into the current chunk, a new chunk when the next range does not fit (so a tensor's m and v may be in
+ * different chunks). Only a single range larger than a chunk is refused: the same bound as a buffer per m and v.
+ */
+export function planMomentsArena(elementCounts: readonly number[], maxFloatsPerChunk: number): MomentsArena {
+  if (!Number.isInteger(maxFloatsPerChunk) || maxFloatsPerChunk < 1) {
+    throw new ShapeError(`adamw moments: maxFloatsPerChunk ${maxFloatsPerChunk} must be an integer ≥ 1`);
+  }
+  const chunkFloats = [0];
+  let next = 0; // where the current chunk's next range may start
+  const take = (count: number, k: number, which: 'm' | 'v') => {
+    if (count > maxFloatsPerChunk) {
+      throw new ShapeError(`adamw moments: tensor ${k}'s ${which} of ${count} floats (${count * 4} bytes) is over the largest chunk, ${maxFloatsPerChunk} floats (${maxFloatsPerChunk * 4} bytes)`);
+    }
+    if (count > 0 && next + count > maxFloatsPerChunk) {
+      chunkFloats.push(0);
+      next = 0;
+    }
+    const chunk = chunkFloats.length - 1;
+    const at = next;
+    next += Math.ceil(count / 4) * 4;
+    // Rounded up to a vec4 where the limit allows: a chunk bound as array<vec4f> then covers all of its last range.
+    chunkFloats[chunk] = Math.max(chunkFloats[chunk], Math.min(next, maxFloatsPerChunk));
+    return [chunk, at];
+  };
+  const tensors = elementCounts.map((count, k) => {
+    if (!Number.isInteger(count) || count < 0) throw new ShapeError(`adamw moments: elementCounts[${k}] ${count} must be an integer ≥ 0`);
+    const [mChunk, mOffset] = take(count, k, 'm');
+    const [vChunk, vOffset] = take(count, k, 'v');
+    return { mChunk, mOffset, vChunk, vOffset };
+  });
+  return { tensors, chunkFloats };
+}
+
+/**
+ * Parameter tensors per v4 dispatch at most: two storage bindings each plus the table and one moments chunk, capped
+ * at ADAMW_MAX_TENSORS. A dispatch whose tensors use more chunks takes fewer (launchAdamWMultiTensor).
+ */
+export function adamwTensorsPerDispatch(device: Device): number {
+  return Math.max(1, Math.min(ADAMW_MAX_TENSORS, Math.floor((device.limits.maxStorageBuffersPerShaderStage - 2) / 2)));
+}
+
+/**
+ * Every tensor's param, m and v updated in place, all slots (adamw v4): tensors whose elementsPerSlot % 4 == 0 run
+ * as vec4, the others as scalars, each in the order given, a dispatch taking the next tensors while its bindings
+ * (the table, the distinct chunks its tensors use, param and grad per tensor) fit the device's storage bindings and
+ * there are at most tensorsPerDispatch of them. With every moment in one chunk that is ⌈n₁ / P⌉ + ⌈n₄ / P⌉
+ * dispatches. Per element, the same arithmetic as `launchAdamW` (the same bits).
  */
 export function launchAdamWMultiTensor(device: Device, a: AdamWMultiTensorLaunch): void {
   const most = adamwTensorsPerDispatch(device);
@@ -186,50 +251,85 @@ export function launchAdamWMultiTensor(device: Device, a: AdamWMultiTensorLaunch
   if (!Number.isInteger(perDispatch) || perDispatch < 1 || perDispatch > most) {
     throw new ShapeError(`adamw: tensorsPerDispatch ${perDispatch} must be an integer in [1, ${most}] on this device`);
   }
+  const bindings = device.limits.maxStorageBuffersPerShaderStage;
   checkSlots('adamw', a.slots, 0);
   checkBuffer('adamw', 'hyper', a.hyper, ADAMW_FIELD_COUNT * a.slots);
+  // A buffer written in a dispatch may not be bound twice in it (WebGPU usage scopes), nor updated twice.
+  const seen = new Map<GPUBuffer, string>([[a.hyper, 'hyper']]);
+  a.chunks.forEach((chunk, c) => {
+    const other = seen.get(chunk);
+    if (other) throw new ShapeError(`adamw: chunks[${c}] is the buffer of ${other}; chunks and hyper must be distinct buffers`);
+    seen.set(chunk, `chunks[${c}]`);
+  });
   const byWidth: Record<1 | 4, AdamWTensor[]> = { 1: [], 4: [] };
-  const seen = new Set<GPUBuffer>();
+  const ranges: { chunk: number; start: number; end: number; what: string }[] = [];
   a.tensors.forEach((t, k) => {
     const kernel = `adamw tensors[${k}]`;
     checkSlots(kernel, a.slots, t.elementsPerSlot);
     const count = a.slots * t.elementsPerSlot;
     assertCount(kernel, count);
-    for (const [what, buffer] of [['param', t.param], ['grad', t.grad], ['m', t.m], ['v', t.v]] as const) {
+    for (const [what, buffer] of [['param', t.param], ['grad', t.grad]] as const) {
       checkBuffer(kernel, what, buffer, count);
-      // A buffer written in a dispatch may not be bound twice in it (WebGPU usage scopes), nor updated twice.
-      if (seen.has(buffer)) throw new ShapeError(`${kernel}: ${what} is a buffer another tensor already uses; all must be distinct`);
-      seen.add(buffer);
+      const other = seen.get(buffer);
+      if (other) throw new ShapeError(`${kernel}: ${what} is the buffer of ${other}; param, grad, chunks and hyper buffers must all be distinct`);
+      seen.set(buffer, `tensors[${k}].${what}`);
     }
     const width = (a.forceVectorWidth ?? (t.elementsPerSlot % 4 === 0 ? 4 : 1)) as 1 | 4;
     if (t.elementsPerSlot % width !== 0) {
       throw new ShapeError(`${kernel}: vector width ${width} does not divide elementsPerSlot ${t.elementsPerSlot}`);
     }
+    const moments = [['m', t.mChunk, t.mOffset], ['v', t.vChunk, t.vOffset]] as const;
+    for (const [which, chunk, offset] of moments) {
+      if (!Number.isInteger(chunk) || chunk < 0 || chunk >= a.chunks.length) {
+        throw new ShapeError(`${kernel}: ${which}Chunk ${chunk} is not in [0, ${a.chunks.length}) (the chunks given)`);
+      }
+      if (!Number.isInteger(offset) || offset < 0) throw new ShapeError(`${kernel}: ${which}Offset ${offset} must be an integer ≥ 0`);
+      if (offset % width !== 0) throw new ShapeError(`${kernel}: ${which}Offset ${offset} is not a multiple of its vector width ${width}`);
+      const floats = a.chunks[chunk].size / 4;
+      if (offset + count > floats) {
+        throw new ShapeError(`${kernel}: ${which}Offset ${offset} + ${count} values runs past chunks[${chunk}], which holds ${floats}`);
+      }
+      if (count > 0) ranges.push({ chunk, start: offset, end: offset + count, what: `tensors[${k}] ${which}` });
+    }
     if (count > 0) byWidth[width].push(t);
   });
+  ranges.sort((x, y) => x.chunk - y.chunk || x.start - y.start);
+  for (let j = 1; j < ranges.length; j++) {
+    const [before, after] = [ranges[j - 1], ranges[j]];
+    if (after.chunk === before.chunk && after.start < before.end) {
+      throw new ShapeError(`adamw: ${after.what} [${after.start}, ${after.end}) overlaps ${before.what} [${before.start}, ${before.end}) in chunks[${after.chunk}]`);
+    }
+  }
   for (const width of [4, 1] as const) {
     const tensors = byWidth[width];
     for (let first = 0; first < tensors.length; ) {
-      // Up to perDispatch tensors, each starting on a workgroup boundary, while the linear index fits a u32.
+      // Up to perDispatch tensors, each starting on a workgroup boundary, while the linear index fits a u32 and the
+      // bindings fit the device. One tensor always fits: 1 + 2 + 2 bindings, and every device has at least 8.
       const group: AdamWTensor[] = [];
-      const ranges: number[] = [];
+      const used: number[] = []; // chunk indices in `a.chunks`, in the order this dispatch binds them
+      const spans: number[] = [];
       let groups = 0;
       for (; first < tensors.length && group.length < perDispatch; first++) {
         const t = tensors[first];
         const count = (a.slots * t.elementsPerSlot) / width;
         const tensorGroups = Math.ceil(count / ELEMENTWISE_WORKGROUP);
+        const added = [...new Set([t.mChunk, t.vChunk])].filter((c) => !used.includes(c));
         if (group.length > 0 && (groups + tensorGroups) * ELEMENTWISE_WORKGROUP > 0xffffffff) break;
+        if (group.length > 0 && 1 + used.length + added.length + 2 * (group.length + 1) > bindings) break;
         group.push(t);
-        ranges.push(t.elementsPerSlot / width, groups, count, t.weightDecay ? 1 : 0);
+        used.push(...added);
+        spans.push(t.elementsPerSlot / width, groups, count, t.weightDecay ? 1 : 0, t.mOffset / width, t.vOffset / width, 0, 0);
         groups += tensorGroups;
       }
+      // Which of this dispatch's chunk bindings holds each tensor's m and v: part of the shader's text.
+      const local = group.map((t) => [used.indexOf(t.mChunk), used.indexOf(t.vChunk)] as [number, number]);
       device.dispatch({
-        kernel: 'adamw_v3',
-        wgsl: wgslFor(adamwMultiTensorWgsl, width, group.length),
-        buffers: [a.hyper, ...group.flatMap((t) => [t.param, t.grad, t.m, t.v])],
-        params: packParams([a.slots, 0, 0, 0, ...ranges]),
+        kernel: 'adamw_v4',
+        wgsl: wgslFor(adamwArenaWgsl, width, local),
+        buffers: [a.hyper, ...used.map((c) => a.chunks[c]), ...group.flatMap((t) => [t.param, t.grad])],
+        params: packParams([a.slots, 0, 0, 0, ...spans]),
         workgroups: gridFor(groups * ELEMENTWISE_WORKGROUP),
-        shapes: `slots=${a.slots} vec${width} elementsPerSlot=${group.map((t) => t.elementsPerSlot).join(',')}`,
+        shapes: `slots=${a.slots} vec${width} chunks=${used.join(',')} elementsPerSlot=${group.map((t) => t.elementsPerSlot).join(',')}`,
       });
     }
   }

@@ -8,15 +8,20 @@
  * each slot has its own step count (slots are refilled at different times) and f32 `pow` loses digits near 1.
  *
  * adamw: one invocation per element, all slots in one dispatch (slot = i / elementsPerSlot). Elementwise and so
- * deterministic. Versions (the arithmetic is one WGSL function, `adamwUpdate`, in all three, so they agree bit for
+ * deterministic. Versions (the arithmetic is one WGSL function, `adamwUpdate`, in all of them, so they agree bit for
  * bit):
  *  - v1: one tensor, one element per invocation.
  *  - v2: one tensor, vec4 (elementsPerSlot % 4 == 0).
- *  - v3 (ships, in AdamW.step): up to ADAMW_MAX_TENSORS tensors per dispatch, scalar or vec4 as v1/v2. A small
- *    model's step is bound by the CPU cost of each dispatch (ARCHITECTURE.md), and the default model has 40
- *    parameter tensors; v3 updates 3 per dispatch at lavapipe's 16 storage bindings. Each tensor's elements start
- *    at a workgroup boundary, so the tensor index is workgroup-uniform (no divergence in the switch that picks its
- *    bindings; WGSL cannot index bindings dynamically).
+ *  - v3 (gone): up to 8 tensors per dispatch, each binding param, grad, m and v: 3 tensors per dispatch at
+ *    lavapipe's 16 storage bindings, so the default model's 40 parameter tensors took 14 dispatches.
+ *  - v4 (ships, in AdamW.step): v3 with the tensors' m and v packed into moments chunks (buffers the optimizer
+ *    owns, each at most the largest binding, laid out by planMomentsArena), each chunk a dispatch uses bound once,
+ *    m and v at per-tensor offsets; a tensor binds only param and grad, so with one chunk 7 fit a dispatch at 16
+ *    bindings and the default model takes 7 dispatches (6 vec4, 1 scalar); a dispatch whose tensors span more
+ *    chunks takes fewer. A small model's step is bound by the CPU cost of each dispatch (ARCHITECTURE.md). Each
+ *    tensor's elements start at a workgroup boundary, so the tensor index is workgroup-uniform (no divergence in the
+ *    switch that picks its bindings; WGSL cannot index bindings dynamically, so the shader is generated per width,
+ *    tensor count and which chunk binding holds each tensor's m and v).
  *
  * Clipping, llm.c style and deterministic (fixed summation trees, no float atomics):
  *  - clip_partials: workgroup (chunk, slot) sums the squares of one chunk of one slot of one gradient buffer with a
@@ -27,10 +32,10 @@
  *    gradScale = min(1, maxGradNorm / (norm + 1e-6)) (1 when maxGradNorm ≤ 0: clipping off).
  * Workgroup memory is slow on lavapipe, but these run a few times per step; a real GPU wants it.
  *
- * Measured (adamw.bench.ts, lavapipe on the 2-core VM with other jobs, 2026-12-02): the default model's optimizer
- * step (40 tensors) takes 18 dispatches instead of 81 and 0.71–0.80 ms of CPU to record instead of 1.25–1.33 ms;
- * on the GPU side adamw v3 ran 9.0–9.2 ms against v1/v2's 9.2–9.8 ms, clip v2 3.5–6.6 ms against v1's 4.9–7.6 ms
- * (bench/kernel-log.md, adamw).
+ * Measured for v3 (adamw.bench.ts, lavapipe on the 2-core VM with other jobs, 2026-12-02): the default model's
+ * optimizer step (40 tensors) took 18 dispatches instead of 81 and 0.71–0.80 ms of CPU to record instead of
+ * 1.25–1.33 ms; on the GPU side adamw v3 ran 9.0–9.2 ms against v1/v2's 9.2–9.8 ms, clip v2 3.5–6.6 ms against
+ * v1's 4.9–7.6 ms (bench/kernel-log.md, adamw). With v4 the step takes 11 dispatches.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, range } from '../common.js';
@@ -120,49 +125,63 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }
 
 /**
- * Parameter tensors one v3 dispatch updates at most, whatever the device allows: four storage bindings each, and a
- * switch of this many cases in the shader.
+ * Parameter tensors one v4 dispatch updates at most, whatever the device allows: two storage bindings each (plus
+ * hyper and the moments chunks), and a switch of this many cases in the shader.
  */
-export const ADAMW_MAX_TENSORS = 8;
+export const ADAMW_MAX_TENSORS = 16;
 
 /**
- * v3: `tensorCount` tensors in one dispatch, each bound as param_k, grad_k, m_k, v_k (bindings 2 + 4k …), all of
- * `vectorWidth`. Tensor k covers workgroups [firstGroup_k, firstGroup_k + ⌈count_k / 256⌉) of the linear grid; the
- * last tensor whose firstGroup is ≤ this workgroup's index is this workgroup's (uniform across it).
+ * v4: one tensor per entry of `momentChunks`, all of `vectorWidth`. Bindings: hyper, then the C moments chunks the
+ * dispatch uses (chunk0 … chunk{C−1}, C = the largest index in `momentChunks` + 1), then param_k, grad_k per tensor.
+ * `momentChunks[k]` = [which chunk binding holds tensor k's m, which its v]; they start at mOffset_k and vOffset_k
+ * there (in units of the width). Tensor k covers workgroups [firstGroup_k, firstGroup_k + ⌈count_k / 256⌉) of the
+ * linear grid; the last tensor whose firstGroup is ≤ this workgroup's index is this workgroup's (uniform across it).
  */
-export function adamwMultiTensorWgsl(vectorWidth: 1 | 4, tensorCount: number): string {
+export function adamwArenaWgsl(vectorWidth: 1 | 4, momentChunks: readonly (readonly [number, number])[]): string {
   const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  const tensorCount = momentChunks.length;
+  const chunkCount = Math.max(0, ...momentChunks.flat()) + 1;
   const tensors = range(tensorCount);
+  const chunkBindings = range(chunkCount)
+    .map((c) => `@group(0) @binding(${2 + c}) var<storage, read_write> chunk${c}: array<${T}>;`)
+    .join('\n');
   const bindings = tensors
     .map((k) => {
-      const b = 2 + 4 * k;
+      const b = 2 + chunkCount + 2 * k;
       return [
         `@group(0) @binding(${b}) var<storage, read_write> param${k}: array<${T}>;`,
         `@group(0) @binding(${b + 1}) var<storage, read> grad${k}: array<${T}>;`,
-        `@group(0) @binding(${b + 2}) var<storage, read_write> m${k}: array<${T}>;`,
-        `@group(0) @binding(${b + 3}) var<storage, read_write> v${k}: array<${T}>;`,
       ].join('\n');
     })
     .join('\n');
   // The last tensor is the switch's default (WGSL wants one). Load, update and store in one case: lavapipe runs the
-  // cases one after another under a lane mask.
+  // cases one after another under a lane mask. WGSL cannot index bindings dynamically, so each case names its chunks.
   const label = (k: number) => (k === tensorCount - 1 ? 'default' : `case ${k}u`);
   const cases = tensors
-    .map((k) => `    ${label(k)}: {
-      let next = adamwUpdate(param${k}[i], grad${k}[i], m${k}[i], v${k}[i], slot, decay);
-      m${k}[i] = next.m;
-      v${k}[i] = next.v;
+    .map((k) => {
+      const [m, v] = momentChunks[k].map((c) => `chunk${c}`);
+      return `    ${label(k)}: {
+      let next = adamwUpdate(param${k}[i], grad${k}[i], ${m}[mi], ${v}[vi], slot, decay);
+      ${m}[mi] = next.m;
+      ${v}[vi] = next.v;
       param${k}[i] = next.param;
-    }`)
+    }`;
+    })
     .join('\n');
   return wgsl`
 ${fieldConstants}
-// Per tensor, in units of ${T}: values per slot, first workgroup, values in all slots; and its weight-decay flag.
-struct TensorRange { elementsPerSlot: u32, firstGroup: u32, count: u32, decay: u32 }
+// Per tensor, in units of ${T}: values per slot, first workgroup, values in all slots, its weight-decay flag, and
+// where its m and v start in their chunks. Padded to 32 bytes (uniform arrays want 16-byte strides).
+struct TensorRange {
+  elementsPerSlot: u32, firstGroup: u32, count: u32, decay: u32,
+  mOffset: u32, vOffset: u32, pad0: u32, pad1: u32,
+}
 struct Params { slots: u32, pad0: u32, pad1: u32, pad2: u32, tensors: array<TensorRange, ${tensorCount}> }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> hyper: array<f32>;          // (ADAMW_FIELD_COUNT, T)
-// Tensor k: param, grad, m, v, each (T, ...elementsPerSlot_k).
+@group(0) @binding(1) var<storage, read> hyper: array<f32>;   // (ADAMW_FIELD_COUNT, T)
+// Moments chunks: the tensors' m and v, (T, ...) each.
+${chunkBindings}
+// Tensor k: param, grad, each (T, ...elementsPerSlot_k).
 ${bindings}
 
 fn field(row: u32, slot: u32) -> f32 { return hyper[row * params.slots + slot]; }
@@ -181,6 +200,8 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   if (i >= span.count) { return; }
   let slot = i / span.elementsPerSlot;
   let decay = span.decay != 0u;
+  let mi = span.mOffset + i;
+  let vi = span.vOffset + i;
   switch tensor {
 ${cases}
   }

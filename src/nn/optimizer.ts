@@ -1,5 +1,14 @@
 /** What the training loop needs from an optimizer; AdamW (adamw.ts) is the one webtrainer ships. */
-import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * One named array of optimizer state: `shape` values (f32, leading slot axis) at `byteOffset` in `buffer`. Not a
+ * Tensor because AdamW keeps its state in a few shared buffers (moment chunks, each bound once per dispatch).
+ */
+export interface StateArray {
+  readonly buffer: GPUBuffer;
+  readonly byteOffset: number;
+  readonly shape: readonly number[];
+}
 
 export interface SlotOptimizerSettings {
   learningRate: number;
@@ -34,9 +43,9 @@ export interface Optimizer {
   readonly stepCount: number;
   /** (T) global gradient norms before clipping, from the last step (a sync point). */
   readGradNorms(): Promise<Float32Array>;
-  /** Optimizer state by name, for checkpoints. */
-  stateTensors(): Map<string, Tensor>;
-  /** Restores state saved from `stateTensors()` (same names and shapes) and the step count. */
+  /** Optimizer state by name, for checkpoints and slot copies. */
+  stateArrays(): Map<string, StateArray>;
+  /** Restores state saved from `stateArrays()` (same names and shapes) and the step count. */
   loadState(values: Map<string, Float32Array>, stepCount: number): void;
   release(): void;
 }

@@ -25,7 +25,7 @@ export function shrinkModel(
   const smallerOptimizer = new AdamW(device, smaller.namedParameters(), keptArgs.map((a) => optimizerSettings(a)));
   const to = keepSlots.map((_, j) => j);
   copySlots(device, model.namedParameters(), smaller.namedParameters(), keepSlots, to);
-  copySlots(device, [...optimizer.stateTensors()], [...smallerOptimizer.stateTensors()], keepSlots, to);
+  copySlots(device, [...optimizer.stateArrays()], [...smallerOptimizer.stateArrays()], keepSlots, to);
   keepSlots.forEach((slot, j) => (smallerOptimizer.slotSteps[j] = optimizer.slotSteps[slot]));
   optimizer.release();
   model.release();

@@ -13,7 +13,7 @@ import { CapturedTrainingStep } from './captured-training-step.js';
 import { trainingStepDataParallel } from './training-step.js';
 import type { Collective } from '../distributed/collective.js';
 import { broadcastTensors } from './data-parallel.js';
-import type { Optimizer } from '../nn/optimizer.js';
+import type { Optimizer, StateArray } from '../nn/optimizer.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { noGrad } from '../tensor/autograd.js';
 import { zeros } from '../tensor/create.js';
@@ -628,7 +628,7 @@ export class TrainingGroup {
     }
     if (this.runs.every((r) => r.diverged !== null)) return null;
     if (!this.leads) return null; // rank 0 writes; every rank holds the same weights
-    const optimizerState = await readTensors([...optimizer.stateTensors()]);
+    const optimizerState = await readStateArrays(this.options.device, [...optimizer.stateArrays()]);
     // A search's trials each write their own checkpoints (also the last one left in a shrunk group).
     const perTrial = new Set(this.options.slotArgs.map((a) => a.outputDir)).size > 1 || this.runs.some((r) => r.trialNumber !== undefined);
     if (perTrial) return this.saveSlotCheckpoints(slots.filter(live), weights, optimizerState);
@@ -745,8 +745,8 @@ export class TrainingGroup {
     const saved = await readSafetensors(optimizerPath);
     const stepCount = Number(saved.metadata.get('step'));
     if (!Number.isInteger(stepCount)) throw new Error(`${optimizerPath}: metadata 'step' is missing or not an integer`);
-    const stateTensors = [...optimizer.stateTensors()];
-    validateAgainst(saved.tensors, new Map(stateTensors.map(([name, t]) => [name, { shape: [...t.shape], dtype: 'F32' as const }])), optimizerPath);
+    const stateArrays = [...optimizer.stateArrays()];
+    validateAgainst(saved.tensors, new Map(stateArrays.map(([name, a]) => [name, { shape: [...a.shape], dtype: 'F32' as const }])), optimizerPath);
     requireFinite(saved.tensors, this.slots, skipSlots, optimizerPath);
     optimizer.loadState(new Map([...saved.tensors].map(([name, t]) => [name, t.data as Float32Array])), stepCount);
     this.groupStep = state.globalStep;
@@ -780,6 +780,16 @@ async function readTensors(named: [string, Tensor][]): Promise<Map<string, Tenso
   const out = new Map<string, TensorData>();
   for (const [name, t] of named) {
     out.set(name, { dtype: t.dtype === 'f32' ? 'F32' : 'I32', shape: [...t.shape], data: await t.toArray() });
+  }
+  return out;
+}
+
+/** Optimizer state arrays (f32, each a range of its buffer), read as readTensors reads tensors. */
+async function readStateArrays(device: Device, named: [string, StateArray][]): Promise<Map<string, TensorData>> {
+  const out = new Map<string, TensorData>();
+  for (const [name, a] of named) {
+    const size = a.shape.reduce((p, d) => p * d, 1);
+    out.set(name, { dtype: 'F32', shape: [...a.shape], data: new Float32Array(await device.read(a.buffer, size * 4, a.byteOffset)) });
   }
   return out;
 }

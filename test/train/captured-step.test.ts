@@ -49,7 +49,10 @@ function setup(d: Device, maxGradNorm = 1) {
 async function state(model: SequenceClassifier, optimizer: AdamW, lossSum: { toArray(): Promise<Float32Array | Int32Array> }) {
   const out: number[] = [...(await lossSum.toArray())];
   for (const [, t] of model.namedParameters()) out.push(...(await t.toArray()));
-  for (const t of optimizer.stateTensors().values()) out.push(...(await t.toArray()));
+  for (const a of optimizer.stateArrays().values()) {
+    const size = a.shape.reduce((p, n) => p * n, 1);
+    out.push(...new Float32Array(await device().read(a.buffer, size * 4, a.byteOffset)));
+  }
   return Float32Array.from(out);
 }
 
