@@ -1,7 +1,8 @@
 /**
  * Launcher for sum / mean / max over one contiguous run of axes, seen as (outer, reduced, inner). v1 (an invocation
  * per output) for many outputs or short reductions; v2 (a workgroup per block of outputs) for long reductions with
- * few outputs, in one dispatch (reduce.wgsl.ts).
+ * few outputs, in one dispatch (reduce.wgsl.ts). `launchReduceSumBatched`: several column sums in one dispatch,
+ * each with v2's bits, for the gradients autograd gathers (src/tensor/deferred-sum.ts).
  */
 import { packParams, type Device } from '../../src/gpu/device.js';
 import { assertCount, gridFor, wgslFor } from '../common.js';

@@ -8,7 +8,9 @@
  *   a tree in workgroup memory adds the lanes. For long reductions with few outputs (a linear layer's bias gradient,
  *   2048 × 64 on a GPU: 8 workgroups, 64 loads a lane), in one dispatch where v1 split them into chunks and needed a
  *   second pass over the partials. COLUMNS: see `reduceColumns` (reduce.ts).
- * Both add in a fixed order (no atomics): the same bits every run.
+ * - `reduceSumBatchedWgsl`: v2's sum for several (input, output) pairs in one dispatch, one pass each (a training
+ *   step's bias and LayerNorm gradients, eight to a dispatch).
+ * All add in a fixed order (no atomics): the same bits every run.
  */
 import { ELEMENTWISE_WORKGROUP, linearIndexWgsl, range } from '../common.js';
 
