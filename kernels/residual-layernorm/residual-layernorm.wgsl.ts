@@ -7,8 +7,9 @@
  *   mean and rstd: the backward's row kernel and kernels/layernorm's weight/bias partials read z instead of
  *   recomputing it (x, branch and a Philox call per quad), and the unfused path kept z alive for its backward too.
  * - backward row: dz = rstd · (g − mean(g) − ẑ · mean(g·ẑ)), g = dy · weight (LN's dx, v1's formula), and in the
- *   same write pass dbranch = dropout's backward of dz: kept values dz / (1 − p), dropped ones 0. dweight and dbias
- *   are kernels/layernorm's parameter-gradient launch with z as its x.
+ *   same write pass dbranch = dropout's backward of dz: kept values dz / (1 − p), dropped ones 0, and, when asked,
+ *   the rows dy · ẑ, whose column sums (autograd's batched sums, src/tensor/deferred-sum.ts) are dweight; dbias is
+ *   dy's. Otherwise dweight and dbias are kernels/layernorm's parameter-gradient launch with z as its x.
  * Specialised by `vec4` (hidden % 4 == 0: rows read as vec4, one per quad) and `dropout` (false: z = x + branch,
  * no Philox, no dropout bindings; evaluation). Quads past the row's end (hidden % 4 != 0) load as 0 and are
  * masked out of the sums and stores.

@@ -1,8 +1,9 @@
 /**
  * residualLayerNorm(x, branch, weight, bias) = layerNorm(x + dropout(branch)) with autograd, as one op: BERT's
  * post-LN sublayer ending. The forward is one kernel (kernels/residual-layernorm) instead of dropout, add and
- * layerNorm; the backward one row kernel writing both dx and the masked dbranch, plus layerNorm's weight/bias
- * partial sums, instead of layerNorm's dx, its parameter sums and dropout's backward. The dropout masks are those
+ * layerNorm; the backward one row kernel writing dx, the masked dbranch and the rows dy·ẑ, whose column sums (and
+ * dy's) autograd computes with other layers' as the weight and bias gradients (DeferredSum), instead of
+ * layerNorm's dx, its parameter sums and dropout's backward. The dropout masks are those
  * `dropout` draws for the same seeds, rates, call index and slot shape (src/tensor/ops/dropout.ts).
  * On a device allowing fewer storage buffers per shader stage than the kernels bind (11 with dropout; WebGPU
  * guarantees 8) it composes layerNorm(add(x, dropout(branch))) instead: same values, more dispatches.
