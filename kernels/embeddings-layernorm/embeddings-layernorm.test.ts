@@ -44,7 +44,16 @@ interface Case {
   badRow?: number;
 }
 
-async function run(d: Device, c: Case, seed: number) {
+/** Column sums of (slots, rowsPerSlot, hidden) rows in float64: LayerNorm's weight or bias gradient. */
+function slotColumnSums(rows: Float32Array, slots: number, hidden: number): Float32Array<ArrayBuffer> {
+  const out = new Float64Array(slots * hidden);
+  const perSlot = rows.length / hidden / slots;
+  rows.forEach((v, i) => (out[Math.floor(i / hidden / perSlot) * hidden + (i % hidden)] += v));
+  return Float32Array.from(out);
+}
+
+/** `weightRows`: the backward writes the rows dy·ẑ (and the masked dy) instead of dweight and dbias, summed here. */
+async function run(d: Device, c: Case, seed: number, weightRows = false) {
   const rowsPerSlot = c.batch * c.seq;
   const rows = c.slots * rowsPerSlot;
   const n = rows * c.hidden;
@@ -81,8 +90,15 @@ async function run(d: Device, c: Case, seed: number) {
   // Periodic launches get no positionIds: the kernels must not need them.
   const ids = c.periodic ? null : pib;
   launchEmbeddingsLayerNorm(d, wb, pb, ib, ids, weightb, biasb, z, y, mean, rstd, shape, EPS, dropout);
-  launchEmbeddingsLayerNormBackward(d, ib, ids, z, weightb, mean, rstd, dyb, dwords, dpositions, dweight, dbias, shape, dropout);
+  const rowsOut = weightRows ? { dyxhat: d.allocate(n * 4, 'test dyxhat'), maskedDy: dropout ? d.allocate(n * 4, 'test masked dy') : null } : null;
+  if (rowsOut) launchEmbeddingsLayerNormBackward(d, ib, ids, z, weightb, mean, rstd, dyb, dwords, dpositions, null, null, shape, dropout, rowsOut);
+  else launchEmbeddingsLayerNormBackward(d, ib, ids, z, weightb, mean, rstd, dyb, dwords, dpositions, dweight, dbias, shape, dropout);
   const results = await Promise.all(out.map(async (buffer, k) => new Float32Array(await d.read(buffer, sizes[k] * 4))));
+  if (rowsOut) {
+    results[6] = slotColumnSums(new Float32Array(await d.read(rowsOut.dyxhat, n * 4)), c.slots, c.hidden);
+    results[7] = slotColumnSums(rowsOut.maskedDy ? new Float32Array(await d.read(rowsOut.maskedDy, n * 4)) : dy, c.slots, c.hidden);
+    for (const buffer of [rowsOut.dyxhat, rowsOut.maskedDy]) if (buffer) d.release(buffer);
+  }
   for (const buffer of [...inputs, ...dropoutInputs, ...out]) d.release(buffer);
   const reference: EmbeddingsReferenceInput = {
     words, positionTable, inputIds, positionIds, weight, bias, slots: c.slots, vocab: c.vocab, positions: c.positions, hidden: c.hidden, eps: EPS,
@@ -130,6 +146,12 @@ describe('embeddings layerNorm kernels', () => {
   cases.forEach(([what, c], k) => {
     it(what, async () => check(c, await run(device(), c, 10 * k + 1)));
   });
+  // The weight gradient's rows dy·ẑ and the masked dy (what the op hands autograd to sum) give the reference's
+  // dweight and dbias.
+  [0, 1, 2, cases.length - 1].forEach((k) => {
+    const [what, c] = cases[k];
+    it(`${what}, writing the weight and bias gradients' rows`, async () => check(c, await run(device(), c, 10 * k + 1, true)));
+  });
 
   it('an out-of-range id makes its row NaN (as the embedding gather) and touches no table row', async () => {
     const c: Case = { slots: 2, batch: 2, seq: 3, hidden: 8, vocab: 5, positions: 3, periodic: true, probabilities: null, badRow: 7 };
@@ -162,6 +184,9 @@ describe('embeddings layerNorm kernels', () => {
     expect(() => launch(s, { ...drop, slotShape: [2, 4, 2] })).toThrow(/must end in hidden=4/);
     expect(() => launch(s, { ...drop, slotShape: [1, 2, 4] })).toThrow(/do not hold 8 rows/);
     expect(() => launchEmbeddingsLayerNormBackward(d, b, b, b, b, b, b, b, null, null, b, null, s, null)).toThrow(/give both dweight and dbias/);
+    expect(() => launchEmbeddingsLayerNormBackward(d, b, b, b, b, b, b, b, null, null, null, null, s, drop, { dyxhat: b, maskedDy: null })).toThrow(
+      /needs a maskedDy buffer exactly when there is a dropout/,
+    );
     d.release(b);
   });
 });

@@ -38,7 +38,7 @@ export interface EmbeddingsShape {
 
 /** Storage buffers each kernel binds: at most 13 (forward with dropout and positionIds), over WebGPU's guaranteed 8. */
 export function embeddingsLayerNormBindings(dropout: boolean, periodic: boolean): { forward: number; backward: number } {
-  return { forward: 9 + (periodic ? 0 : 1) + (dropout ? 3 : 0), backward: dropout ? 10 : 6 };
+  return { forward: 9 + (periodic ? 0 : 1) + (dropout ? 3 : 0), backward: dropout ? 11 : 7 };
 }
 
 /** Whether this device can bind what the kernels need (else compose embedding, add, layerNorm and dropout). */
@@ -130,6 +130,9 @@ export function launchEmbeddingsLayerNorm(
  * Gradients from dy (of y): the word table's (when given) by kernels/embedding's scatter, the position table's
  * (when given) by one column dispatch (periodic) or the scatter, weight and bias (both or neither) by
  * kernels/layernorm's partial sums on z. `dz` is scratch for the rows' gradient, (slots, rowsPerSlot, hidden).
+ * `weightRows` instead of dweight and dbias: the row kernel writes the rows dy·ẑ into `dyxhat` and, with dropout,
+ * the masked dy into `maskedDy` (else dy is LN's dy): their column sums are the weight and bias gradients, which
+ * the caller computes (autograd batches them with other layers': src/tensor/deferred-sum.ts).
  */
 export function launchEmbeddingsLayerNormBackward(
   device: Device,
@@ -146,24 +149,32 @@ export function launchEmbeddingsLayerNormBackward(
   dbias: GPUBuffer | null, // (slots, hidden)
   shape: EmbeddingsShape,
   dropout: EmbeddingsDropout | null,
+  weightRows: { dyxhat: GPUBuffer; maskedDy: GPUBuffer | null } | null = null, // each (slots, rowsPerSlot, hidden)
 ): void {
   const kernel = dropout ? 'embeddings_layernorm_dropout_backward' : 'embeddings_layernorm_backward';
   const l = layout(kernel, device, shape, dropout);
   if ((dweight === null) !== (dbias === null)) throw new ShapeError(`${kernel}: give both dweight and dbias, or neither`);
+  if (weightRows && dweight) throw new ShapeError(`${kernel}: give weightRows or dweight and dbias, not both`);
+  if (weightRows && (weightRows.maskedDy !== null) !== (dropout !== null)) {
+    throw new ShapeError(`${kernel}: weightRows needs a maskedDy buffer exactly when there is a dropout`);
+  }
+  for (const [what, buffer] of [['dyxhat', weightRows?.dyxhat], ['maskedDy', weightRows?.maskedDy]] as const) {
+    if (buffer && buffer.size < l.rows * shape.hidden * 4) throw new ShapeError(`${kernel}: ${what} holds ${buffer.size / 4} values, needs ${l.rows * shape.hidden}`);
+  }
   const periodic = shape.period > 0;
   if (gradPositions && !periodic && !positionIds) throw new ShapeError(`${kernel}: positionIds are needed without a period`);
   const { slots, rowsPerSlot, hidden } = shape;
   const vec4 = hidden % 4 === 0;
   const size = Math.max(l.rows * hidden, 1) * 4;
   // The masked dy is LN's dy for its weight and bias sums; without dropout it is dy itself.
-  const kept = dropout ? device.allocate(size, `${kernel} masked dy`) : dy;
+  const kept = weightRows?.maskedDy ?? (dropout ? device.allocate(size, `${kernel} masked dy`) : dy);
   const dz = gradWords || gradPositions ? device.allocate(size, `${kernel} dz`) : null;
-  if (l.rows > 0 && (dz || dropout)) {
+  if (l.rows > 0 && (dz || dropout || weightRows)) {
     const rowsDz = dz ?? device.allocate(size, `${kernel} dz`);
     device.dispatch({
       kernel,
-      wgsl: wgslFor(embeddingsLayerNormBackwardWgsl, vec4, dropout !== null),
-      buffers: [z, weight, mean, rstd, dy, rowsDz, ...(dropout ? [kept] : []), ...dropoutBuffers(dropout)],
+      wgsl: wgslFor(embeddingsLayerNormBackwardWgsl, vec4, dropout !== null, weightRows !== null),
+      buffers: [z, weight, mean, rstd, dy, rowsDz, ...(dropout ? [kept] : []), ...dropoutBuffers(dropout), ...(weightRows ? [weightRows.dyxhat] : [])],
       params: packed(shape, l),
       workgroups: gridFor(l.rows, EMBEDDINGS_LAYERNORM_WORKGROUP),
       shapes: describe(shape, dropout),
@@ -189,5 +200,5 @@ export function launchEmbeddingsLayerNormBackward(
     });
   }
   if (dz) device.release(dz);
-  if (dropout) device.release(kept);
+  if (dropout && !weightRows) device.release(kept);
 }

@@ -4,12 +4,14 @@
  * Three kernels, one invocation per row in the first two (the layout of kernels/residual-layernorm's v1):
  * - forward: gathers both table rows quad by quad, stores z and sums shifted Σ(z−z₀), Σ(z−z₀)²; a second pass
  *   reads z back and writes y with the dropout mask of kernels/dropout (one Philox call per quad). Saves z, mean
- *   and rstd for the backward: kernels/layernorm's weight/bias partial sums read z as their x.
+ *   and rstd for the backward.
  *   An id outside its table ([0, vocab) or [0, positions)) makes the row's z NaN, as the embedding gather's NaN row
  *   did in the unfused composition, so a bad token shows in the loss.
  * - backward row: gk = dropout's backward of dy (kept values dy / (1 − p), dropped ones 0), then LN's
  *   dz = rstd · (g − mean(g) − ẑ · mean(g·ẑ)), g = gk · weight. Writes dz (the gradient of both gathered rows) and,
- *   with dropout, gk (the dy of LN's weight/bias sums, launched by the TypeScript side).
+ *   with dropout, gk (the dy of LN's weight/bias sums), and, when asked, the rows gk · ẑ: autograd's batched column
+ *   sums (src/tensor/deferred-sum.ts) of those and of gk are LN's weight and bias gradients. Otherwise
+ *   kernels/layernorm's parameter pass computes them with z as its x.
  * - position gradient, for positions that repeat with a period S (positionIds[t, r] = r mod S, as uploadBatch
  *   makes them): one invocation per value of the (T, positions, hidden) table gradient sums dz over rows
  *   p, p + S, p + 2S, … of its slot (token order, as the embedding scatter sums), 0 for p ≥ S. One dispatch instead
@@ -112,9 +114,13 @@ ${ROW_DROPOUT_SETUP}
 }`;
 }
 
-/** dz (the gradient of z) and, with dropout, gk = dropout's backward of dy, from the forward's z, mean and rstd. */
-export function embeddingsLayerNormBackwardWgsl(vec4: boolean, dropout: boolean): string {
+/**
+ * dz (the gradient of z) and, with dropout, gk = dropout's backward of dy, from the forward's z, mean and rstd; with
+ * `weightRows`, also the rows dy·ẑ (dy masked), whose column sums are LayerNorm's weight gradient.
+ */
+export function embeddingsLayerNormBackwardWgsl(vec4: boolean, dropout: boolean, weightRows = false): string {
   const lane = vec4 ? 'vec4f' : 'f32';
+  const stores = [...(dropout ? ['dz', 'gk'] : ['dz']), ...(weightRows ? ['dyxhat'] : [])];
   return wgsl`
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> z: array<${lane}>;                // (slots, rowsPerSlot, hidden)
@@ -127,7 +133,10 @@ ${PARAMS}
 @group(0) @binding(7) var<storage, read_write> gk: array<${lane}>;         // (slots, rowsPerSlot, hidden): masked dy
 ${rowDropoutWgsl(8)}
 #endif
-${quadAccessWgsl(vec4, dropout ? ['z', 'weight', 'dy', 'gk'] : ['z', 'weight', 'dy'], dropout ? ['dz', 'gk'] : ['dz'])}
+#if ${weightRows}
+@group(0) @binding(${dropout ? 11 : 7}) var<storage, read_write> dyxhat: array<${lane}>; // (slots, rowsPerSlot, hidden): dy·ẑ
+#endif
+${quadAccessWgsl(vec4, dropout ? ['z', 'weight', 'dy', 'gk'] : ['z', 'weight', 'dy'], stores)}
 ${linearIndexWgsl(EMBEDDINGS_LAYERNORM_WORKGROUP)}
 
 @compute @workgroup_size(${EMBEDDINGS_LAYERNORM_WORKGROUP})
@@ -152,6 +161,10 @@ ${ROW_DROPOUT_SETUP}
     store_gk(start, i, kept);
 #else
     let kept = load_dy(start, i);
+#endif
+#if ${weightRows}
+    // The weight gradient's rows, summed later with other layers' (src/tensor/deferred-sum.ts).
+    store_dyxhat(start, i, kept * (load_z(start, i) - mu) * r);
 #endif
     let g = kept * load_weight(weightStart, i);
     a += g;

@@ -1,8 +1,9 @@
 /**
  * embeddingsLayerNorm = dropout(layerNorm(embedding(words, inputIds) + embedding(positions, positionIds))) with
  * autograd, as one op: BERT's embeddings block. The forward is one kernel (kernels/embeddings-layernorm) instead of
- * two gathers, add, layerNorm and dropout; the backward one row kernel (dropout's backward and LN's dx), LN's
- * weight/bias partial sums, the word table's scatter, and for the position table either the scatter or, when the
+ * two gathers, add, layerNorm and dropout; the backward one row kernel (dropout's backward, LN's dx, and the rows
+ * whose column sums autograd computes with other layers' as LN's weight and bias gradients: DeferredSum), the word
+ * table's scatter, and for the position table either the scatter or, when the
  * caller states that positions repeat with a period S (positionIds[t, r] = r mod S, uploadBatch's layout), one
  * column-sum dispatch. The dropout masks are those `dropout` draws for the same seeds, rates, call index and slot
  * shape (src/tensor/ops/dropout.ts). On a device allowing fewer storage buffers per shader stage than the kernels
@@ -17,6 +18,7 @@ import {
 } from '../../../kernels/embeddings-layernorm/embeddings-layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
+import { DeferredSum } from '../deferred-sum.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
 import { dropoutCall, dropout as dropoutOp } from './dropout.js';
@@ -107,15 +109,19 @@ export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
     const device = z.device;
     const gradWords = needsGrad[0] ? emptyTensor(device, words.shape, 'f32', 'embeddings_layer_norm words grad') : null;
     const gradPositions = needsGrad[1] ? emptyTensor(device, positions.shape, 'f32', 'embeddings_layer_norm positions grad') : null;
+    // LayerNorm's weight and bias gradients: column sums of the rows dy·ẑ and of the (masked) dy, which the row
+    // kernel writes and autograd computes with other layers' (DeferredSum).
     const params = needsGrad[4] || needsGrad[5];
-    const dweight = params ? emptyTensor(device, weight.shape, 'f32', 'embeddings_layer_norm dweight') : null;
-    const dbias = params ? emptyTensor(device, weight.shape, 'f32', 'embeddings_layer_norm dbias') : null;
+    const dyxhat = params ? emptyTensor(device, z.shape, 'f32', 'embeddings_layer_norm dy·ẑ') : null;
+    const maskedDy = params && attrs.dropout ? emptyTensor(device, z.shape, 'f32', 'embeddings_layer_norm masked dy') : null;
     launchEmbeddingsLayerNormBackward(
       device, inputIds.buffer, positionIds.buffer, z.buffer, weight.buffer, mean.buffer, rstd.buffer, g.buffer,
-      gradWords?.buffer ?? null, gradPositions?.buffer ?? null, dweight?.buffer ?? null, dbias?.buffer ?? null,
-      attrs.shape, dropoutLaunch(dropoutInputs, attrs),
+      gradWords?.buffer ?? null, gradPositions?.buffer ?? null, null, null, attrs.shape, dropoutLaunch(dropoutInputs, attrs),
+      dyxhat ? { dyxhat: dyxhat.buffer, maskedDy: maskedDy?.buffer ?? null } : null,
     );
-    return [gradWords, gradPositions, null, null, dweight, dbias, ...dropoutInputs.map(() => null)];
+    const { slots, rowsPerSlot, hidden } = attrs.shape;
+    const columns = (source: Tensor | null) => (source ? new DeferredSum(source, slots, rowsPerSlot, hidden) : null);
+    return [gradWords, gradPositions, null, null, columns(needsGrad[4] ? dyxhat : null), columns(needsGrad[5] ? (maskedDy ?? g) : null), ...dropoutInputs.map(() => null)];
   },
 };
 
