@@ -19,6 +19,7 @@ import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray, randomInts } from '../../test/helpers/random.js';
+import { slotColumnSums } from '../../test/helpers/slot-column-sums.js';
 import { dropoutMaskReference } from '../dropout/reference.js';
 import { launchEmbeddingsLayerNorm, launchEmbeddingsLayerNormBackward, type EmbeddingsShape } from './embeddings-layernorm.js';
 import { embeddingsLayerNormBackwardReference, embeddingsLayerNormReference, type EmbeddingsReferenceInput } from './reference.js';
@@ -42,14 +43,6 @@ interface Case {
   callOffset?: number;
   /** Put an out-of-range word id at this row. */
   badRow?: number;
-}
-
-/** Column sums of (slots, rowsPerSlot, hidden) rows in float64: LayerNorm's weight or bias gradient. */
-function slotColumnSums(rows: Float32Array, slots: number, hidden: number): Float32Array<ArrayBuffer> {
-  const out = new Float64Array(slots * hidden);
-  const perSlot = rows.length / hidden / slots;
-  rows.forEach((v, i) => (out[Math.floor(i / hidden / perSlot) * hidden + (i % hidden)] += v));
-  return Float32Array.from(out);
 }
 
 /** `weightRows`: the backward writes the rows dy·ẑ (and the masked dy) instead of dweight and dbias, summed here. */

@@ -15,6 +15,7 @@ import { checkForwardAndGradients } from '../../test/helpers/gradcheck.js';
 import { expectClose } from '../../test/helpers/compare.js';
 import { useDevice } from '../../test/helpers/gpu.js';
 import { randomArray } from '../../test/helpers/random.js';
+import { slotColumnSums } from '../../test/helpers/slot-column-sums.js';
 import { dropoutMaskReference } from '../dropout/reference.js';
 import { launchResidualLayerNorm, launchResidualLayerNormBackward } from './residual-layernorm.js';
 import { residualLayerNormBackwardReference, residualLayerNormReference, type DropoutReference } from './reference.js';
@@ -36,14 +37,6 @@ interface Case {
 }
 
 const EPS = 1e-5;
-
-/** Column sums of (weightSlots, rows / weightSlots, hidden) rows in float64: the weight and bias gradients. */
-function slotColumnSums(rows: Float32Array, weightSlots: number, hidden: number): Float32Array<ArrayBuffer> {
-  const out = new Float64Array(weightSlots * hidden);
-  const perSlot = rows.length / hidden / weightSlots;
-  rows.forEach((v, i) => (out[Math.floor(i / hidden / perSlot) * hidden + (i % hidden)] += v));
-  return Float32Array.from(out);
-}
 
 /** `weightRows`: the backward writes the rows dy·ẑ instead of dweight and dbias, summed here (as autograd would). */
 async function run(d: Device, c: Case, seed: number, weightRows = false) {
