@@ -10,8 +10,8 @@
 import { ShapeError } from '../gpu/errors.js';
 import { keep, tidy } from './scope.js';
 import { Tensor } from './tensor.js';
-import { accumulateInto, addTensors, fillTensor } from './tensor-fill.js';
-import { DeferredSums, isDeferredSum, type DeferredSum } from './deferred-sum.js';
+import { addToGradient, fillTensor } from './tensor-fill.js';
+import { DeferredSum, DeferredSums } from './deferred-sum.js';
 
 export interface BackwardContext<A> {
   readonly inputs: readonly Tensor[];
@@ -112,9 +112,8 @@ export function backward(output: Tensor, options: BackwardOptions = {}): void {
         grads.delete(tensor);
         if (!gradOutput) continue; // Nothing downstream needed this tensor's gradient.
         const accumulatorOf = (input: Tensor) => (input.producer ? grads.get(input) : input.grad) ?? null;
-        // A gradient whose buffer another handle shares (an add passes one gradient to both its inputs as views) is
-        // never written in place: the other handle's gradient would change with it.
-        const exclusive = (t: Tensor | null) => (t && t.storage.references === 1 ? t : null);
+        // A gradient whose buffer another handle shares is never written in place (addToGradient's rule).
+        const exclusive = (t: Tensor | null) => (t && !t.storage.shared ? t : null);
         // An input listed twice gets no target: both of its gradients come back as tensors and are added here.
         const into = node.context.inputs.map((input, k) =>
           node.context.needsGrad[k] && node.context.inputs.indexOf(input) === node.context.inputs.lastIndexOf(input)
@@ -129,11 +128,11 @@ export function backward(output: Tensor, options: BackwardOptions = {}): void {
             if (!into[k]) throw new Error(`${node.op.name} backward: input ${k} reported an accumulation without a target`);
             return;
           }
-          if (isDeferredSum(grad)) {
+          if (grad instanceof DeferredSum) {
             keep(grad.source);
             if (!node.context.needsGrad[k]) return grad.source.release();
             if (!input.producer && deferred.offer(input, grad)) return;
-            grad = grad.computeAlone([grad.outer, grad.inner]);
+            grad = grad.computeAlone();
           }
           if (!grad) return;
           keep(grad);
@@ -142,20 +141,11 @@ export function backward(output: Tensor, options: BackwardOptions = {}): void {
             throw new ShapeError(`${node.op.name} backward: gradient [${grad.shape}] for input [${input.shape}]`);
           }
           const target = accumulatorOf(input);
-          if (target && exclusive(target)) {
-            accumulateInto(target, grad);
-            grad.release();
-          } else if (target) {
-            const total = keep(addTensors(target, grad));
-            grad.release();
-            target.release();
-            if (input.producer) grads.set(input, total);
-            else input.grad = total.shape.join() === input.shape.join() ? total : reshaped(total, input);
-          } else if (input.producer) {
-            grads.set(input, grad);
-          } else {
-            input.grad = grad.shape.join() === input.shape.join() ? grad : reshaped(grad, input);
-          }
+          const total = target ? keep(addToGradient(target, grad)) : grad;
+          if (total !== grad) grad.release();
+          if (total === target) return; // added in place: the target is already where it belongs
+          if (input.producer) grads.set(input, total);
+          else input.grad = total.shape.join() === input.shape.join() ? total : reshaped(total, input);
         });
       }
       deferred.flush();

@@ -9,11 +9,10 @@ import { launchReduce, launchReduceSumBatched, reduceBatchCapacity, ROWS_PER_WOR
 import type { Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { keep } from './scope.js';
-import { addTensors, emptyTensor } from './tensor-fill.js';
+import { addToGradient, emptyTensor } from './tensor-fill.js';
 import type { Tensor } from './tensor.js';
 
 export class DeferredSum {
-  readonly isDeferredSum = true;
   /** Its own handle on the source (a view of shape (outer, reduced, inner)), released once the sum is computed. */
   readonly source: Tensor;
 
@@ -30,17 +29,13 @@ export class DeferredSum {
     return this.reduced >= 1 && this.reduced <= ROWS_PER_WORKGROUP;
   }
 
-  /** The sum now, on its own, as a new tensor of `shape`; releases the source. */
-  computeAlone(shape: readonly number[]): Tensor {
-    const out = emptyTensor(this.source.device, shape, 'f32', 'deferred sum');
+  /** The sum now, on its own, as a new (outer, inner) tensor; releases the source. */
+  computeAlone(): Tensor {
+    const out = emptyTensor(this.source.device, [this.outer, this.inner], 'f32', 'deferred sum');
     launchReduce(this.source.device, 'sum', this.source.buffer, out.buffer, this.outer, this.reduced, this.inner);
     this.source.release();
     return out;
   }
-}
-
-export function isDeferredSum(value: unknown): value is DeferredSum {
-  return (value as { isDeferredSum?: boolean } | null)?.isDeferredSum === true;
 }
 
 /**
@@ -58,7 +53,7 @@ export class DeferredSums {
       throw new ShapeError(`DeferredSum: (outer=${sum.outer}, inner=${sum.inner}) for a leaf of shape [${leaf.shape}]`);
     }
     // Only a source nobody else holds can wait: no later backward can write into it.
-    if (this.waiting.has(leaf) || !sum.batchable || sum.source.storage.references !== 1) return false;
+    if (this.waiting.has(leaf) || !sum.batchable || sum.source.storage.shared) return false;
     this.waiting.set(leaf, sum);
     if (this.waiting.size >= reduceBatchCapacity(this.device)) this.flush();
     return true;
@@ -67,18 +62,15 @@ export class DeferredSums {
   /** Computes every waiting sum, into each leaf's `.grad`. */
   flush(): void {
     if (this.waiting.size === 0) return;
-    // A gradient there already is added to in place, unless another handle shares its buffer (autograd's rule):
-    // then the sum goes to a new tensor, added to it out of place afterwards.
+    // A gradient there already is added to in place, unless another handle shares its buffer (addToGradient's
+    // rule): then the sum goes to a new tensor, added to it by addToGradient afterwards.
     const sharedGrads: [Tensor, Tensor][] = [];
     const entries = [...this.waiting].map(([leaf, sum]) => {
-      const accumulate = leaf.grad !== null && leaf.grad.storage.references === 1;
-      let output = leaf.grad;
-      if (!accumulate) {
-        output = keep(emptyTensor(this.device, leaf.shape, 'f32', 'gradient'));
-        if (leaf.grad) sharedGrads.push([leaf, output]);
-        else leaf.grad = output;
-      }
-      return { input: sum.source.buffer, output: output!.buffer, outer: sum.outer, reduced: sum.reduced, inner: sum.inner, accumulate };
+      const accumulate = leaf.grad !== null && !leaf.grad.storage.shared;
+      const output = accumulate ? leaf.grad! : keep(emptyTensor(this.device, leaf.shape, 'f32', 'gradient'));
+      if (!accumulate && leaf.grad) sharedGrads.push([leaf, output]);
+      else if (!accumulate) leaf.grad = output;
+      return { input: sum.source.buffer, output: output.buffer, outer: sum.outer, reduced: sum.reduced, inner: sum.inner, accumulate };
     });
     try {
       launchReduceSumBatched(this.device, entries);
@@ -86,10 +78,8 @@ export class DeferredSums {
       this.release();
     }
     for (const [leaf, sum] of sharedGrads) {
-      const total = keep(addTensors(leaf.grad!, sum));
-      leaf.grad!.release();
+      leaf.grad = keep(addToGradient(leaf.grad!, sum));
       sum.release();
-      leaf.grad = total;
     }
   }
 

@@ -15,11 +15,20 @@ export function fillTensor(device: Device, shape: Shape, value: number, dtype: D
   return tensor;
 }
 
-/** A new tensor a + b, elementwise (same size; a's shape). */
-export function addTensors(a: Tensor, b: Tensor): Tensor {
-  const out = emptyTensor(a.device, a.shape, 'f32', 'gradient sum');
-  launchBinary(a.device, 'add', a.buffer, [a.size], b.buffer, [b.size], out.buffer, [a.size]);
-  return out;
+/**
+ * target + addend for a gradient: added in place, unless another handle shares target's buffer (an add's backward
+ * hands one gradient buffer to both its inputs, as views), whose gradient would change with it; then into a new
+ * tensor of target's shape, and target released. Returns what holds the sum; addend stays the caller's.
+ */
+export function addToGradient(target: Tensor, addend: Tensor): Tensor {
+  if (!target.storage.shared) {
+    accumulateInto(target, addend);
+    return target;
+  }
+  const total = emptyTensor(target.device, target.shape, 'f32', 'gradient sum');
+  launchBinary(target.device, 'add', target.buffer, [target.size], addend.buffer, [addend.size], total.buffer, [target.size]);
+  target.release();
+  return total;
 }
 
 /** target += addend, elementwise (same size). */

@@ -30,9 +30,9 @@ export class Storage {
   get alive(): boolean {
     return this.refs > 0;
   }
-  /** Handles on the buffer (a tensor and its views). */
-  get references(): number {
-    return this.refs;
+  /** Whether more than one handle (a tensor and its views) holds the buffer. */
+  get shared(): boolean {
+    return this.refs > 1;
   }
 }
 
