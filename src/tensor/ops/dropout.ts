@@ -4,7 +4,7 @@
  * instead of storing it, a repeated run is bit-identical, and neither padding nor the slot changes a value's mask.
  * Identity when not training.
  */
-import { launchDropout } from '../../../kernels/dropout/dropout.js';
+import { launchDropout, type RowDropout } from '../../../kernels/dropout/dropout.js';
 import type { DropoutActivation } from '../../../kernels/dropout/dropout.wgsl.js';
 import { tanh } from './elementwise.js';
 import { apply, type OpDefinition } from '../autograd.js';
@@ -133,6 +133,19 @@ export function dropoutCall(
   // Without a base, the whole index goes in a (T, 2) tensor of its own (the same for every slot) and the offset is 0.
   const words = [callIndex % 2 ** 32, Math.floor(callIndex / 2 ** 32)];
   return { callBase: tensor(device, Int32Array.from({ length: 2 * slots }, (_, i) => words[i % 2]), [slots, 2]), callOffset: 0, slotShape };
+}
+
+/**
+ * The row dropout a fused op's kernel launches with (kernels/dropout's RowDropout), from the op's dropout inputs
+ * (seeds, probabilities, call base, in that order: what dropoutCall gave it) and its saved layout; null without.
+ */
+export function rowDropoutOf(
+  inputs: readonly Tensor[],
+  dropout: { slots: number; slotShape: readonly number[]; callOffset: number } | null,
+): RowDropout | null {
+  if (!dropout) return null;
+  const [seeds, probabilities, callBase] = inputs;
+  return { seeds: seeds.buffer, probabilities: probabilities.buffer, callBase: callBase.buffer, ...dropout };
 }
 
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {

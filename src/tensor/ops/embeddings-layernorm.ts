@@ -13,7 +13,6 @@ import {
   embeddingsLayerNormFits,
   launchEmbeddingsLayerNorm,
   launchEmbeddingsLayerNormBackward,
-  type EmbeddingsDropout,
   type EmbeddingsShape,
 } from '../../../kernels/embeddings-layernorm/embeddings-layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
@@ -21,7 +20,7 @@ import { ShapeError } from '../../gpu/errors.js';
 import { DeferredSum } from '../deferred-sum.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
-import { dropoutCall, dropout as dropoutOp } from './dropout.js';
+import { dropoutCall, dropout as dropoutOp, rowDropoutOf } from './dropout.js';
 import { add } from './elementwise.js';
 import { embedding } from './embedding.js';
 import { layerNorm } from './layernorm.js';
@@ -80,12 +79,6 @@ function shapeOf(words: Tensor, positions: Tensor, inputIds: Tensor, positionIds
   return { slots, rowsPerSlot: inputIds.size / slots, hidden, vocab, positions: positions.shape[1], period };
 }
 
-function dropoutLaunch(inputs: readonly Tensor[], attrs: EmbeddingsLayerNormAttrs): EmbeddingsDropout | null {
-  if (!attrs.dropout) return null;
-  const [seeds, probabilities, callBase] = inputs;
-  return { seeds: seeds.buffer, probabilities: probabilities.buffer, callBase: callBase.buffer, ...attrs.dropout };
-}
-
 export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
   name: 'embeddings_layer_norm',
   forward([words, positions, inputIds, positionIds, weight, bias, ...dropoutInputs], attrs, save) {
@@ -99,7 +92,7 @@ export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
     const rstd = emptyTensor(device, [rows], 'f32', 'embeddings_layer_norm rstd');
     launchEmbeddingsLayerNorm(
       device, words.buffer, positions.buffer, inputIds.buffer, positionIds.buffer, weight.buffer, bias.buffer,
-      z.buffer, y.buffer, mean.buffer, rstd.buffer, shape, attrs.eps, dropoutLaunch(dropoutInputs, attrs),
+      z.buffer, y.buffer, mean.buffer, rstd.buffer, shape, attrs.eps, rowDropoutOf(dropoutInputs, attrs.dropout),
     );
     for (const t of [z, weight, mean, rstd, inputIds, positionIds, ...dropoutInputs]) save(t);
     for (const t of [z, mean, rstd]) t.release(); // The saved aliases keep them (none when not recording).
@@ -116,7 +109,7 @@ export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
     const maskedDy = params && attrs.dropout ? emptyTensor(device, z.shape, 'f32', 'embeddings_layer_norm masked dy') : null;
     launchEmbeddingsLayerNormBackward(
       device, inputIds.buffer, positionIds.buffer, z.buffer, weight.buffer, mean.buffer, rstd.buffer, g.buffer,
-      gradWords?.buffer ?? null, gradPositions?.buffer ?? null, null, null, attrs.shape, dropoutLaunch(dropoutInputs, attrs),
+      gradWords?.buffer ?? null, gradPositions?.buffer ?? null, null, null, attrs.shape, rowDropoutOf(dropoutInputs, attrs.dropout),
       dyxhat ? { dyxhat: dyxhat.buffer, maskedDy: maskedDy?.buffer ?? null } : null,
     );
     const { slots, rowsPerSlot, hidden } = attrs.shape;

@@ -8,13 +8,13 @@
  * On a device allowing fewer storage buffers per shader stage than the kernels bind (11 with dropout; WebGPU
  * guarantees 8) it composes layerNorm(add(x, dropout(branch))) instead: same values, more dispatches.
  */
-import { launchResidualLayerNorm, launchResidualLayerNormBackward, residualLayerNormFits, type ResidualDropout } from '../../../kernels/residual-layernorm/residual-layernorm.js';
+import { launchResidualLayerNorm, launchResidualLayerNormBackward, residualLayerNormFits } from '../../../kernels/residual-layernorm/residual-layernorm.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { DeferredSum } from '../deferred-sum.js';
 import { emptyTensor } from '../tensor-fill.js';
 import type { Tensor } from '../tensor.js';
-import { dropoutCall, dropout as dropoutOp, type DropoutOptions } from './dropout.js';
+import { dropoutCall, dropout as dropoutOp, rowDropoutOf, type DropoutOptions } from './dropout.js';
 import { add } from './elementwise.js';
 import { layerNorm } from './layernorm.js';
 
@@ -58,12 +58,6 @@ function layout(x: Tensor, branch: Tensor, weight: Tensor, bias: Tensor): [numbe
   return [rows, hidden, slots];
 }
 
-function dropoutLaunch(inputs: readonly Tensor[], attrs: ResidualLayerNormAttrs): ResidualDropout | null {
-  if (!attrs.dropout) return null;
-  const [seeds, probabilities, callBase] = inputs;
-  return { seeds: seeds.buffer, probabilities: probabilities.buffer, callBase: callBase.buffer, ...attrs.dropout };
-}
-
 export const residualLayerNormOp: OpDefinition<ResidualLayerNormAttrs> = {
   name: 'residual_layer_norm',
   forward([x, branch, weight, bias, ...dropoutInputs], attrs, save) {
@@ -75,7 +69,7 @@ export const residualLayerNormOp: OpDefinition<ResidualLayerNormAttrs> = {
     const rstd = emptyTensor(device, [rows], 'f32', 'residual_layer_norm rstd');
     launchResidualLayerNorm(
       device, x.buffer, branch.buffer, weight.buffer, bias.buffer, z.buffer, y.buffer, mean.buffer, rstd.buffer,
-      rows, hidden, slots, attrs.eps, dropoutLaunch(dropoutInputs, attrs),
+      rows, hidden, slots, attrs.eps, rowDropoutOf(dropoutInputs, attrs.dropout),
     );
     for (const t of [z, weight, mean, rstd, ...dropoutInputs]) save(t);
     for (const t of [z, mean, rstd]) t.release(); // The saved aliases keep them (none when not recording).
@@ -97,7 +91,7 @@ export const residualLayerNormOp: OpDefinition<ResidualLayerNormAttrs> = {
     const dbias = params && !dyxhat ? emptyTensor(device, weight.shape, 'f32', 'residual_layer_norm dbias') : null;
     launchResidualLayerNormBackward(
       device, z.buffer, weight.buffer, mean.buffer, rstd.buffer, g.buffer, dx?.buffer ?? null, dbranch?.buffer ?? null,
-      dweight?.buffer ?? null, dbias?.buffer ?? null, rows, hidden, slots, dropoutLaunch(dropoutInputs, attrs), dyxhat?.buffer ?? null,
+      dweight?.buffer ?? null, dbias?.buffer ?? null, rows, hidden, slots, rowDropoutOf(dropoutInputs, attrs.dropout), dyxhat?.buffer ?? null,
     );
     if (!dyxhat) return [dx, dbranch, dweight, dbias, ...dropoutInputs.map(() => null)];
     const columns = (source: Tensor) => new DeferredSum(source, slots, rows / slots, hidden);
