@@ -6,31 +6,57 @@
 import { xoroshiro128plus } from 'pure-rand';
 
 export class SlotRandom {
-  private readonly next: () => number;
-  private spare: number | null = null;
+  private readonly rng: ReturnType<typeof xoroshiro128plus>;
+  /** Box-Muller makes normals in pairs: the second of the last pair, not yet handed out. */
+  private spare = 0;
+  private hasSpare = false;
 
   constructor(readonly seed: number) {
-    const rng = xoroshiro128plus(seed);
-    // 53 random bits → a double in [0, 1).
-    this.next = () => ((rng.unsafeNext() >>> 0) * 2 ** 21 + ((rng.unsafeNext() >>> 0) >>> 11)) / 2 ** 53;
+    this.rng = xoroshiro128plus(seed);
   }
 
+  /** 53 random bits → a double in [0, 1). */
   uniform(): number {
-    return this.next();
+    const rng = this.rng;
+    return ((rng.unsafeNext() >>> 0) * 2 ** 21 + ((rng.unsafeNext() >>> 0) >>> 11)) / 2 ** 53;
   }
 
   normal(): number {
-    if (this.spare !== null) {
-      const value = this.spare;
-      this.spare = null;
-      return value;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
     }
     let u = 0;
-    while (u === 0) u = this.next();
-    const v = this.next();
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
     const radius = Math.sqrt(-2 * Math.log(u));
     this.spare = radius * Math.sin(2 * Math.PI * v);
+    this.hasSpare = true;
     return radius * Math.cos(2 * Math.PI * v);
+  }
+
+  /** `out[i] = scale × normal()` for every i, in order: the same values, without a call per value. */
+  fillNormal(out: Float32Array, scale: number): void {
+    let i = 0;
+    if (this.hasSpare && out.length > 0) {
+      out[i++] = scale * this.spare;
+      this.hasSpare = false;
+    }
+    const rng = this.rng;
+    const uniform = () => ((rng.unsafeNext() >>> 0) * 2 ** 21 + ((rng.unsafeNext() >>> 0) >>> 11)) / 2 ** 53;
+    for (; i < out.length; i += 2) {
+      let u = 0;
+      while (u === 0) u = uniform();
+      const angle = 2 * Math.PI * uniform();
+      const radius = Math.sqrt(-2 * Math.log(u));
+      out[i] = scale * (radius * Math.cos(angle));
+      if (i + 1 < out.length) {
+        out[i + 1] = scale * (radius * Math.sin(angle));
+      } else {
+        this.spare = radius * Math.sin(angle);
+        this.hasSpare = true;
+      }
+    }
   }
 }
 
@@ -40,10 +66,9 @@ export const bertNormal: Initializer = { kind: 'normal', std: 0.02 };
 export const zerosInit: Initializer = { kind: 'constant', value: 0 };
 export const onesInit: Initializer = { kind: 'constant', value: 1 };
 
-/** Values for `size` elements of one slot. */
-export function initialValues(init: Initializer, size: number, random: SlotRandom): Float32Array {
-  const values = new Float32Array(size);
+/** Fills `values` (one slot's elements) with their initial values. */
+export function initialValues(init: Initializer, random: SlotRandom, values: Float32Array): Float32Array {
   if (init.kind === 'constant') return values.fill(init.value);
-  for (let i = 0; i < size; i++) values[i] = init.std * random.normal();
+  random.fillNormal(values, init.std);
   return values;
 }

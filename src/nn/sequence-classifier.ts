@@ -73,6 +73,20 @@ export class SequenceClassifier extends Module {
     this.classifier = this.child('classifier', new Linear(context, c.hiddenSize, c.numLabels));
   }
 
+  /** The token ids the word embedding keeps, ascending (id kept[i] is row i), after keepVocabulary; else null. */
+  keptVocabulary: Int32Array | null = null;
+
+  /**
+   * Keeps only the word embedding rows `rows` (ascending ids) in every slot; input ids are then positions in
+   * `rows`. Rows no input reaches get no gradient, so the kept rows train exactly as in the full table; AdamW,
+   * clipping and the embedding's gradient then cost the kept rows only. Once per model, before its optimizer.
+   */
+  keepVocabulary(rows: Int32Array): void {
+    if (this.keptVocabulary) throw new Error('SequenceClassifier.keepVocabulary: the vocabulary was already restricted');
+    this.wordEmbeddings.keepRows(rows);
+    this.keptVocabulary = Int32Array.from(rows);
+  }
+
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor {
     const { dims } = input;

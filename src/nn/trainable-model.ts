@@ -32,6 +32,13 @@ export interface TrainableModel {
    * captured step is replayed only while it is unchanged.
    */
   readonly commandsKey?: string;
+  /**
+   * Optional: keep only the token embedding rows `rows` (ascending token ids); from then on the model takes token
+   * id rows[i] as i. A sweep whose data reaches a few thousand ids of a 30,522-id vocabulary trains each slot's
+   * table at that size (src/train/data/reached-vocabulary.ts). `keptVocabulary` is what it kept, if anything.
+   */
+  keepVocabulary?(rows: Int32Array): void;
+  readonly keptVocabulary?: Int32Array | null;
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor;
   /** Mean loss per slot (T): summing it gives every slot its own gradient. */

@@ -19,7 +19,8 @@ export function tensor(device: Device, data: Data, shape?: Shape, options: Tenso
   if (sizeOf(finalShape) !== data.length) {
     throw new ShapeError(`tensor: ${data.length} values do not fill shape [${finalShape.join(', ')}]`);
   }
-  const values = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+  // A copy (the caller may change `data` before the write lands), made natively: `from` walks an iterator.
+  const values = dtype === 'f32' ? new Float32Array(data) : new Int32Array(data);
   const t = emptyTensor(device, finalShape, dtype);
   if (values.length > 0) device.write(t.buffer, values);
   t.requiresGrad = options.requiresGrad ?? false;

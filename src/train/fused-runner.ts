@@ -21,6 +21,7 @@ import type { Device } from '../gpu/device.js';
 import type { Batch, EncodedExample } from './data/collator.js';
 import { MODEL_SETTING_NAME } from './model-settings.js';
 import type { ModelInit } from './trainer.js';
+import { ReachedVocabulary } from './data/reached-vocabulary.js';
 import type { TrainerCallback } from './trainer-callback.js';
 import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
 import { SLOT_SHARED_ARGUMENTS, TrainingGroup, type ComputeMetrics, type SlotRefill, type TrainOutput } from './training-group.js';
@@ -73,12 +74,37 @@ export interface FusedRunnerOptions {
   moreTrials?: () => boolean;
   /** Data parallelism: this is rank 0; each group is announced to the other ranks, which train it with this one. */
   collective?: Collective;
+  /** False: groups always train the model's whole vocabulary (keepsReachedVocabulary). Default true. */
+  keepReachedVocabulary?: boolean;
 }
 
-/** Trials fuse only when this key is equal: the arguments every slot must share, and the model's shape settings. */
+/**
+ * Trials fuse only when this key is equal: the arguments every slot must share, the model's shape settings, and
+ * whether they save checkpoints (a group that saves none keeps only the vocabulary its data reaches).
+ */
 export function fusionKey(args: TrainingArguments, model: Partial<ModelConfig> = {}): string {
   const settings = Object.entries(model).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([SLOT_SHARED_ARGUMENTS.map((k) => args[k]), settings]);
+  return JSON.stringify([SLOT_SHARED_ARGUMENTS.map((k) => args[k]), settings, args.saveStrategy === 'no']);
+}
+
+/**
+ * Whether a group of trials with `args` trains on the vocabulary its data reaches (reached-vocabulary.ts), when its
+ * model can keep part of its token embedding. Not when the trials save checkpoints (a checkpoint holds the whole
+ * table), not with a data collator of the user's (it may look for ids of its own, as a masking collator does), and
+ * not under data parallelism (the other ranks build their groups from the full vocabulary).
+ */
+export function keepsReachedVocabulary(o: Pick<FusedRunnerOptions, 'dataCollator' | 'collective' | 'keepReachedVocabulary'>, args: TrainingArguments): boolean {
+  return (o.keepReachedVocabulary ?? true) && args.saveStrategy === 'no' && !o.dataCollator && !o.collective;
+}
+
+/** `modelInit`, then the model keeps `vocabulary`'s rows, if it can and one is given. */
+export function withVocabulary(modelInit: ModelInit, vocabulary: ReachedVocabulary | null): ModelInit {
+  if (!vocabulary) return modelInit;
+  return (device, seeds, context) => {
+    const model = modelInit(device, seeds, context);
+    model.keepVocabulary?.(vocabulary.rows);
+    return model;
+  };
 }
 
 /** Throws unless the model built has every model setting the trials asked for. */
@@ -100,6 +126,8 @@ export class FusedRunner {
   private running = false;
   private arrival: (() => void) | null = null;
   private readonly idleWaiters: (() => void)[] = [];
+  /** Per max_seq_length: the vocabulary the data reaches there, and the data renumbered to it. */
+  private readonly vocabularies = new Map<number, { vocabulary: ReachedVocabulary; train: EncodedExample[]; eval: EncodedExample[]; padId: number }>();
 
   constructor(private readonly options: FusedRunnerOptions) {}
 
@@ -133,6 +161,18 @@ export class FusedRunner {
     }
     this.running = false;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** The data's reached vocabulary at `maxSeqLength`, with the data renumbered to it (computed once per length). */
+  private reached(maxSeqLength: number) {
+    let entry = this.vocabularies.get(maxSeqLength);
+    if (!entry) {
+      const data = this.options.datasets(maxSeqLength);
+      const vocabulary = new ReachedVocabulary([data.train, data.eval], [this.options.padId]);
+      entry = { vocabulary, train: vocabulary.renumber(data.train), eval: vocabulary.renumber(data.eval), padId: vocabulary.numberOf(this.options.padId) };
+      this.vocabularies.set(maxSeqLength, entry);
+    }
+    return entry;
   }
 
   /** Resolves once no group runs: every group's buffers are back in the pool. */
@@ -181,10 +221,14 @@ export class FusedRunner {
     const evaluations = { groupStep: -1, results: new Map<number, Record<string, number>>() };
     try {
       const modelSettings = members[0].model ?? {};
+      // A group that saves no checkpoint trains on the vocabulary its data reaches (fusionKey keeps savers apart).
+      const maxSeqLength = members[0].args.maxSeqLength;
+      const reached = keepsReachedVocabulary(o, members[0].args) ? this.reached(maxSeqLength) : null;
+      let modelInit = o.modelInit;
       // Every model of the group (its first, a refill's, a shrunk one) is modelInit's for its trials, with the group's
       // model settings: a fusion key includes them, so they are every trial's.
       const build = (trials: readonly Pending[]): TrainableModel => {
-        const built = o.modelInit(o.device, trials.map((m) => m.args.seed), { trials: trials.map((m) => m.trial), model: { ...modelSettings } });
+        const built = modelInit(o.device, trials.map((m) => m.args.seed), { trials: trials.map((m) => m.trial), model: { ...modelSettings } });
         try {
           checkModelSettings(built, modelSettings);
         } catch (error) {
@@ -194,6 +238,11 @@ export class FusedRunner {
         return built;
       };
       model = build(members);
+      if (reached && model.keepVocabulary) {
+        model.keepVocabulary(reached.vocabulary.rows);
+        modelInit = withVocabulary(o.modelInit, reached.vocabulary);
+      }
+      const source = reached && model.keptVocabulary ? { ...o, datasets: () => reached, padId: reached.padId } : o;
       const config = model.config;
       optimizer = new AdamW(o.device, model.namedParameters(), members.map((m) => optimizerSettings(m.args)));
       const reporter: TrainerCallback = {
@@ -274,13 +323,13 @@ export class FusedRunner {
       // Under data parallelism, the other ranks build the same group (search-follower.ts).
       await o.collective?.broadcastObject<FollowerMessage>({ type: 'group', members: members.map(memberConfig) }, 0);
       const trainingGroup = new TrainingGroup({
-        ...fusedGroupOptions(o, model, optimizer, members.map(memberConfig)),
+        ...fusedGroupOptions(source, model, optimizer, members.map(memberConfig)),
         callbacks: [reporter, ...(o.callbacks ?? [])],
         onSlotEnd,
         nextTrial,
         shrink,
         // Slots fall due for evaluation at different steps once refilled: each evaluation runs the due slots only.
-        evalModel: (slots) => o.modelInit(o.device, new Array(slots).fill(0), { trials: [], model: { ...modelSettings } }),
+        evalModel: (slots) => modelInit(o.device, new Array(slots).fill(0), { trials: [], model: { ...modelSettings } }),
         ...(o.collective ? { collective: o.collective } : {}),
       });
       group = trainingGroup;

@@ -32,7 +32,8 @@ import type { Trial } from '../search/trial.js';
 import type { Collective } from '../distributed/collective.js';
 import type { EncodedExample } from './data/collator.js';
 import { TPESampler } from '../search/samplers/tpe/sampler.js';
-import { FusedRunner } from './fused-runner.js';
+import { FusedRunner, keepsReachedVocabulary, withVocabulary } from './fused-runner.js';
+import { ReachedVocabulary } from './data/reached-vocabulary.js';
 import { followSearch, type FollowerMessage } from './search-follower.js';
 import { chooseSlots, type SlotChoice } from './slot-probe.js';
 import { INTEGER_MODEL_SETTINGS, MODEL_SETTING_NAME, modelSettingField, PER_SLOT_MODEL_SETTINGS, checkModelSetting } from './model-settings.js';
@@ -53,6 +54,12 @@ export interface HyperparameterSearchOptions extends HeartbeatOptions, SpaceOpti
    */
   slots?: number | 'auto';
   onSlots?: (choice: SlotChoice) => void;
+  /**
+   * Default true: groups whose trials save no checkpoint train a model that keeps only the token embedding rows
+   * the data reaches (fused-runner.ts, keepsReachedVocabulary): the same results, without the optimizer's pass over
+   * every row of the vocabulary. False trains the whole table.
+   */
+  keepReachedVocabulary?: boolean;
   signal?: AbortSignal;
   /** HF's hp_name: the name of a trial's folder under output_dir (default `run-{trial number}`). */
   hpName?: (trial: Trial) => string;
@@ -255,7 +262,12 @@ async function leadSearch(
   if (slots !== 'auto' && (!Number.isInteger(slots) || slots < 1)) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer or 'auto'`);
   const nTrials = space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20);
   if (slots === 'auto') {
-    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => modelInit(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials) });
+    // The probe times the model the groups will train: with the vocabulary the data reaches, where groups keep it.
+    const keeps = keepsReachedVocabulary({ dataCollator: trainer.options.dataCollator, keepReachedVocabulary: options.keepReachedVocabulary, ...(collective ? { collective } : {}) }, trainer.args);
+    const data = keeps ? datasets(trainer.args.maxSeqLength) : null;
+    const vocabulary = data ? new ReachedVocabulary([data.train, data.eval], [trainer.options.tokenizer?.padId ?? 0]) : null;
+    const probed = withVocabulary(modelInit, vocabulary);
+    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials) });
     options.onSlots?.(choice);
     slots = choice.slots;
   }
@@ -272,6 +284,7 @@ async function leadSearch(
     computeObjective,
     callbacks: trainer.options.callbacks, // HF keeps the Trainer's callbacks during a search
     dataCollator: trainer.options.dataCollator, // and its data collator
+    keepReachedVocabulary: options.keepReachedVocabulary,
     signal: options.signal,
     // study.optimize asks for the next trial as soon as one ends, until nTrials have started or the timeout passed.
     moreTrials: () => trialsAsked < nTrials && !options.signal?.aborted && (options.timeout === undefined || (Date.now() - started) / 1000 < options.timeout),

@@ -5,6 +5,7 @@
  */
 import type { Device } from '../gpu/device.js';
 import { AdamW } from '../nn/adamw.js';
+import { withPlaceholderWeights } from '../nn/module.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { copySlots } from './slot-copy.js';
 import { optimizerSettings, type TrainingArguments } from './training-arguments.js';
@@ -21,7 +22,8 @@ export function shrinkModel(
   keepSlots: readonly number[],
   keptArgs: readonly TrainingArguments[],
 ): { model: TrainableModel; optimizer: AdamW } {
-  const smaller = build(keptArgs.map((a) => a.seed));
+  // Every weight is copied from the old model below: built without drawing any.
+  const smaller = withPlaceholderWeights(() => build(keptArgs.map((a) => a.seed)));
   const smallerOptimizer = new AdamW(device, smaller.namedParameters(), keptArgs.map((a) => optimizerSettings(a)));
   const to = keepSlots.map((_, j) => j);
   copySlots(device, model.namedParameters(), smaller.namedParameters(), keepSlots, to);

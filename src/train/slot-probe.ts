@@ -119,7 +119,7 @@ async function probe(o: ChooseSlotsOptions, k: number, batch: number, seq: numbe
   const lossSum: Tensor = keep(zeros(device, [k]));
   let state = 12345;
   const next = (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);
-  const vocabulary = bertConfig(config)?.vocabSize ?? 2;
+  const vocabulary = model.keptVocabulary?.length ?? bertConfig(config)?.vocabSize ?? 2; // ids the model takes
   const rows = Array.from({ length: batch }, () => Array.from({ length: seq }, () => 1 + next(vocabulary - 1)));
   const example = {
     batchSize: batch,

@@ -9,6 +9,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSlotDropout, ForwardContext, type SlotDropout } from '../nn/forward-context.js';
 import { releaseInput, uploadBatch } from '../nn/model-input.js';
+import { withPlaceholderWeights } from '../nn/module.js';
 import { CapturedTrainingStep } from './captured-training-step.js';
 import { trainingStepDataParallel } from './training-step.js';
 import type { Collective } from '../distributed/collective.js';
@@ -518,7 +519,8 @@ export class TrainingGroup {
       return slots.map((slot) => all[slot]);
     }
     let model = this.evalModels.get(slots.length);
-    if (!model) this.evalModels.set(slots.length, (model = this.options.evalModel(slots.length)));
+    // Its weights are copied in before every use: built without drawing any.
+    if (!model) this.evalModels.set(slots.length, (model = withPlaceholderWeights(() => this.options.evalModel!(slots.length))));
     copySlots(this.options.device, this.options.model.namedParameters(), model.namedParameters(), slots, slots.map((_, j) => j));
     return this.evaluateWith(model, examples);
   }
@@ -619,6 +621,7 @@ export class TrainingGroup {
    */
   async saveCheckpoint(slots: readonly number[] = this.runs.map((_, slot) => slot)): Promise<string | null> {
     const { model, optimizer } = this.options;
+    requireWholeVocabulary(model);
     const weights = await readTensors(model.namedParameters());
     const live = (slot: number) => this.runs[slot].stopped === null && !this.runs[slot].ended;
     for (const slot of slots.filter(live)) {
@@ -794,12 +797,18 @@ async function readStateArrays(device: Device, named: [string, StateArray][]): P
   return out;
 }
 
+/** A checkpoint holds the model's whole vocabulary; groups that keep part of it (fused-runner.ts) save none. */
+function requireWholeVocabulary(model: TrainableModel): void {
+  if (model.keptVocabulary) throw new Error(`checkpoint: this model keeps ${model.keptVocabulary.length} rows of its token embedding (keepVocabulary), so it cannot be saved or loaded as a whole model`);
+}
+
 function modelMetadata(model: TrainableModel): Record<string, string> {
   return { format: 'webtrainer', slots: String(model.slots) };
 }
 
 /** Writes a model's parameters (every slot) as safetensors, atomically; refuses NaN or infinite weights. */
 export async function saveModelWeights(model: TrainableModel, path: string): Promise<void> {
+  requireWholeVocabulary(model);
   const weights = await readTensors(model.namedParameters());
   requireFinite(weights, model.slots, new Set(), path, 'not saved');
   await writeSafetensors(path, weights, modelMetadata(model));
@@ -810,6 +819,7 @@ export async function saveModelWeights(model: TrainableModel, path: string): Pro
  * (except in `skipSlots`), before writing any.
  */
 export async function loadModelWeights(model: TrainableModel, path: string, device: Device, options: { skipSlots?: ReadonlySet<number> } = {}): Promise<void> {
+  requireWholeVocabulary(model);
   const content = await readSafetensors(path);
   const named = model.namedParameters();
   validateAgainst(content.tensors, new Map(named.map(([name, t]) => [name, { shape: [...t.shape], dtype: t.dtype === 'f32' ? 'F32' as const : 'I32' as const }])), path);
