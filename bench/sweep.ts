@@ -81,7 +81,7 @@ export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?
       const bytesBefore = device.poolStats().bytesLive;
       const trainer = new Trainer({
         device,
-        modelInit: (d, seeds) => new SequenceClassifier(d, model, seeds),
+        modelInit: (d, seeds, context) => new SequenceClassifier(d, model, seeds, { keptVocabulary: context?.vocabulary }),
         args: {
           per_device_train_batch_size: setup.batchSize, per_device_eval_batch_size: 64, max_steps: setup.maxSteps, max_seq_length: setup.maxSeqLength,
           eval_strategy: 'steps', eval_steps: setup.evalSteps, logging_steps: 1000, save_strategy: 'no', seed: 1,

@@ -9,7 +9,7 @@ import { SequenceClassifier } from '../nn/sequence-classifier.js';
 import type { FrozenTrial } from '../search/frozen-trial.js';
 import { resolveSpace } from '../search/spaces/resolve-space.js';
 import type { Study } from '../search/study.js';
-import { trialHyperparameters } from '../train/hyperparameter-search.js';
+import { probedModelInit, trialHyperparameters } from '../train/hyperparameter-search.js';
 import { readDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
@@ -70,7 +70,7 @@ export async function runSweep(argv: string[]): Promise<number> {
   let progress: SweepProgress | null = null; // made once the number of trials is known
   const trainer = new Trainer({
     // A trial's model settings (hidden_size, num_layers, … in the space) come in `context.model`.
-    modelInit: (device, seeds, context) => new SequenceClassifier(device, validateModelConfig({ ...model, ...context?.model }), seeds),
+    modelInit: (device, seeds, context) => new SequenceClassifier(device, validateModelConfig({ ...model, ...context?.model }), seeds, { keptVocabulary: context?.vocabulary }),
     callbacks: [{
       onStepEnd: ({ trialNumber, globalStep, maxSteps }) => {
         if (trialNumber === undefined) return;
@@ -103,7 +103,8 @@ export async function runSweep(argv: string[]): Promise<number> {
   let slots: number;
   let slotsText: string;
   if (slotsSetting === 'auto') {
-    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => trainer.options.modelInit!(d, seeds), args: trainer.args, maxSlots: nTrials });
+    const probed = probedModelInit(trainer, search, collective);
+    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: nTrials });
     slots = choice.slots;
     slotsText = choice.summary;
   } else {

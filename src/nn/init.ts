@@ -35,6 +35,27 @@ export class SlotRandom {
     return radius * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Moves the stream on by `count` normal() draws without computing them (only the uniforms are drawn; a pair split
+   * by the end keeps its second value as the spare): what drawing a table's rows that are not kept costs.
+   */
+  skipNormals(count: number): void {
+    let i = 0;
+    if (this.hasSpare && count > 0) {
+      this.hasSpare = false;
+      i = 1;
+    }
+    for (; i < count; i += 2) {
+      let u = 0;
+      while (u === 0) u = this.uniform();
+      const v = this.uniform();
+      if (i + 1 >= count) {
+        this.spare = Math.sqrt(-2 * Math.log(u)) * Math.sin(2 * Math.PI * v);
+        this.hasSpare = true;
+      }
+    }
+  }
+
   /** `out[i] = scale × normal()` for every i, in order: the same values, without a call per value. */
   fillNormal(out: Float32Array, scale: number): void {
     let i = 0;
@@ -62,7 +83,7 @@ export class SlotRandom {
 
 export type Initializer = { kind: 'normal'; std: number } | { kind: 'constant'; value: number };
 
-export const bertNormal: Initializer = { kind: 'normal', std: 0.02 };
+export const bertNormal = { kind: 'normal', std: 0.02 } satisfies Initializer;
 export const zerosInit: Initializer = { kind: 'constant', value: 0 };
 export const onesInit: Initializer = { kind: 'constant', value: 1 };
 

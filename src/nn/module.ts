@@ -37,15 +37,22 @@ export abstract class Module {
   private readonly children = new Map<string, Module>();
   training = true;
 
-  /** Makes a parameter of `shape` per slot, stored as (slots, ...shape). */
-  protected parameter(context: BuildContext, name: string, shape: number[], init: Initializer): Tensor {
+  /**
+   * Makes a parameter of `shape` per slot, stored as (slots, ...shape). `draw` (default: `init`'s values) fills one
+   * slot's values from that slot's random stream.
+   */
+  protected parameter(context: BuildContext, name: string, shape: number[], init: Initializer, draw?: (random: SlotRandom, values: Float32Array) => void): Tensor {
     let parameter: Tensor;
     if (placeholderDepth > 0) {
       parameter = keep(zeros(context.device, [context.slots, ...shape], { requiresGrad: true }));
     } else {
       const size = shape.reduce((p, d) => p * d, 1);
       const data = new Float32Array(context.slots * size);
-      context.randoms.forEach((random, slot) => initialValues(init, random, data.subarray(slot * size, (slot + 1) * size)));
+      context.randoms.forEach((random, slot) => {
+        const values = data.subarray(slot * size, (slot + 1) * size);
+        if (draw) draw(random, values);
+        else initialValues(init, random, values);
+      });
       parameter = keep(tensor(context.device, data, [context.slots, ...shape], { requiresGrad: true }));
     }
     this.ownParameters.set(name, parameter);

@@ -56,14 +56,20 @@ export class SequenceClassifier extends Module {
    */
   fusePooler = true;
 
-  /** `seeds`: one initialisation seed per trial slot (T = seeds.length). */
-  constructor(device: Device, config: ModelConfig, seeds: readonly number[]) {
+  /**
+   * `seeds`: one initialisation seed per trial slot (T = seeds.length). `keptVocabulary` (ascending token ids): the
+   * word embedding holds only these rows, drawn with the values the whole table would give them (as keepVocabulary
+   * after building, without drawing or uploading the rest); input ids are then positions in it.
+   */
+  constructor(device: Device, config: ModelConfig, seeds: readonly number[], options: { keptVocabulary?: Int32Array } = {}) {
     super();
     this.config = validateModelConfig({ ...config });
     this.slots = seeds.length;
     const context: BuildContext = { device, slots: seeds.length, randoms: seeds.map((s) => new SlotRandom(s)) };
     const c = this.config;
-    this.wordEmbeddings = this.child('word_embeddings', new Embedding(context, c.vocabSize, c.hiddenSize));
+    const kept = options.keptVocabulary;
+    this.wordEmbeddings = this.child('word_embeddings', new Embedding(context, c.vocabSize, c.hiddenSize, kept));
+    this.keptVocabulary = kept ? Int32Array.from(kept) : null;
     this.positionEmbeddings = this.child('position_embeddings', new Embedding(context, c.maxPositionEmbeddings, c.hiddenSize));
     this.embeddingNorm = this.child('embedding_norm', new LayerNorm(context, c.hiddenSize, c.layerNormEps));
     for (let i = 0; i < c.numLayers; i++) {

@@ -97,12 +97,21 @@ export function keepsReachedVocabulary(o: Pick<FusedRunnerOptions, 'dataCollator
   return (o.keepReachedVocabulary ?? true) && args.saveStrategy === 'no' && !o.dataCollator && !o.collective;
 }
 
-/** `modelInit`, then the model keeps `vocabulary`'s rows, if it can and one is given. */
+/**
+ * `modelInit` told the reached vocabulary (`context.vocabulary`); a model that did not build with it keeps its rows
+ * after, if it can. None given: `modelInit` as it is.
+ */
 export function withVocabulary(modelInit: ModelInit, vocabulary: ReachedVocabulary | null): ModelInit {
   if (!vocabulary) return modelInit;
+  const rows = vocabulary.rows;
   return (device, seeds, context) => {
-    const model = modelInit(device, seeds, context);
-    model.keepVocabulary?.(vocabulary.rows);
+    const model = modelInit(device, seeds, { trials: [], model: {}, ...context, vocabulary: rows });
+    if (!model.keptVocabulary) model.keepVocabulary?.(rows);
+    const kept = model.keptVocabulary;
+    if (kept && (kept.length !== rows.length || kept.some((id, i) => id !== rows[i]))) {
+      model.release();
+      throw new Error(`modelInit built a model that keeps ${kept.length} token embedding rows, not the ${rows.length} the data reaches (context.vocabulary)`);
+    }
     return model;
   };
 }
@@ -237,11 +246,9 @@ export class FusedRunner {
         }
         return built;
       };
+      if (reached) modelInit = withVocabulary(o.modelInit, reached.vocabulary);
       model = build(members);
-      if (reached && model.keepVocabulary) {
-        model.keepVocabulary(reached.vocabulary.rows);
-        modelInit = withVocabulary(o.modelInit, reached.vocabulary);
-      }
+      // A model that can keep part of its vocabulary did: the group's data is renumbered to it.
       const source = reached && model.keptVocabulary ? { ...o, datasets: () => reached, padId: reached.padId } : o;
       const config = model.config;
       optimizer = new AdamW(o.device, model.namedParameters(), members.map((m) => optimizerSettings(m.args)));

@@ -231,6 +231,20 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   }
 }
 
+/**
+ * The model a search's groups train, for the slot probe (slot-probe.ts) to time: modelInit's, on the vocabulary the
+ * data reaches where the groups keep it (fused-runner.ts, keepsReachedVocabulary).
+ */
+export function probedModelInit(trainer: Trainer, options: Pick<HyperparameterSearchOptions, 'keepReachedVocabulary'>, collective: Collective | null): ModelInit {
+  const modelInit = trainer.options.modelInit;
+  if (!modelInit) throw new Error('hyperparameterSearch: the Trainer needs a modelInit (as in Hugging Face) so each trial starts fresh');
+  const keeps = keepsReachedVocabulary({ dataCollator: trainer.options.dataCollator, keepReachedVocabulary: options.keepReachedVocabulary, ...(collective ? { collective } : {}) }, trainer.args);
+  if (!keeps) return modelInit;
+  const { train, eval: evaluation } = trainer.encodedDatasets();
+  if (!train || !evaluation) return modelInit;
+  return withVocabulary(modelInit, new ReachedVocabulary([train, evaluation], [trainer.options.tokenizer?.padId ?? 0]));
+}
+
 /** The search itself: in one process, or on rank 0 of a data-parallel group. */
 async function leadSearch(
   trainer: Trainer,
@@ -262,11 +276,7 @@ async function leadSearch(
   if (slots !== 'auto' && (!Number.isInteger(slots) || slots < 1)) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer or 'auto'`);
   const nTrials = space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20);
   if (slots === 'auto') {
-    // The probe times the model the groups will train: with the vocabulary the data reaches, where groups keep it.
-    const keeps = keepsReachedVocabulary({ dataCollator: trainer.options.dataCollator, keepReachedVocabulary: options.keepReachedVocabulary, ...(collective ? { collective } : {}) }, trainer.args);
-    const data = keeps ? datasets(trainer.args.maxSeqLength) : null;
-    const vocabulary = data ? new ReachedVocabulary([data.train, data.eval], [trainer.options.tokenizer?.padId ?? 0]) : null;
-    const probed = withVocabulary(modelInit, vocabulary);
+    const probed = probedModelInit(trainer, options, collective);
     const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials) });
     options.onSlots?.(choice);
     slots = choice.slots;

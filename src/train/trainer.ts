@@ -31,11 +31,18 @@ export type DatasetInput = TextDataset | readonly EncodedExample[];
 export interface ModelInitContext {
   trials: Trial[];
   model: Partial<ModelConfig>;
+  /**
+   * The token ids the search's data reaches, ascending, when the group trains on them alone (fused-runner.ts): a
+   * model may build its token embedding with only these rows (SequenceClassifier's `keptVocabulary`); one that does
+   * not is made to keep them after it is built (`keepVocabulary`), which costs drawing the whole table first.
+   */
+  vocabulary?: Int32Array;
 }
 
 /**
  * Builds a model for the given slot seeds (one per fused trial; one for plain training). In a search, `context`
- * holds the trials and their model settings: `new SequenceClassifier(device, { ...config, ...context?.model }, seeds)`.
+ * holds the trials, their model settings and the reached vocabulary:
+ * `new SequenceClassifier(device, { ...config, ...context?.model }, seeds, { keptVocabulary: context?.vocabulary })`.
  */
 export type ModelInit = (device: Device, seeds: number[], context?: ModelInitContext) => TrainableModel;
 

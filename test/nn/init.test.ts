@@ -1,8 +1,7 @@
 /**
- * Parameter initialisation's random stream (src/nn/init.ts): `fillNormal` is `normal()` called once per value, in
- * the same order and with the same Box-Muller pairs, so a table filled at once has the bits of one drawn a value at a
- * time: checked against normal() itself, across odd lengths that split a pair between calls and with uniform() and
- * normal() draws in between.
+ * Parameter initialisation's random stream (src/nn/init.ts), checked against normal() itself: `fillNormal` gives
+ * the bits of normal() called once per value, in order (across odd lengths that split a Box-Muller pair between
+ * calls, with uniform() and normal() draws in between), and `skipNormals(n)` leaves the stream where n calls would.
  */
 import { describe, expect, it } from 'vitest';
 import { SlotRandom } from '../../src/nn/init.js';
@@ -19,6 +18,18 @@ describe('SlotRandom.fillNormal', () => {
         expect(Buffer.from(values.buffer).equals(Buffer.from(expected.buffer)), `seed ${seed}, length ${length}`).toBe(true);
         expect(filled.normal()).toBe(oneByOne.normal());
         expect(filled.uniform()).toBe(oneByOne.uniform());
+      }
+    }
+  });
+
+  it('skipNormals(n) leaves the stream where n normal() calls leave it, a split pair\'s spare included', () => {
+    for (const seed of [3, 99]) {
+      const skipping = new SlotRandom(seed);
+      const drawing = new SlotRandom(seed);
+      for (const count of [0, 1, 2, 7, 64, 3, 1000, 5]) {
+        skipping.skipNormals(count);
+        for (let i = 0; i < count; i++) drawing.normal();
+        expect(skipping.normal(), `seed ${seed}, after ${count}`).toBe(drawing.normal());
       }
     }
   });

@@ -114,11 +114,30 @@ describe('keepVocabulary', () => {
     kept.release();
   });
 
+  it('built with keptVocabulary, draws the kept rows and every later parameter with the bits of building whole, then keeping', async () => {
+    // Hidden 7 (one head): rows of an odd length split Box-Muller pairs between kept and skipped rows.
+    for (const c of [config, { ...config, hiddenSize: 7, numHeads: 1 }]) {
+      const after = new SequenceClassifier(device(), c, SEEDS);
+      after.keepVocabulary(vocabulary.rows);
+      const built = new SequenceClassifier(device(), c, SEEDS, { keptVocabulary: vocabulary.rows });
+      expect([...built.keptVocabulary!]).toEqual([...vocabulary.rows]);
+      const expected = after.namedParameters();
+      for (const [i, [name, t]] of built.namedParameters().entries()) {
+        expect(t.shape, name).toEqual(expected[i][1].shape);
+        const [a, b] = [(await t.toArray()) as Float32Array, (await expected[i][1].toArray()) as Float32Array];
+        expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer)), `hidden ${c.hiddenSize}: ${name}`).toBe(true);
+      }
+      after.release();
+      built.release();
+    }
+    expect(() => new SequenceClassifier(device(), config, [1], { keptVocabulary: Int32Array.of(4, 600) })).toThrow(/row 600 to keep is outside the table's 500 rows/);
+  });
+
   it('refuses rows out of order, repeated or outside the table, once kept refuses again, and cannot be saved', async () => {
     const model = new SequenceClassifier(device(), config, [1]);
     expect(() => model.keepVocabulary(Int32Array.of(3, 2))).toThrow(/ascend without repeats, got 3 then 2/);
     expect(() => model.keepVocabulary(Int32Array.of(2, 2))).toThrow(/ascend without repeats/);
-    expect(() => model.keepVocabulary(Int32Array.of(1, 500))).toThrow(/row 500 is outside the table's 500 rows/);
+    expect(() => model.keepVocabulary(Int32Array.of(1, 500))).toThrow(/row 500 to keep is outside the table's 500 rows/);
     expect(() => model.keepVocabulary(new Int32Array(0))).toThrow(/no row to keep/);
     model.keepVocabulary(Int32Array.of(1, 2));
     expect(() => model.keepVocabulary(Int32Array.of(1))).toThrow(/already restricted/);

@@ -46,11 +46,16 @@ describe('a search on the reached vocabulary', () => {
   const evalSet = examples(6, 2);
   const grid = { learning_rate: [0.003, 0.01, 0.03], weight_decay: [0, 0.1] };
 
-  async function search(d: Device, options: { keep?: boolean; args?: Record<string, unknown>; dataCollator?: (e: EncodedExample[]) => ReturnType<typeof collateEncoded> } = {}) {
+  async function search(d: Device, options: { keep?: boolean; args?: Record<string, unknown>; dataCollator?: (e: EncodedExample[]) => ReturnType<typeof collateEncoded>; buildKept?: boolean } = {}) {
     const kept: number[] = [];
     const trainer = new Trainer({
       device: d,
-      modelInit: (dev, seeds) => {
+      modelInit: (dev, seeds, context) => {
+        // buildKept: as the CLI's modelInit, the model is built on the vocabulary it is told; else it is made to keep it.
+        if (options.buildKept) {
+          kept.push(context?.vocabulary?.length ?? -1);
+          return new SequenceClassifier(dev, config, seeds, { keptVocabulary: context?.vocabulary });
+        }
         const model = new SequenceClassifier(dev, config, seeds);
         const keepVocabulary = model.keepVocabulary.bind(model);
         model.keepVocabulary = (rows) => (kept.push(rows.length), keepVocabulary(rows));
@@ -88,6 +93,9 @@ describe('a search on the reached vocabulary', () => {
     expect(new Set(reached.kept)).toEqual(new Set([rows]));
     expect(reached.values.size).toBe(6);
     for (const [params, value] of whole.values) expect(reached.values.get(params), params).toBe(value);
+    const built = await search(device(), { buildKept: true });
+    expect(new Set(built.kept)).toEqual(new Set([rows]));
+    for (const [params, value] of whole.values) expect(built.values.get(params), params).toBe(value);
   });
 
   it('keeps the whole table when the trials save checkpoints or the Trainer has a data collator of its own', async () => {
