@@ -169,6 +169,26 @@ function loadTile(pairs: [target: string, source: string, factor: string][]): st
     }`;
 }
 
+/**
+ * Keys a query row visits: up to the sequence's last key with a bias above PADDING_BIAS (the model marks padding with
+ * −1e9). Keys after it add exact zeros (exp of −1e9 below the row's max is 0, and 0 × a finite value adds nothing),
+ * so leaving them out changes no bit, and a right-padded batch (a fused group's slots pad to the longest of all)
+ * costs its real lengths. A sequence with no such key visits all S. One invocation scans; workgroupUniformLoad hands
+ * the count to all, so loops with barriers or subgroup broadcasts stay uniform.
+ */
+const keyCountWgsl = /* wgsl */ `
+const PADDING_BIAS = -1e8;
+var<workgroup> keyCountShared: u32;
+fn keysToVisit(maskAt: u32, S: u32) -> u32 {
+  var n = S;
+  while (n > 0u && maskBias[maskAt + n - 1u] <= PADDING_BIAS) { n--; }
+  return select(n, S, n == 0u);
+}`;
+
+const keyCountSetup = /* wgsl */ `
+  if (local == 0u) { keyCountShared = keysToVisit(maskAt, S); }
+  let keyCount = workgroupUniformLoad(&keyCountShared);`;
+
 /** The per-slot dropout values every kernel that regenerates the mask needs. */
 const dropoutSetup = /* wgsl */ `
   let p = clamp(probabilities[t], 0.0, 1.0); // outside [0, 1] means never / always, as in kernels/dropout
@@ -194,6 +214,7 @@ ${dropoutInputsWgsl(7)}
 ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> keys: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C)
 var<workgroup> values: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C)`}
+${keyCountWgsl}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -209,18 +230,19 @@ ${entryPoint(spec)}
   var qs: array<vec4f, C>; // q · scale
   ${perChunk(D, (c) => `qs[${c}] = ${rowChunk('q', 'qAt', c, D)} * params.scale;`)}
   let maskAt = (t * params.batch + b) * S;
+${keyCountSetup}
 #if ${spec.dropout}
 ${dropoutSetup}
 #endif
   var m = LOWEST;
   var l = 0.0;
   var acc: array<vec4f, C>;
-  for (var first = 0u; first < S; first += TILE) {
+  for (var first = 0u; first < keyCount; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier(); // everyone is done with the previous tile
 ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     workgroupBarrier();`}
-    let count = min(TILE, S - first);
+    let count = min(TILE, keyCount - first);
     for (var jj = 0u; jj < count; jj++) {
       let j = first + jj;
       ${loadParts(spec, 'kPart', 'k', 'rowStart(t, b, j, h)')}
@@ -274,6 +296,7 @@ ${dropoutInputsWgsl(10)}
 ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> keys: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C)
 var<workgroup> values: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C)`}
+${keyCountWgsl}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -294,18 +317,19 @@ ${entryPoint(spec)}
   let rowStats = stats[statsAt];
   let inverse = 1.0 / rowStats.y;
   let maskAt = (t * params.batch + b) * S;
+${keyCountSetup}
 #if ${spec.dropout}
 ${dropoutSetup}
   let words32 = (S + 31u) / 32u;
   var bits = 0u;
 #endif
   var gradScores: array<vec4f, C>; // Σ_j dS_ij k_j: the gradient of q · scale
-  for (var first = 0u; first < S; first += TILE) {
+  for (var first = 0u; first < keyCount; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier();
 ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     workgroupBarrier();`}
-    let count = min(TILE, S - first);
+    let count = min(TILE, keyCount - first);
     for (var jj = 0u; jj < count; jj++) {
       let j = first + jj;
       ${loadParts(spec, 'kPart', 'k', 'rowStart(t, b, j, h)')}
@@ -317,7 +341,8 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
       if (j % 4u == 0u) { words = dropoutWords(j / 4u, row, block, call, seed); }
       let keeps = dropoutKeeps(words[j % 4u], p);
       bits |= select(0u, 1u << (j % 32u), keeps);
-      if (j % 32u == 31u || j == S - 1u) {
+      // Words past the visited keys stay unwritten: dispatch 2 reads them only for keys whose probability is 0.
+      if (j % 32u == 31u || j == keyCount - 1u) {
         if (i < S) { keepBits[statsAt * words32 + j / 32u] = bits; }
         bits = 0u;
       }
