@@ -136,8 +136,8 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) lo
 }
 
 /** Constants, Params and helpers shared by the three kernels. */
-function common({ headSize, rows, tile, lanes }: AttentionSpec): string {
-  return /* wgsl */ `${lanes === null ? '' : 'enable subgroups;'}
+function common({ headSize, rows, tile, lanes }: AttentionSpec, directives = ''): string {
+  return /* wgsl */ `${lanes === null ? '' : 'enable subgroups;'}${directives}
 const D = ${headSize}u;    // head size
 const C = ${chunksOf(headSize)}u;     // vec4 chunks per row
 const ROWS = ${rows}u;     // invocations per workgroup, one row each
@@ -364,8 +364,11 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
 /** Backward dispatch 2: per key row j, dK_j = Σ_i dS_ij (q_i · scale) and dV_j = Σ_i A_ij G_i. */
 export function attentionBackwardKeyValueWgsl(spec: AttentionSpec): string {
   const D = spec.headSize;
+  // Broadcast variant: a subgroup whose keys are all unvisited (keysToVisit) skips the loop, so a subgroup-uniform
+  // branch holds the loop's broadcasts (the subgroup_uniformity diagnostic asks for workgroup uniformity).
+  const broadcast = spec.lanes !== null;
   return wgsl`
-${common(spec)}
+${common(spec, broadcast ? '\ndiagnostic(off, subgroup_uniformity);' : '')}
 @group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
@@ -384,6 +387,7 @@ ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> queries: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C): q · scale
 var<workgroup> grads: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C): G
 var<workgroup> rowStats: array<vec4f, TILE>;                      // (TILE): m, 1 / l, δ of each query row`}
+${broadcast ? keyCountWgsl : ''}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -407,6 +411,12 @@ ${entryPoint(spec)}
 #endif
   var gradK: array<vec4f, C>;
   var gradV: array<vec4f, C>;
+${broadcast ? /* wgsl */ `
+  // An unvisited key j (after the sequence's last unmasked one) has probability 0 in every row: its dK and dV sums
+  // add only exact zeros, +0 from the +0 start. A subgroup of such keys writes that +0 without the loop.
+  let maskAt = (t * params.batch + b) * S;
+${keyCountSetup}
+  if (subgroupAny(column < keyCount)) {` : ''}
   for (var first = 0u; first < S; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier();
@@ -436,6 +446,7 @@ ${loadTile([['queries', 'q', ' * params.scale'], ['grads', 'gradContext', '']])}
       ${perChunk(D, (c) => `gradK[${c}] += gradScore * ${otherChunk(spec, 'queries', 'ii', 'qPart', c)};`, '\n      ')}
     }
   }
+${broadcast ? '  }' : ''}
   if (j < S) {
     ${perChunk(D, (c) => storeChunk('gradKey', 'kAt', c, D, `gradK[${c}]`), '\n    ')}
     ${perChunk(D, (c) => storeChunk('gradValue', 'kAt', c, D, `gradV[${c}]`), '\n    ')}
