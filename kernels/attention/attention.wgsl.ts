@@ -173,21 +173,32 @@ function loadTile(pairs: [target: string, source: string, factor: string][]): st
  * Keys a query row visits: up to the sequence's last key with a bias above PADDING_BIAS (the model marks padding with
  * −1e9). Keys after it add exact zeros (exp of −1e9 below the row's max is 0, and 0 × a finite value adds nothing),
  * so leaving them out changes no bit, and a right-padded batch (a fused group's slots pad to the longest of all)
- * costs its real lengths. A sequence with no such key visits all S. One invocation scans; workgroupUniformLoad hands
- * the count to all, so loops with barriers or subgroup broadcasts stay uniform.
+ * costs its real lengths. A sequence with no such key visits all S. The count is the same for the whole workgroup
+ * (one sequence). Shared variant: one invocation scans and workgroupUniformLoad hands the count to all, so the tile
+ * loop's barriers stay in uniform control flow. Broadcast variant: every invocation scans (a barrier costs lavapipe
+ * far more than a few loads, kernels/matmul/README.md), and the subgroup_uniformity diagnostic, which cannot see that
+ * the count is uniform, is turned off (`keyCountDirective`).
  */
-const keyCountWgsl = /* wgsl */ `
+function keyCountWgsl(spec: AttentionSpec): string {
+  return /* wgsl */ `
 const PADDING_BIAS = -1e8;
-var<workgroup> keyCountShared: u32;
+${spec.lanes === null ? 'var<workgroup> keyCountShared: u32;' : ''}
 fn keysToVisit(maskAt: u32, S: u32) -> u32 {
   var n = S;
   while (n > 0u && maskBias[maskAt + n - 1u] <= PADDING_BIAS) { n--; }
   return select(n, S, n == 0u);
 }`;
+}
 
-const keyCountSetup = /* wgsl */ `
+function keyCountSetup(spec: AttentionSpec): string {
+  if (spec.lanes !== null) return '  let keyCount = keysToVisit(maskAt, S);';
+  return /* wgsl */ `
   if (local == 0u) { keyCountShared = keysToVisit(maskAt, S); }
   let keyCount = workgroupUniformLoad(&keyCountShared);`;
+}
+
+/** Module directive for the kernels that bound loops by keysToVisit in the broadcast variant. */
+const keyCountDirective = (spec: AttentionSpec) => (spec.lanes === null ? '' : '\ndiagnostic(off, subgroup_uniformity);');
 
 /** The per-slot dropout values every kernel that regenerates the mask needs. */
 const dropoutSetup = /* wgsl */ `
@@ -201,7 +212,7 @@ const dropoutSetup = /* wgsl */ `
 export function attentionForwardWgsl(spec: AttentionSpec): string {
   const D = spec.headSize;
   return wgsl`
-${common(spec)}
+${common(spec, keyCountDirective(spec))}
 @group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
@@ -214,7 +225,7 @@ ${dropoutInputsWgsl(7)}
 ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> keys: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C)
 var<workgroup> values: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C)`}
-${keyCountWgsl}
+${keyCountWgsl(spec)}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -230,7 +241,7 @@ ${entryPoint(spec)}
   var qs: array<vec4f, C>; // q · scale
   ${perChunk(D, (c) => `qs[${c}] = ${rowChunk('q', 'qAt', c, D)} * params.scale;`)}
   let maskAt = (t * params.batch + b) * S;
-${keyCountSetup}
+${keyCountSetup(spec)}
 #if ${spec.dropout}
 ${dropoutSetup}
 #endif
@@ -279,7 +290,7 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
 export function attentionBackwardQueryWgsl(spec: AttentionSpec): string {
   const D = spec.headSize;
   return wgsl`
-${common(spec)}
+${common(spec, keyCountDirective(spec))}
 @group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
@@ -296,7 +307,7 @@ ${dropoutInputsWgsl(10)}
 ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> keys: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C)
 var<workgroup> values: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C)`}
-${keyCountWgsl}
+${keyCountWgsl(spec)}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -317,7 +328,7 @@ ${entryPoint(spec)}
   let rowStats = stats[statsAt];
   let inverse = 1.0 / rowStats.y;
   let maskAt = (t * params.batch + b) * S;
-${keyCountSetup}
+${keyCountSetup(spec)}
 #if ${spec.dropout}
 ${dropoutSetup}
   let words32 = (S + 31u) / 32u;
@@ -368,7 +379,7 @@ export function attentionBackwardKeyValueWgsl(spec: AttentionSpec): string {
   // branch holds the loop's broadcasts (the subgroup_uniformity diagnostic asks for workgroup uniformity).
   const broadcast = spec.lanes !== null;
   return wgsl`
-${common(spec, broadcast ? '\ndiagnostic(off, subgroup_uniformity);' : '')}
+${common(spec, keyCountDirective(spec))}
 @group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
 @group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
@@ -387,7 +398,7 @@ ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> queries: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C): q · scale
 var<workgroup> grads: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C): G
 var<workgroup> rowStats: array<vec4f, TILE>;                      // (TILE): m, 1 / l, δ of each query row`}
-${broadcast ? keyCountWgsl : ''}
+${broadcast ? keyCountWgsl(spec) : ''}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -415,7 +426,7 @@ ${broadcast ? /* wgsl */ `
   // An unvisited key j (after the sequence's last unmasked one) has probability 0 in every row: its dK and dV sums
   // add only exact zeros, +0 from the +0 start. A subgroup of such keys writes that +0 without the loop.
   let maskAt = (t * params.batch + b) * S;
-${keyCountSetup}
+${keyCountSetup(spec)}
   if (subgroupAny(column < keyCount)) {` : ''}
   for (var first = 0u; first < S; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
