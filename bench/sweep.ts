@@ -7,7 +7,8 @@
  * Per K: trials, pruned, wall seconds, trials per hour, the best objective (eval accuracy), and the device's
  * allocated bytes (the buffer pool's, free buffers given back) before the search and after the trainer was released:
  * a sweep must give back what it took. The peer each K is
- * measured against is K = 1 in the same run: `speedup` is trialsPerHour(K) / trialsPerHour(1).
+ * measured against is K = 1 in the same run: `speedup` is trialsPerHour(K) / trialsPerHour(1). An untimed warm-up
+ * (a few trials one at a time) compiles the shaders first, so that K = 1, which runs first, does not pay for them.
  */
 import { createDevice } from '../src/gpu/device.js';
 import { SequenceClassifier } from '../src/nn/sequence-classifier.js';
@@ -73,36 +74,44 @@ export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?
   const name = `${device.info.description} ${device.info.device}`.trim();
   log(`bench sweep on ${name}: ${setup.trials} trials × ${setup.maxSteps} steps (ASHA), K = ${ks.join(', ')}`);
   const results: SweepBenchResult[] = [];
+  setup.pruner = `SuccessiveHalving(minResource ${setup.evalSteps}, reductionFactor 2)`;
+  const trainerFor = () =>
+    new Trainer({
+      device,
+      modelInit: (d, seeds, context) => new SequenceClassifier(d, model, seeds, { keptVocabulary: context?.vocabulary }),
+      args: {
+        per_device_train_batch_size: setup.batchSize, per_device_eval_batch_size: 64, max_steps: setup.maxSteps, max_seq_length: setup.maxSeqLength,
+        eval_strategy: 'steps', eval_steps: setup.evalSteps, logging_steps: 1000, save_strategy: 'no', seed: 1,
+      },
+      trainDataset: train,
+      evalDataset: evaluation,
+      tokenizer,
+      computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
+    });
+  const search = (trainer: Trainer, k: number, trials: number, ended: { state: string; value?: number; lr: number; number: number }[] = []) =>
+    trainer.hyperparameterSearch({
+      nTrials: trials,
+      slots: k,
+      direction: 'maximize',
+      computeObjective: (m) => m.eval_accuracy,
+      hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 3e-2, { log: true }) }),
+      sampler: new RandomSampler({ seed: 7 }),
+      pruner: new SuccessiveHalvingPruner({ minResource: setup.evalSteps, reductionFactor: 2 }),
+      onTrialEnd: (_s, t) => void ended.push({ state: t.state, value: t.values?.[0], lr: t.params.learning_rate as number, number: t.number }),
+    });
   try {
+    // Untimed: a few one-at-a-time trials compile the shaders of most batch shapes, which would otherwise land on
+    // whichever K runs first (a sweep compiles once per process, whatever its K).
+    const warmup = trainerFor();
+    await search(warmup, 1, Math.min(4, setup.trials));
+    warmup.release();
     for (const k of ks) {
-      const pruner = new SuccessiveHalvingPruner({ minResource: setup.evalSteps, reductionFactor: 2 });
-      setup.pruner = `SuccessiveHalving(minResource ${setup.evalSteps}, reductionFactor 2)`;
       device.trimPool();
       const bytesBefore = device.poolStats().bytesLive;
-      const trainer = new Trainer({
-        device,
-        modelInit: (d, seeds, context) => new SequenceClassifier(d, model, seeds, { keptVocabulary: context?.vocabulary }),
-        args: {
-          per_device_train_batch_size: setup.batchSize, per_device_eval_batch_size: 64, max_steps: setup.maxSteps, max_seq_length: setup.maxSeqLength,
-          eval_strategy: 'steps', eval_steps: setup.evalSteps, logging_steps: 1000, save_strategy: 'no', seed: 1,
-        },
-        trainDataset: train,
-        evalDataset: evaluation,
-        tokenizer,
-        computeMetrics: ({ predictions, labelIds, numLabels }) => classificationMetrics(predictions, labelIds, numLabels),
-      });
+      const trainer = trainerFor();
       const ended: { state: string; value?: number; lr: number; number: number }[] = [];
       const started = performance.now();
-      await trainer.hyperparameterSearch({
-        nTrials: setup.trials,
-        slots: k,
-        direction: 'maximize',
-        computeObjective: (m) => m.eval_accuracy,
-        hpSpace: (trial) => ({ learning_rate: trial.suggestFloat('learning_rate', 1e-4, 3e-2, { log: true }) }),
-        sampler: new RandomSampler({ seed: 7 }),
-        pruner,
-        onTrialEnd: (_s, t) => void ended.push({ state: t.state, value: t.values?.[0], lr: t.params.learning_rate as number, number: t.number }),
-      });
+      await search(trainer, k, setup.trials, ended);
       const seconds = (performance.now() - started) / 1000;
       trainer.release();
       await device.sync();
