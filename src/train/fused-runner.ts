@@ -233,7 +233,7 @@ export class FusedRunner {
       // A group that saves no checkpoint trains on the vocabulary its data reaches (fusionKey keeps savers apart).
       const maxSeqLength = members[0].args.maxSeqLength;
       const reached = keepsReachedVocabulary(o, members[0].args) ? this.reached(maxSeqLength) : null;
-      let modelInit = o.modelInit;
+      const modelInit = withVocabulary(o.modelInit, reached?.vocabulary ?? null);
       // Every model of the group (its first, a refill's, a shrunk one) is modelInit's for its trials, with the group's
       // model settings: a fusion key includes them, so they are every trial's.
       const build = (trials: readonly Pending[]): TrainableModel => {
@@ -246,7 +246,6 @@ export class FusedRunner {
         }
         return built;
       };
-      if (reached) modelInit = withVocabulary(o.modelInit, reached.vocabulary);
       model = build(members);
       // A model that can keep part of its vocabulary did: the group's data is renumbered to it.
       const source = reached && model.keptVocabulary ? { ...o, datasets: () => reached, padId: reached.padId } : o;
