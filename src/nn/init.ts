@@ -63,12 +63,10 @@ export class SlotRandom {
       out[i++] = scale * this.spare;
       this.hasSpare = false;
     }
-    const rng = this.rng;
-    const uniform = () => ((rng.unsafeNext() >>> 0) * 2 ** 21 + ((rng.unsafeNext() >>> 0) >>> 11)) / 2 ** 53;
     for (; i < out.length; i += 2) {
       let u = 0;
-      while (u === 0) u = uniform();
-      const angle = 2 * Math.PI * uniform();
+      while (u === 0) u = this.uniform();
+      const angle = 2 * Math.PI * this.uniform();
       const radius = Math.sqrt(-2 * Math.log(u));
       out[i] = scale * (radius * Math.cos(angle));
       if (i + 1 < out.length) {
