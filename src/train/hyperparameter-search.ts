@@ -197,8 +197,7 @@ function defaultWarning(message: string): void {
 }
 
 export async function hyperparameterSearch(trainer: Trainer, options: HyperparameterSearchOptions = {}): Promise<BestRun | BestRun[]> {
-  const modelInit = trainer.options.modelInit;
-  if (!modelInit) throw new Error('hyperparameterSearch: the Trainer needs a modelInit (as in Hugging Face) so each trial starts fresh');
+  const modelInit = requireModelInit(trainer);
   const { train, eval: evalSet } = trainer.encodedDatasets();
   if (!train) throw new Error('hyperparameterSearch: the Trainer has no trainDataset');
   if (!evalSet) throw new Error('hyperparameterSearch: the Trainer has no evalDataset (the objective comes from evaluation)');
@@ -231,13 +230,19 @@ export async function hyperparameterSearch(trainer: Trainer, options: Hyperparam
   }
 }
 
+/** The Trainer's modelInit; a search needs one (as in Hugging Face) so that each trial starts fresh. */
+function requireModelInit(trainer: Trainer): ModelInit {
+  const modelInit = trainer.options.modelInit;
+  if (!modelInit) throw new Error('hyperparameterSearch: the Trainer needs a modelInit (as in Hugging Face) so each trial starts fresh');
+  return modelInit;
+}
+
 /**
  * The model a search's groups train, for the slot probe (slot-probe.ts) to time: modelInit's, on the vocabulary the
  * data reaches where the groups keep it (fused-runner.ts, keepsReachedVocabulary).
  */
 export function probedModelInit(trainer: Trainer, options: Pick<HyperparameterSearchOptions, 'keepReachedVocabulary'>, collective: Collective | null): ModelInit {
-  const modelInit = trainer.options.modelInit;
-  if (!modelInit) throw new Error('hyperparameterSearch: the Trainer needs a modelInit (as in Hugging Face) so each trial starts fresh');
+  const modelInit = requireModelInit(trainer);
   const keeps = keepsReachedVocabulary({ dataCollator: trainer.options.dataCollator, keepReachedVocabulary: options.keepReachedVocabulary, ...(collective ? { collective } : {}) }, trainer.args);
   if (!keeps) return modelInit;
   const { train, eval: evaluation } = trainer.encodedDatasets();
