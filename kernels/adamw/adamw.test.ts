@@ -30,6 +30,7 @@ import {
   packAdamWStepFields,
   planMomentsArena,
   type AdamWSlotSettings,
+  type MomentsArena,
 } from './adamw.js';
 import { adamwReferenceStep, clipReference } from './reference.js';
 
@@ -67,6 +68,11 @@ interface GpuRun {
 type Launchers = 'single' | 'multi';
 
 /** Floats in the device's largest moments chunk, as AdamW plans them. */
+/** launchAdamWMultiTensor's tensors: each parameter's buffers, with its m and v where `arena` placed them. */
+function arenaTensors(arena: MomentsArena, tensorSizes: readonly number[], params: GPUBuffer[], grads: GPUBuffer[], weightDecays: readonly boolean[]) {
+  return tensorSizes.map((n, k) => ({ param: params[k], grad: grads[k], ...arena.tensors[k], elementsPerSlot: n, weightDecay: weightDecays[k] }));
+}
+
 const largestChunk = (d: Device) => Math.floor(Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize) / 4);
 
 /** `chunkFloats`: 'multi' only, floats per moments chunk at most (default the device's largest). */
@@ -87,14 +93,7 @@ async function runGpu(steps: number, forceVectorWidth?: 1, launchers: Launchers 
     const gradients = sizes.map((n, k) => ({ buffer: grads[k], elementsPerSlot: n }));
     if (launchers === 'multi') {
       launchGradNormClipMultiTensor(d, gradients, hyper, T);
-      const tensors = sizes.map((n, k) => ({
-        param: params[k],
-        grad: grads[k],
-        ...arena.tensors[k],
-        elementsPerSlot: n,
-        weightDecay: decays[k],
-      }));
-      launchAdamWMultiTensor(d, { tensors, hyper, chunks, slots: T, forceVectorWidth });
+      launchAdamWMultiTensor(d, { tensors: arenaTensors(arena, sizes, params, grads, decays), hyper, chunks, slots: T, forceVectorWidth });
       continue;
     }
     launchGradNormClip(d, gradients, hyper, T);
@@ -364,6 +363,17 @@ describe('adamw, multi-tensor', () => {
   }
 
   /** Three steps of clip + update over `tensorSizes`, single- or multi-tensor; param, m, v read back with guards. */
+  /** Every param, m and v of the multi-tensor run has the single-tensor run's bits; no guard or chunk gap written. */
+  function expectSameBitsAsSingle(multi: Run, single: { state: Float32Array[] }): void {
+    expect(multi.chunkGuardsIntact, 'a value of a moments chunk outside every range was written').toBe(true);
+    const guard = new Float32Array(GUARD).fill(SENTINEL);
+    multi.state.forEach((values, i) => {
+      const [k, what] = [Math.floor(i / 3), ['param', 'm', 'v'][i % 3]];
+      expect(sameBits(values, single.state[i]), `tensor ${k} (${tensorSizes[k]} per slot) ${what} differs`).toBe(true);
+      expect(sameBits(values.subarray(values.length - GUARD), guard), `tensor ${k} ${what}: guard written`).toBe(true);
+    });
+  }
+
   async function run(launchers: Launchers, forceVectorWidth?: 1, tensorsPerDispatch?: number, arena = guardedArena()): Promise<Run> {
     const d = device();
     // Buffers one guard longer than the tensor, the guard filled with SENTINEL.
@@ -403,13 +413,7 @@ describe('adamw, multi-tensor', () => {
           launchAdamW(d, { param: params[k], grad: grads[k], m: ms[k], v: vs[k], hyper, slots: S, elementsPerSlot: n, weightDecay: tensorDecays[k], forceVectorWidth }),
         );
       } else {
-        const tensors = tensorSizes.map((n, k) => ({
-          param: params[k],
-          grad: grads[k],
-          ...arena.tensors[k],
-          elementsPerSlot: n,
-          weightDecay: tensorDecays[k],
-        }));
+        const tensors = arenaTensors(arena, tensorSizes, params, grads, tensorDecays);
         const spy = vi.spyOn(d, 'dispatch');
         try {
           launchAdamWMultiTensor(d, { tensors, hyper, chunks, slots: S, forceVectorWidth, tensorsPerDispatch });
@@ -515,13 +519,7 @@ describe('adamw, multi-tensor', () => {
     const scalarCount = force === 1 ? tensorSizes.length : tensorSizes.length - vec4Count;
     const vectorCount = tensorSizes.length - scalarCount;
     expect(multi.dispatches).toBe(Math.ceil(scalarCount / P) + Math.ceil(vectorCount / P));
-    expect(multi.chunkGuardsIntact, 'a value of the moments chunk outside every range was written').toBe(true);
-    const guard = new Float32Array(GUARD).fill(SENTINEL);
-    multi.state.forEach((values, i) => {
-      const [k, what] = [Math.floor(i / 3), ['param', 'm', 'v'][i % 3]];
-      expect(sameBits(values, single.state[i]), `tensor ${k} (${tensorSizes[k]} per slot) ${what} differs`).toBe(true);
-      expect(sameBits(values.subarray(values.length - GUARD), guard), `tensor ${k} ${what}: guard written`).toBe(true);
-    });
+    expectSameBitsAsSingle(multi, single);
   });
 
   /**
@@ -577,13 +575,7 @@ describe('adamw, multi-tensor', () => {
       expect(expected).toBeGreaterThan(oneChunk);
       expect(multi.bound.some((b) => b.chunks > 1 && b.tensors < P)).toBe(true);
     }
-    expect(multi.chunkGuardsIntact, 'a value of a moments chunk outside every range was written').toBe(true);
-    const guard = new Float32Array(GUARD).fill(SENTINEL);
-    multi.state.forEach((values, i) => {
-      const [k, what] = [Math.floor(i / 3), ['param', 'm', 'v'][i % 3]];
-      expect(sameBits(values, single.state[i]), `tensor ${k} (${tensorSizes[k]} per slot) ${what} differs`).toBe(true);
-      expect(sameBits(values.subarray(values.length - GUARD), guard), `tensor ${k} ${what}: guard written`).toBe(true);
-    });
+    expectSameBitsAsSingle(multi, single);
   });
 
   it('matches the float64 reference', async () => {
