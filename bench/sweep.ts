@@ -121,7 +121,7 @@ export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?
         k,
         trials: ended.length,
         pruned: ended.filter((t) => t.state === 'PRUNED').length,
-        seconds: round(seconds, 2),
+        seconds: round(seconds, 3),
         trialsPerHour: round((ended.length / seconds) * 3600, 1),
         bestObjective: complete.length ? Math.max(...complete) : null,
         bytesBefore,
