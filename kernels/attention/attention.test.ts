@@ -2,8 +2,8 @@
  * Fused attention (forward, and the gradients of q, k, v from the two backward dispatches) against the float64
  * reference, with and without dropout, with padding, for odd and multi-tile sequence lengths, odd head sizes,
  * several slots and the default model's d = 64; the dropout mask element for element against kernels/dropout's
- * reference; keys after a sequence's last unmasked one are never visited (NaN there changes no bit of the context
- * or dq); the op's gradients against finite differences; unsupported shapes.
+ * reference; keys and query rows after a sequence's last unmasked key are never visited (NaN there changes no bit,
+ * and those rows' context and gradients are 0); the op's gradients against finite differences; unsupported shapes.
  *
  * Tolerance: compare.ts's measure (|error| / (|expected| + 1% of the expected RMS)) below 3e-4 for the forward and
  * 1e-3 for the gradients (the registry gradcheck's gradient bound, test/tensor/ops-gradcheck.test.ts). The GPU sums
@@ -170,7 +170,7 @@ describe('fused attention', () => {
     }
   });
 
-  it.each(['broadcast', 'shared'] as const)('visits no key after a sequence\'s last unmasked one (%s variant): NaN there changes no bit of context or dq', async (variant) => {
+  it.each(['broadcast', 'shared'] as const)('visits no key or query row after a sequence\'s last unmasked key (%s variant): NaN there changes no bit, padding rows get 0', async (variant) => {
     // Right padding, a sequence with padding in the middle (its keys up to the last token are visited), a full one.
     const dims = { slots: 2, batch: 2, seq: 12, heads: 2, headSize: 4 };
     const { slots, batch, seq, heads, headSize } = dims;
@@ -180,18 +180,19 @@ describe('fused attention', () => {
     const mask = maskBiasOf(dims, lengths);
     mask[1 * seq + 3] = -1e9; // sequence 1: key 3 masked in the middle, visited all the same
     const [q, k, v, gradContext] = [randomArray(count, 31), randomArray(count, 32), randomArray(count, 33), randomArray(count, 34)];
-    const poisoned = [k, v].map((x) => x.map((value, n) => (Math.floor(n / hidden) % seq >= lengths[Math.floor(n / (hidden * seq))] ? Number.NaN : value)));
+    const padding = (n: number) => Math.floor(n / hidden) % seq >= lengths[Math.floor(n / (hidden * seq))];
+    // Keys, values, queries and the context's gradient of every padding row are NaN.
+    const poisoned = [q, k, v, gradContext].map((x) => x.map((value, n) => (padding(n) ? Number.NaN : value)));
     const c: Case = { dims, variant, dropout: { seeds: [3, 9], probabilities: [0.2, 0.4], base: [77, 0], offset: 2 } };
     const clean = await runGpu(c, [q, k, v, mask], gradContext);
-    const dirty = await runGpu(c, [q, poisoned[0], poisoned[1], mask], gradContext);
-    for (const [name, n] of [['context', 0], ['dq', 1]] as const) {
+    const dirty = await runGpu(c, [poisoned[0], poisoned[1], poisoned[2], mask], poisoned[3]);
+    for (const [name, n] of [['context', 0], ['dq', 1], ['dk', 2], ['dv', 3]] as const) {
       expect(dirty[n].every(Number.isFinite), name).toBe(true);
       expect(Buffer.from(dirty[n].buffer).equals(Buffer.from(clean[n].buffer)), name).toBe(true);
-    }
-    // dK and dV of an unvisited key are +0 (a subgroup of such keys skips its loop on lavapipe; the sums give +0).
-    for (const n of [2, 3]) {
+      // A padding row attends to nothing and nothing attends to it: all four are +0 there (a block of such rows
+      // skips its loop; the sums of the others give +0).
       clean[n].forEach((value, at) => {
-        if (Math.floor(at / hidden) % seq >= lengths[Math.floor(at / (hidden * seq))]) expect(Object.is(value, 0), `${n === 2 ? 'dk' : 'dv'}[${at}]`).toBe(true);
+        if (padding(at)) expect(Object.is(value, 0), `${name}[${at}]`).toBe(true);
       });
     }
     // And both against the float64 reference (which does visit every key).

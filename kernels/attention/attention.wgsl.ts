@@ -32,6 +32,8 @@
  * (kernels/dropout: block b·heads + h, row i = query, column j = key, Philox keyed by seed[t] and the call index),
  * through the same WGSL helpers (dropoutMaskWgsl). No mask is kept from the forward: the backward regenerates it.
  * Padding: maskBias (T, B, S) is added to the scores (−1e9 makes exp exactly 0 in f32), as the unfused path does.
+ * Keys and query rows after a sequence's last unmasked key are skipped: such a query row's context is 0
+ * (`keyCountWgsl`), where the unfused path computes a value nothing reads.
  *
  * Backward, with P = softmax(s), A = P ⊙ Z (the dropped-out probabilities), out = A·V and G = ∂loss/∂out:
  *   dV = Aᵀ G;  dA = G Vᵀ;  dS = P ⊙ (dA ⊙ Z − δ) with δ_i = Σ_j dA_ij A_ij = G_i · out_i;
@@ -173,7 +175,9 @@ function loadTile(pairs: [target: string, source: string, factor: string][]): st
  * Keys a query row visits: up to the sequence's last key with a bias above PADDING_BIAS (the model marks padding with
  * −1e9). Keys after it add exact zeros (exp of −1e9 below the row's max is 0, and 0 × a finite value adds nothing),
  * so leaving them out changes no bit, and a right-padded batch (a fused group's slots pad to the longest of all)
- * costs its real lengths. A sequence with no such key visits all S. The count is the same for the whole workgroup
+ * costs its real lengths. Query rows after it are padding too: they attend to nothing (context, dq and their share
+ * of dK, dV are 0; the model never reads them: its pooler takes row 0, and later layers never visit them as keys),
+ * so a row block of them skips the key loop. A sequence with no such key visits all S. The count is the same for the whole workgroup
  * (one sequence). Shared variant: one invocation scans and workgroupUniformLoad hands the count to all, so the tile
  * loop's barriers stay in uniform control flow. Broadcast variant: every invocation scans (a barrier costs lavapipe
  * far more than a few loads, kernels/matmul/README.md), and the subgroup_uniformity diagnostic, which cannot see that
@@ -195,6 +199,15 @@ function keyCountSetup(spec: AttentionSpec): string {
   return /* wgsl */ `
   if (local == 0u) { keyCountShared = keysToVisit(maskAt, S); }
   let keyCount = workgroupUniformLoad(&keyCountShared);`;
+}
+
+/**
+ * Keys a row block walks: keyCount, or none when all its rows come after the last visited key (padding rows, which
+ * attend to nothing). Broadcast variant: per subgroup (its lanes share each key by subgroupBroadcast). Shared
+ * variant: per workgroup, so that the tile loop's barriers stay in uniform control flow.
+ */
+function visitWgsl(spec: AttentionSpec, row: string): string {
+  return spec.lanes === null ? 'select(0u, keyCount, group.x * ROWS < keyCount)' : `select(0u, keyCount, subgroupAny(${row} < keyCount))`;
 }
 
 /** Module directive for the kernels that bound loops by keysToVisit in the broadcast variant. */
@@ -248,12 +261,13 @@ ${dropoutSetup}
   var m = LOWEST;
   var l = 0.0;
   var acc: array<vec4f, C>;
-  for (var first = 0u; first < keyCount; first += TILE) {
+  let visit = ${visitWgsl(spec, 'row')};
+  for (var first = 0u; first < visit; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier(); // everyone is done with the previous tile
 ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     workgroupBarrier();`}
-    let count = min(TILE, keyCount - first);
+    let count = min(TILE, visit - first);
     for (var jj = 0u; jj < count; jj++) {
       let j = first + jj;
       ${loadParts(spec, 'kPart', 'k', 'rowStart(t, b, j, h)')}
@@ -279,9 +293,11 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     }
   }
   if (i < S) {
+    // A row after the last visited key is padding: it attends to nothing (context 0), whatever it computed.
+    let attends = i < keyCount;
     let inverse = 1.0 / l;
-    ${perChunk(D, (c) => storeChunk('context', 'qAt', c, D, `(acc[${c}] * inverse)`), '\n    ')}
-    stats[(t * params.batch * params.heads + block) * S + i] = vec2f(m, l);
+    ${perChunk(D, (c) => storeChunk('context', 'qAt', c, D, `select(vec4f(0.0), acc[${c}] * inverse, attends)`), '\n    ')}
+    stats[(t * params.batch * params.heads + block) * S + i] = select(vec2f(0.0), vec2f(m, l), attends);
   }
 }`;
 }
@@ -335,12 +351,13 @@ ${dropoutSetup}
   var bits = 0u;
 #endif
   var gradScores: array<vec4f, C>; // Σ_j dS_ij k_j: the gradient of q · scale
-  for (var first = 0u; first < keyCount; first += TILE) {
+  let visit = ${visitWgsl(spec, 'row')};
+  for (var first = 0u; first < visit; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier();
 ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     workgroupBarrier();`}
-    let count = min(TILE, keyCount - first);
+    let count = min(TILE, visit - first);
     for (var jj = 0u; jj < count; jj++) {
       let j = first + jj;
       ${loadParts(spec, 'kPart', 'k', 'rowStart(t, b, j, h)')}
@@ -366,8 +383,9 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     }
   }
   if (i < S) {
-    ${perChunk(D, (c) => storeChunk('gradQuery', 'qAt', c, D, `(gradScores[${c}] * params.scale)`), '\n    ')}
-    delta[statsAt] = rowDelta;
+    let attends = i < keyCount; // a padding row's context is 0 whatever q is: dq 0
+    ${perChunk(D, (c) => storeChunk('gradQuery', 'qAt', c, D, `select(vec4f(0.0), gradScores[${c}] * params.scale, attends)`), '\n    ')}
+    delta[statsAt] = select(0.0, rowDelta, attends);
   }
 }`;
 }
@@ -398,7 +416,7 @@ ${spec.lanes !== null ? '' : /* wgsl */ `
 var<workgroup> queries: array<vec4f, ${spec.tile * chunksOf(D)}>; // (TILE, C): q · scale
 var<workgroup> grads: array<vec4f, ${spec.tile * chunksOf(D)}>;   // (TILE, C): G
 var<workgroup> rowStats: array<vec4f, TILE>;                      // (TILE): m, 1 / l, δ of each query row`}
-${broadcast ? keyCountWgsl(spec) : ''}
+${keyCountWgsl(spec)}
 
 ${entryPoint(spec)}
   ${laneOffsets(spec)}
@@ -422,13 +440,14 @@ ${entryPoint(spec)}
 #endif
   var gradK: array<vec4f, C>;
   var gradV: array<vec4f, C>;
+  // Query rows after the last visited key attend to nothing: only the first keyCount rows add to dK and dV.
+  let maskAt = (t * params.batch + b) * S;
+${keyCountSetup(spec)}
 ${broadcast ? /* wgsl */ `
   // An unvisited key j (after the sequence's last unmasked one) has probability 0 in every row: its dK and dV sums
   // add only exact zeros, +0 from the +0 start. A subgroup of such keys writes that +0 without the loop.
-  let maskAt = (t * params.batch + b) * S;
-${keyCountSetup(spec)}
   if (subgroupAny(column < keyCount)) {` : ''}
-  for (var first = 0u; first < S; first += TILE) {
+  for (var first = 0u; first < keyCount; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier();
 ${loadTile([['queries', 'q', ' * params.scale'], ['grads', 'gradContext', '']])}
@@ -437,7 +456,7 @@ ${loadTile([['queries', 'q', ' * params.scale'], ['grads', 'gradContext', '']])}
       rowStats[at] = vec4f(stats[r].x, 1.0 / stats[r].y, delta[r], 0.0);
     }
     workgroupBarrier();`}
-    let count = min(TILE, S - first);
+    let count = min(TILE, keyCount - first);
     for (var ii = 0u; ii < count; ii++) {
       ${loadParts(spec, 'qPart', 'q', 'rowStart(t, b, first + ii, h)', ' * params.scale')}
       ${loadParts(spec, 'gPart', 'gradContext', 'rowStart(t, b, first + ii, h)')}
@@ -459,8 +478,9 @@ ${loadTile([['queries', 'q', ' * params.scale'], ['grads', 'gradContext', '']])}
   }
 ${broadcast ? '  }' : ''}
   if (j < S) {
-    ${perChunk(D, (c) => storeChunk('gradKey', 'kAt', c, D, `gradK[${c}]`), '\n    ')}
-    ${perChunk(D, (c) => storeChunk('gradValue', 'kAt', c, D, `gradV[${c}]`), '\n    ')}
+    let visited = j < keyCount; // an unvisited key's sums are +0 (whatever its lanes computed beside visited ones)
+    ${perChunk(D, (c) => storeChunk('gradKey', 'kAt', c, D, `select(vec4f(0.0), gradK[${c}], visited)`), '\n    ')}
+    ${perChunk(D, (c) => storeChunk('gradValue', 'kAt', c, D, `select(vec4f(0.0), gradV[${c}], visited)`), '\n    ')}
   }
 }`;
 }

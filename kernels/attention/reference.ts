@@ -1,7 +1,8 @@
 /**
  * Float64 CPU reference for fused self-attention, forward and backward, written as the unfused composition with
  * plain loops: scores = (q·scale)·kᵀ + maskBias, P = softmax(scores), A = dropout(P) with kernels/dropout's mask of a
- * (T, B, heads, S, S) tensor, context = A·v with heads merged back into (T, B·S, hidden).
+ * (T, B, heads, S, S) tensor, context = A·v with heads merged back into (T, B·S, hidden). Query rows after a
+ * sequence's last unmasked key are padding and attend to nothing: P is 0 there (the fused kernels skip them).
  */
 import { dropoutMaskReference } from '../dropout/reference.js';
 import type { AttentionDims } from './attention.js';
@@ -37,7 +38,8 @@ function probabilities(
   for (let t = 0; t < slots; t++) {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
-        for (let i = 0; i < seq; i++) {
+        const rows = queryRows(maskBias, (t * batch + b) * seq, seq);
+        for (let i = 0; i < rows; i++) {
           let max = -Infinity;
           for (let j = 0; j < seq; j++) {
             let dot = 0;
@@ -62,6 +64,16 @@ function probabilities(
     }
   }
   return { softmax, factor };
+}
+
+/**
+ * Query rows that attend: up to the sequence's last key with a bias above −1e8 (all S when none is). The rows after
+ * it are padding: they attend to nothing, so their probabilities, context and gradients are 0.
+ */
+function queryRows(maskBias: ArrayLike<number>, at: number, seq: number): number {
+  let n = seq;
+  while (n > 0 && maskBias[at + n - 1] <= -1e8) n--;
+  return n === 0 ? seq : n;
 }
 
 /** The merged context (T, B·S, hidden). `scale`: what multiplies q (1/√d in the model). */
