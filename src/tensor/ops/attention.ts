@@ -4,7 +4,8 @@
  *   merge_heads(dropout(softmax((q · scale) · kᵀ + maskBias)) · v)
  * in one forward dispatch and two backward dispatches. The forward saves q, k, v, the mask, its output and each
  * query row's softmax statistics (max, sum): the backward recomputes the probabilities and regenerates the dropout
- * mask. maskBias gets no gradient (it is data).
+ * mask. maskBias gets no gradient (it is data). Query rows after a sequence's last key with a bias above −1e8 are
+ * padding: they attend to nothing (their context is 0, and they add nothing to any gradient).
  * Dropout is the unfused path's, mask for mask: site `callIndex` of kernels/dropout on the (T, B, heads, S, S)
  * probabilities. `attentionUnsupported` (kernels/attention) says which shapes the kernels take.
  */
