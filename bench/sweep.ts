@@ -7,8 +7,9 @@
  * Per K: trials, pruned, wall seconds, trials per hour, the best objective (eval accuracy), and the device's
  * allocated bytes (the buffer pool's, free buffers given back) before the search and after the trainer was released:
  * a sweep must give back what it took. The peer each K is
- * measured against is K = 1 in the same run: `speedup` is trialsPerHour(K) / trialsPerHour(1). An untimed warm-up
- * (a few trials one at a time) compiles the shaders first, so that K = 1, which runs first, does not pay for them.
+ * measured against is K = 1 in the same run: `speedup` is trialsPerHour(K) / trialsPerHour(1). Before each K, an
+ * untimed warm-up (max(4, K) trials at that K) compiles its shaders and grows the scratch textures, so no K pays
+ * one-time costs of the process that a long sweep spreads over hours.
  */
 import { createDevice } from '../src/gpu/device.js';
 import { SequenceClassifier } from '../src/nn/sequence-classifier.js';
@@ -100,12 +101,12 @@ export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?
       onTrialEnd: (_s, t) => void ended.push({ state: t.state, value: t.values?.[0], lr: t.params.learning_rate as number, number: t.number }),
     });
   try {
-    // Untimed: a few one-at-a-time trials compile the shaders of most batch shapes, which would otherwise land on
-    // whichever K runs first (a sweep compiles once per process, whatever its K).
-    const warmup = trainerFor();
-    await search(warmup, 1, Math.min(4, setup.trials));
-    warmup.release();
     for (const k of ks) {
+      // Untimed: a few trials at this K first compile the shaders of most of its batch and evaluation shapes and grow
+      // the scratch textures to its operands: one-time costs of a process, which a long sweep does not see.
+      const warmup = trainerFor();
+      await search(warmup, k, Math.min(Math.max(4, k), setup.trials));
+      warmup.release();
       device.trimPool();
       const bytesBefore = device.poolStats().bytesLive;
       const trainer = trainerFor();

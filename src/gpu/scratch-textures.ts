@@ -56,8 +56,9 @@ export class ScratchTextures {
     if (width > max || height > max) {
       throw new ShapeError(`${role}: a ${width}x${height} texture is over this device's largest (${max}x${max})`);
     }
-    // Grow by at least 1.5x, so a slowly growing shape does not replace the texture every call.
-    const grow = (wanted: number, now = 0) => Math.max(1, Math.min(max, Math.max(wanted, Math.ceil(now * 1.5))));
+    // A side that is too small grows by at least 1.5x, so a slowly growing shape does not replace the texture every
+    // call; a side that is large enough stays (a linear texture's width is always WIDTH).
+    const grow = (wanted: number, now = 0) => (wanted <= now ? now : Math.max(1, Math.min(max, Math.max(wanted, Math.ceil(now * 1.5)))));
     const size = [grow(width, current?.width), grow(height, current?.height)] as const;
     const texture = this.device.createTexture({ size, format: 'rgba32float', usage: USAGE, label: `scratch ${role}` });
     if (current) this.retire(current.texture);

@@ -1,4 +1,7 @@
-/** ScratchTextures: reuse while big enough, growth by at least 1.5x, the linear layout, and errors past the limit. */
+/**
+ * ScratchTextures: reuse while big enough, growth by at least 1.5x of the sides that are too small (only those), the
+ * linear layout, and errors past the limit.
+ */
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../../src/gpu/errors.js';
 import { ScratchTextures } from '../../src/gpu/scratch-textures.js';
@@ -7,14 +10,14 @@ import { useDevice } from '../helpers/gpu.js';
 describe('ScratchTextures', () => {
   const device = useDevice();
 
-  it('reuses a texture while it is big enough and grows it by at least 1.5x', () => {
+  it('reuses a texture while it is big enough and grows a side that is too small by at least 1.5x', () => {
     const retired: GPUTexture[] = [];
     const textures = new ScratchTextures(device().gpuDevice, (t) => retired.push(t));
     const first = textures.get('x', 10, 6);
     expect([first.width, first.height]).toEqual([10, 6]);
     expect(textures.get('x', 8, 6)).toBe(first);
     const grown = textures.get('x', 11, 2);
-    expect([grown.width, grown.height]).toEqual([15, 9]); // 1.5x each side, at least what was asked
+    expect([grown.width, grown.height]).toEqual([15, 6]); // the short side 1.5x (at least what was asked), the other kept
     expect(retired).toEqual([first.texture]);
     expect(textures.get('y', 1, 1)).not.toBe(grown); // roles are separate
     textures.destroy();
@@ -25,6 +28,9 @@ describe('ScratchTextures', () => {
     const linear = textures.linear('x', ScratchTextures.WIDTH * 2 + 1);
     expect([linear.width, linear.height]).toEqual([ScratchTextures.WIDTH, 3]);
     expect(textures.capacity).toBe(ScratchTextures.WIDTH * device().limits.maxTextureDimension2D);
+    // A larger operand adds rows; the width stays WIDTH (it once grew by 1.5x too, to 4x the texels needed).
+    const grown = textures.linear('x', ScratchTextures.WIDTH * 4);
+    expect([grown.width, grown.height]).toEqual([ScratchTextures.WIDTH, 5]);
     textures.destroy();
   });
 
