@@ -88,6 +88,9 @@ export interface TrainingGroupOptions {
   buildRefill?: (config: SlotRefillConfig, slot: number) => Promise<SlotRefill> | SlotRefill;
 }
 
+/** Evaluation batches recorded ahead of the one whose logits are awaited (predictWith). */
+const READS_IN_FLIGHT = 4;
+
 /** What rank 0 says of a refill: everything but the weights (those are broadcast as tensors). */
 export type SlotRefillConfig = Omit<SlotRefill, 'weights' | 'release'>;
 
@@ -557,26 +560,40 @@ export class TrainingGroup {
     const padId = this.options.padId ?? 0;
     const context = new ForwardContext(slots, false, null);
     model.eval();
+    // Batches are recorded, and their read back started, up to READS_IN_FLIGHT ahead of the one awaited: the device
+    // does not wait for the host to record the next batch, nor the host for each read.
+    const reads: { indices: number[]; read: Promise<[Float32Array | Int32Array, Float32Array | Int32Array]> }[] = [];
     let offset = 0;
-    for (const indices of evaluationBatches(n, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
-      const batch = this.collate(examples, indices);
-      const input = uploadBatch(device, stackSlots(new Array(slots).fill(batch), padId), model.config.maxPositionEmbeddings);
-      const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
-        const out = model.forward(input, context); // (T, B, C)
-        return [out, model.loss(out, input.labels!)] as const;
-      }));
-      const values = (await slotLogits.toArray()) as Float32Array;
-      const losses = await slotLoss.toArray();
+    const settleOldest = async () => {
+      const { indices, read } = reads.shift()!;
+      const [batchLogits, losses] = await read;
       for (let t = 0; t < slots; t++) {
-        logits[t].set(values.subarray(t * indices.length * numLabels, (t + 1) * indices.length * numLabels), offset * numLabels);
+        logits[t].set(batchLogits.subarray(t * indices.length * numLabels, (t + 1) * indices.length * numLabels), offset * numLabels);
         lossSums[t] += losses[t] * indices.length; // HF: per-sample mean over the whole set
       }
       offset += indices.length;
-      slotLogits.release();
-      slotLoss.release();
-      releaseInput(input);
+    };
+    try {
+      for (const indices of evaluationBatches(n, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
+        const batch = this.collate(examples, indices);
+        const input = uploadBatch(device, stackSlots(new Array(slots).fill(batch), padId), model.config.maxPositionEmbeddings);
+        const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
+          const out = model.forward(input, context); // (T, B, C)
+          return [out, model.loss(out, input.labels!)] as const;
+        }));
+        // The copies out are recorded now, so the tensors can go back to the pool at once.
+        const read = Promise.all([slotLogits.toArray(), slotLoss.toArray()]);
+        read.catch(() => undefined); // awaited in settleOldest (a failure is thrown there, once)
+        reads.push({ indices, read });
+        slotLogits.release();
+        slotLoss.release();
+        releaseInput(input);
+        if (reads.length > READS_IN_FLIGHT) await settleOldest();
+      }
+      while (reads.length > 0) await settleOldest();
+    } finally {
+      model.train();
     }
-    model.train();
     const labelIds = Int32Array.from(examples, (e) => e.label);
     return logits.map((slotLogits, t) => {
       const predictions = argmaxRows(slotLogits, numLabels);
