@@ -22,8 +22,15 @@ function epochSeed(seed: number, epoch: number): number {
   return (seed * 1_000_003 + epoch) >>> 0;
 }
 
-export function evaluationBatches(count: number, batchSize: number): number[][] {
-  return sequentialBatches(count, { batchSize });
+/**
+ * Evaluation batches of example indices, `batchSize` to a batch, of examples of similar length: indices in order of
+ * length (ties in dataset order), so a batch pads to little more than its own examples. An example's logits do not
+ * depend on the others in its batch (every kernel computes a row, or a sequence's rows, on its own, and padding keys
+ * and rows are skipped), so this changes no prediction; the caller puts each example's logits back at its index.
+ */
+export function evaluationBatches(lengths: readonly number[], batchSize: number): number[][] {
+  const byLength = Array.from(lengths.keys()).sort((a, b) => lengths[a] - lengths[b] || a - b);
+  return sequentialBatches(lengths.length, { batchSize }).map((batch) => batch.map((position) => byLength[position]));
 }
 
 /** Label of filler rows: the cross-entropy's ignore index, so they count in no slot's loss. */

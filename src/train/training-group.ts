@@ -563,18 +563,21 @@ export class TrainingGroup {
     // Batches are recorded, and their read back started, up to READS_IN_FLIGHT ahead of the one awaited: the device
     // does not wait for the host to record the next batch, nor the host for each read.
     const reads: { indices: number[]; read: Promise<[Float32Array | Int32Array, Float32Array | Int32Array]> }[] = [];
-    let offset = 0;
     const settleOldest = async () => {
       const { indices, read } = reads.shift()!;
       const [batchLogits, losses] = await read;
       for (let t = 0; t < slots; t++) {
-        logits[t].set(batchLogits.subarray(t * indices.length * numLabels, (t + 1) * indices.length * numLabels), offset * numLabels);
+        // Row p of the batch is example indices[p] (batches group examples by length).
+        indices.forEach((example, p) => {
+          const from = (t * indices.length + p) * numLabels;
+          logits[t].set(batchLogits.subarray(from, from + numLabels), example * numLabels);
+        });
         lossSums[t] += losses[t] * indices.length; // HF: per-sample mean over the whole set
       }
-      offset += indices.length;
     };
     try {
-      for (const indices of evaluationBatches(n, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
+      const lengths = examples.map((e) => e.inputIds.length);
+      for (const indices of evaluationBatches(lengths, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
         const batch = this.collate(examples, indices);
         const input = uploadBatch(device, stackSlots(new Array(slots).fill(batch), padId), model.config.maxPositionEmbeddings);
         const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
