@@ -15,10 +15,14 @@ export async function runBench(args: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },
+      rounds: { type: 'string' },
     },
     strict: true,
   });
   if (values.only && what !== 'kernels') throw new UsageError(`--only is an option of bench kernels, not of bench ${what}`);
+  if (values.rounds !== undefined && what !== 'sweep') throw new UsageError(`--rounds is an option of bench sweep, not of bench ${what}`);
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new UsageError(`--rounds must be a positive integer, got '${values.rounds}'`);
   switch (what) {
     case 'kernels': {
       const { benchKernels, formatKernelReport } = await import('./kernels.js');
@@ -44,7 +48,7 @@ export async function runBench(args: string[]): Promise<number> {
     }
     case 'sweep': {
       const { benchSweep, formatSweepReport } = await import('./sweep.js');
-      const report = await benchSweep({ quick: values.quick, json: values.json });
+      const report = await benchSweep({ quick: values.quick, json: values.json, rounds });
       process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatSweepReport(report));
       return 0;
     }

@@ -39,7 +39,9 @@ commands:
                                    N ranks, one device each, training data-parallel (torchrun's variables;
                                    rank 0 owns a sweep's study and prints); see README, Running across devices
   bench allreduce [--quick] [--json] all-reduce GB/s over loopback next to the raw socket's, 1 to 64 MB
-  bench sweep [--quick] [--json]   the same ASHA sweep with K = 1, 2, 4, 8 (16) fused slots: trials/hour against K = 1
+  bench sweep [--quick] [--json] [--rounds N]
+                                   the same ASHA sweep with K = 1, 2, 4, 8 (16) fused slots: trials/hour against K = 1
+                                   (each K's median of N rounds; 3 in the full run, 1 with --quick)
   help                             this text
 
 options of every command:

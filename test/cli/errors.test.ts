@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handleInterrupts, InterruptedError } from '../../src/cli/interrupt.js';
 import { runCli } from '../helpers/cli.js';
+import { runBench } from '../../bench/cli.js';
+import { UsageError } from '../../src/cli/args.js';
 
 let dir: string;
 const tiny = ['--model-hidden-size', '8', '--model-num-layers', '1', '--model-num-heads', '2', '--model-intermediate-size', '8'];
@@ -136,6 +138,13 @@ describe('exit codes and messages', () => {
     const slots = await run(['sweep', '--slots', '0']);
     expect(slots.code).toBe(2);
     expect(slots.stderr).toMatch(/^webtrainer: --slots must be a positive integer or 'auto', got '0'\n/);
+  });
+
+  it('a bad --rounds of bench sweep is a usage error naming the option', async () => {
+    // bench runs from bin/webtrainer.js, which hands runBench to main; here it is called as main would.
+    await expect(runBench(['sweep', '--rounds', '0'])).rejects.toThrow(new UsageError("--rounds must be a positive integer, got '0'"));
+    await expect(runBench(['train', '--rounds', '2'])).rejects.toThrow(UsageError);
+    await expect(runBench(['train', '--rounds', '2'])).rejects.toThrow(/--rounds is an option of bench sweep, not of bench train/);
   });
 
   it('errors print no stack trace unless --debug or WEBTRAINER_DEBUG=1', async () => {
