@@ -19,7 +19,6 @@ import {
   type TrainRunner,
 } from './train-model-spec.js';
 
-type Tf = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 type T = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 

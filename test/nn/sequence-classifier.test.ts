@@ -2,7 +2,7 @@
  * The SequenceClassifier against a float64 CPU implementation (test/helpers/reference-model.ts): logits and loss,
  * every parameter's gradient by central finite differences, padding invariance, and several slots in one model.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { ForwardContext } from '../../src/nn/forward-context.js';
 import { uploadBatch, releaseInput, type HostBatch } from '../../src/nn/model-input.js';
