@@ -6,7 +6,7 @@
 #   device run: carry [".gpu"], command "bash bench/gpu/run.sh"   (STAGES="variants torch" to run fewer)
 #   Stage limits in seconds: VARIANTS_S (170), KERNELS_S (240: each case now also times its ceiling probe), TESTS_S,
 #   BENCHSWEEP_S (240). `train` (dispatches and CPU recording per step) and `benchsweep` come first: they are the
-#   figures issue 14 asks of a GPU.
+#   figures issue 14 asks of a GPU. BENCHSWEEP_ROUNDS (1): bench sweep's rounds per K (3 would triple its time).
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -40,7 +40,7 @@ for s in $stages; do
     kernels) stage kernels; timeout "${KERNELS_S:-240}" $node bin/webtrainer.js bench kernels --json > "$RES/kernels.json" 2> "$RES/kernels.err"; tail -3 "$RES/kernels.err" ;;
     train) stage train; timeout 90 $node bin/webtrainer.js bench train --json > "$RES/train.json" 2> "$RES/train.err"; tail -3 "$RES/train.err" ;;
     # Issue 14: the fused-sweep benchmark (K = 1..16, slot refill, ASHA): trials/hour against K = 1 on this GPU.
-    benchsweep) stage benchsweep; timeout "${BENCHSWEEP_S:-240}" $node bin/webtrainer.js bench sweep --json > "$RES/bench-sweep.json" 2> "$RES/bench-sweep.err"; tail -6 "$RES/bench-sweep.err" ;;
+    benchsweep) stage benchsweep; timeout "${BENCHSWEEP_S:-240}" $node bin/webtrainer.js bench sweep --rounds "${BENCHSWEEP_ROUNDS:-1}" --json > "$RES/bench-sweep.json" 2> "$RES/bench-sweep.err"; tail -6 "$RES/bench-sweep.err" ;;
     # Issue 15: all-reduce against the raw socket with a core per rank.
     allreduce) stage allreduce; timeout 120 $node bin/webtrainer.js bench allreduce --json > "$RES/allreduce.json" 2> "$RES/allreduce.err"; tail -3 "$RES/allreduce.err" ;;
     sweep) stage sweep
