@@ -29,6 +29,16 @@ export function sizeClass(bytes: number): number {
   return octave + Math.ceil((bytes - octave) / quarter) * quarter;
 }
 
+/**
+ * The size a pooled buffer of `bytes` gets: its size class, unless that is over `largest` (the device's biggest
+ * storage binding). A hardware GPU's limit need not be a power of two (e.g. 2^31 − 1), and a buffer rounded over it
+ * could not be bound whole; such a buffer gets `bytes` rounded up to 4 (a class of its own).
+ */
+export function pooledSize(bytes: number, largest = Infinity): number {
+  const size = sizeClass(bytes);
+  return size <= largest ? size : Math.ceil(bytes / 4) * 4;
+}
+
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly stats: BufferPoolStats = { created: 0, bytesCreated: 0, inUse: 0, reused: 0, live: 0, bytesLive: 0 };
@@ -39,8 +49,9 @@ export class BufferPool {
     private readonly label: string,
   ) {}
 
-  acquire(bytes: number): GPUBuffer {
-    const size = sizeClass(bytes);
+  /** A buffer of at least `bytes`; `largest`: see pooledSize. */
+  acquire(bytes: number, largest = Infinity): GPUBuffer {
+    const size = pooledSize(bytes, largest);
     const buffer = this.free.get(size)?.pop();
     this.stats.inUse++;
     if (buffer) {

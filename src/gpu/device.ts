@@ -10,7 +10,7 @@
  */
 import { adapterForLocalRank, listAdapters } from './adapters.js';
 import { create, globals as webgpuGlobals } from 'webgpu';
-import { BufferPool, sizeClass, type BufferPoolStats } from './buffer-pool.js';
+import { BufferPool, pooledSize, type BufferPoolStats } from './buffer-pool.js';
 import { CaptureBuffers, CommandTrace, type CaptureResult, type TraceCommand } from './command-trace.js';
 import { DeviceLostError, GpuError, ShapeError } from './errors.js';
 import { collectGarbage, NativeObjectCounter } from './native-objects.js';
@@ -212,7 +212,7 @@ export class Device {
     }
     const size = Math.max(bytes, 4);
     const capture = this.capture?.buffers;
-    const buffer = capture?.takeHeld(sizeClass(size)) ?? this.storagePool.acquire(size);
+    const buffer = capture?.takeHeld(pooledSize(size, max)) ?? this.storagePool.acquire(size, max);
     capture?.allocated(buffer);
     if (this.poisonAllocations) this.upload(buffer, new Uint32Array(buffer.size / 4).fill(0x7fc00001), 0, 'constant');
     return buffer;
