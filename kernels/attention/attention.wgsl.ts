@@ -177,8 +177,8 @@ function loadTile(pairs: [target: string, source: string, factor: string][]): st
  * so leaving them out changes no bit, and a right-padded batch (a fused group's slots pad to the longest of all)
  * costs its real lengths. Query rows after it are padding too: they attend to nothing (context, dq and their share
  * of dK, dV are 0; the model never reads them: its pooler takes row 0, and later layers never visit them as keys),
- * so a row block of them skips the key loop. A sequence with no such key visits all S. The count is the same for the whole workgroup
- * (one sequence). Shared variant: one invocation scans and workgroupUniformLoad hands the count to all, so the tile
+ * so a row block of them skips the key loop. A sequence with no such key visits all S. The count is the same for
+ * the whole workgroup (one sequence). Shared variant: one invocation scans and workgroupUniformLoad hands the count to all, so the tile
  * loop's barriers stay in uniform control flow. Broadcast variant: every invocation scans (a barrier costs lavapipe
  * far more than a few loads, kernels/matmul/README.md), and the subgroup_uniformity diagnostic, which cannot see that
  * the count is uniform, is turned off (`keyCountDirective`).
@@ -210,7 +210,7 @@ function visitWgsl(spec: AttentionSpec, row: string): string {
   return spec.lanes === null ? 'select(0u, keyCount, group.x * ROWS < keyCount)' : `select(0u, keyCount, subgroupAny(${row} < keyCount))`;
 }
 
-/** Module directive for the kernels that bound loops by keysToVisit in the broadcast variant. */
+/** Module directive of the three kernels, which bound their loops by keysToVisit, in the broadcast variant. */
 const keyCountDirective = (spec: AttentionSpec) => (spec.lanes === null ? '' : '\ndiagnostic(off, subgroup_uniformity);');
 
 /** The per-slot dropout values every kernel that regenerates the mask needs. */
