@@ -125,7 +125,7 @@ export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?
       trials: ended.length,
       pruned: ended.filter((t) => t.state === 'PRUNED').length,
       seconds: round(seconds, 3),
-      roundSeconds: [],
+      roundSeconds: [round(seconds, 3)],
       trialsPerHour: round((ended.length / seconds) * 3600, 1),
       bestObjective: complete.length ? Math.max(...complete) : null,
       bytesBefore,
@@ -156,7 +156,7 @@ export async function benchSweep(options: { quick?: boolean; json?: boolean; ks?
       const result: SweepBenchResult = {
         ...all[0],
         seconds,
-        roundSeconds: all.map((r) => r.seconds),
+        roundSeconds: all.flatMap((r) => r.roundSeconds),
         trialsPerHour: round((all[0].trials / seconds) * 3600, 1),
         bytesAfter: all[all.length - 1].bytesAfter,
       };
