@@ -6,7 +6,7 @@
  */
 import { medianMs } from '../../bench/probes/probes.js';
 import { createDevice } from '../../src/gpu/device.js';
-import { keepBitsWords, launchAttention, launchAttentionBackward, type AttentionDims } from './attention.js';
+import { keepBitsWords, launchAttention, launchAttentionBackward, paddedSequences, type AttentionDims } from './attention.js';
 
 const device = await createDevice();
 console.log(`${device.info.description} ${device.info.device}`);
@@ -29,7 +29,9 @@ device.write(seeds, new Uint32Array(slots).fill(7));
 const probabilities = buffer(slots, 'p', 0.1);
 const callBase = device.allocate(8 * slots, 'call base');
 device.write(callBase, new Uint32Array(2 * slots));
-const common = { dims, q, k, v, maskBias, scale: 1 / 8, dropout: { seeds, probabilities, callBase, callOffset: 3 } };
+const sequences = device.allocate(8 * slots * batch, 'sequences');
+device.write(sequences, paddedSequences(slots, batch, seq));
+const common = { dims, q, k, v, maskBias, sequences, scale: 1 / 8, dropout: { seeds, probabilities, callBase, callOffset: 3 } };
 const flops = 2 * 2 * seq * seq * headSize * batch * heads * slots; // two S×S×d products
 for (const [what, run, products] of [
   ['forward', () => launchAttention(device, { ...common, context, stats }), 1],

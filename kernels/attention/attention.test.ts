@@ -37,6 +37,8 @@ interface Case {
   dropout?: { seeds: number[]; probabilities: number[]; base: [number, number]; offset: number };
   /** Default: the adapter's (broadcast on lavapipe). */
   variant?: AttentionVariant;
+  /** The packed layout: (T, B, 2) first row and rows owned per sequence, and rows per slot. Default: padded. */
+  packed?: { sequences: Int32Array; rowsPerSlot: number };
 }
 
 /** (T, B, S) mask bias: 0 for tokens, -1e9 for padding. */
@@ -51,10 +53,13 @@ afterAll(() => console.log(`attention errors (forward; dq, dk, dv):\n${measured.
 async function runGpu(c: Case, inputs: Float32Array[], gradContext: Float32Array): Promise<Float32Array[]> {
   const d = device();
   const { slots, batch, seq, heads, headSize } = c.dims;
-  const shape = [slots, batch * seq, heads * headSize];
+  const shape = [slots, c.packed?.rowsPerSlot ?? batch * seq, heads * headSize];
   const [q, k, v] = inputs.slice(0, 3).map((data) => tensor(d, data, shape, { requiresGrad: true }));
   const mask = tensor(d, inputs[3], [slots, batch, 1, 1, seq]);
   const extra: Tensor[] = [];
+  const sequences = c.packed && tensor(d, c.packed.sequences, [slots, batch, 2]);
+  if (sequences) extra.push(sequences);
+  const packing = c.packed && { sequences: sequences!, rowsPerSlot: c.packed.rowsPerSlot };
   let dropout = null;
   if (c.dropout) {
     const { seeds, probabilities, base, offset } = c.dropout;
@@ -65,7 +70,7 @@ async function runGpu(c: Case, inputs: Float32Array[], gradContext: Float32Array
     dropout = { seeds: s, probabilities: p, callBase, callIndex: offset };
   }
   const context = tidy(() => {
-    const out = attention(q, k, v, mask, { slots, batch, seq, heads, dropout, variant: c.variant });
+    const out = attention(q, k, v, mask, { slots, batch, seq, heads, dropout, variant: c.variant, ...packing });
     backward(out, { gradient: tensor(d, gradContext, shape) });
     return out;
   });
@@ -200,6 +205,49 @@ describe('fused attention', () => {
     const dropout = referenceDropout(c);
     expectClose(clean[0], attentionReference(q, k, v, mask, dims, scale, dropout), 3e-4, 'context');
     expectClose(clean[1], attentionBackwardReference(q, k, v, mask, gradContext, dims, scale, dropout).q, 1e-3, 'dq', 1e-6);
+  });
+
+  it.each(['broadcast', 'shared'] as const)('packed (%s variant): sequences end to end give the padded layout\'s bits, and 0 in each slot\'s tail, whatever is there', async (variant) => {
+    // S 20 in row blocks of 24; slot 0 packs 26 rows and slot 1 29 into 64: tails of 38 and 35 rows, past one
+    // grid of rows (their rows mod 24 write them). A sequence of 1 token, a full one.
+    const dims = { slots: 2, batch: 3, seq: 20, heads: 2, headSize: 8 };
+    const { slots, batch, seq, heads, headSize } = dims;
+    const hidden = heads * headSize;
+    const lengths = [5, 20, 1, 13, 7, 9];
+    const rowsPerSlot = 64;
+    const sequences = new Int32Array(2 * slots * batch);
+    const packedRow: number[] = []; // the padded row each packed row takes, or -1 (a slot's tail)
+    for (let t = 0; t < slots; t++) {
+      let next = 0;
+      for (let b = 0; b < batch; b++) {
+        const n = t * batch + b;
+        sequences[2 * n] = next;
+        sequences[2 * n + 1] = b === batch - 1 ? rowsPerSlot - next : lengths[n];
+        for (let s = 0; s < lengths[n]; s++) packedRow.push(n * seq + s);
+        next += lengths[n];
+      }
+      while (packedRow.length < (t + 1) * rowsPerSlot) packedRow.push(-1);
+    }
+    const count = slots * batch * seq * hidden;
+    const [q, k, v, gradContext] = [41, 42, 43, 44].map((seed) => randomArray(count, seed));
+    const mask = maskBiasOf(dims, lengths);
+    // Packed inputs: each sequence's rows end to end; NaN in every tail row.
+    const pack = (x: Float32Array) => {
+      const out = new Float32Array(slots * rowsPerSlot * hidden);
+      packedRow.forEach((from, to) => out.set(from < 0 ? new Float32Array(hidden).fill(Number.NaN) : x.subarray(from * hidden, (from + 1) * hidden), to * hidden));
+      return out;
+    };
+    const dropout = { seeds: [3, 9], probabilities: [0.2, 0.4], base: [77, 0] as [number, number], offset: 2 };
+    const padded = await runGpu({ dims, variant, dropout }, [q, k, v, mask], gradContext);
+    const packed = await runGpu({ dims, variant, dropout, packed: { sequences, rowsPerSlot } }, [pack(q), pack(k), pack(v), mask], pack(gradContext));
+    for (const [name, n] of [['context', 0], ['dq', 1], ['dk', 2], ['dv', 3]] as const) {
+      const expected = pack(padded[n]);
+      packedRow.forEach((from, row) => {
+        const got = packed[n].subarray(row * hidden, (row + 1) * hidden);
+        if (from < 0) expect(got.every((value) => Object.is(value, 0)), `${name}: tail row ${row} is +0`).toBe(true);
+        else expect(Buffer.from(got.slice().buffer).equals(Buffer.from(expected.slice(row * hidden, (row + 1) * hidden).buffer)), `${name}: row ${row}`).toBe(true);
+      });
+    }
   });
 
   it('gradients match finite differences of the reference (dropout on)', async () => {

@@ -28,7 +28,7 @@ export const MAX_ROWS = 64;
 /** Rows of the other side per workgroup-memory tile, at most (a multiple of 4). */
 export const MAX_TILE = 32;
 /** Storage buffers the backward's first kernel binds with dropout. */
-const STORAGE_BUFFERS = 13;
+const STORAGE_BUFFERS = 14;
 /** The broadcast variant's lanes per subgroup (constant lane indices in its WGSL). */
 const BROADCAST_LANES = 8;
 
@@ -49,6 +49,29 @@ export interface AttentionDims {
   seq: number; // S
   heads: number;
   headSize: number; // d; hidden = heads · d
+  /**
+   * Rows of each slot in q, k, v and the outputs: B·S (the default) when every sequence has S rows (padded), fewer
+   * when sequences lie end to end (packed; `AttentionLaunch.sequences` says where each starts).
+   */
+  rowsPerSlot?: number;
+}
+
+/** Rows per slot of the (T·rows, hidden) buffers: `rowsPerSlot`, else B·S. */
+export function rowsPerSlotOf(dims: AttentionDims): number {
+  return dims.rowsPerSlot ?? dims.batch * dims.seq;
+}
+
+/**
+ * The (T, B, 2) sequence table of the padded layout, every sequence S rows: sequence b starts at row b·S of its
+ * slot and owns S rows.
+ */
+export function paddedSequences(slots: number, batch: number, seq: number): Int32Array {
+  const table = new Int32Array(2 * slots * batch);
+  for (let n = 0; n < slots * batch; n++) {
+    table[2 * n] = (n % batch) * seq;
+    table[2 * n + 1] = seq;
+  }
+  return table;
 }
 
 /** The dropout of the attention probabilities (training), as kernels/dropout takes it. */
@@ -67,6 +90,12 @@ export interface AttentionLaunch {
   k: GPUBuffer; // (T, B·S, hidden)
   v: GPUBuffer; // (T, B·S, hidden)
   maskBias: GPUBuffer; // (T, B, S): 0 for tokens, −1e9 for padding keys
+  /**
+   * (T, B, 2) u32: per sequence, its first row within its slot and the rows it owns (≥ its tokens; S when padded).
+   * The kernels write every owned row (0 past the last visited key), so the owned rows of a slot must cover all its
+   * rows: packed, the last sequence owns the slot's tail.
+   */
+  sequences: GPUBuffer;
   /** Multiplies q before q·kᵀ: 1/√d in the model. */
   scale: number;
   /** null: no dropout (evaluation). */
@@ -133,21 +162,24 @@ export function attentionUnsupported(device: Device, dims: AttentionDims): strin
   if (device.limits.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS) {
     return `${STORAGE_BUFFERS} storage buffers per stage needed, the device allows ${device.limits.maxStorageBuffersPerShaderStage}`;
   }
-  if (slots * batch * seq * heads * headSize > 0xffffffff) return 'more than 2^32 elements';
+  const rows = rowsPerSlotOf(dims);
+  if (!Number.isInteger(rows) || rows < 1) return `rowsPerSlot ${rows} must be an integer ≥ 1`;
+  if (slots * Math.max(rows, batch * seq) * heads * headSize > 0xffffffff) return 'more than 2^32 elements';
   return null;
 }
 
 function check(device: Device, kernel: string, a: AttentionLaunch, buffers: [string, GPUBuffer, number][]): void {
   const why = attentionUnsupported(device, a.dims);
   if (why) throw new ShapeError(`${kernel}: ${why}`);
-  const { slots, batch, seq, heads, headSize } = a.dims;
-  const values = slots * batch * seq * heads * headSize;
+  const { slots, batch, seq } = a.dims;
+  const values = valuesOf(a.dims);
   assertCount(kernel, values);
   const all: [string, GPUBuffer, number][] = [
     ['q', a.q, values],
     ['k', a.k, values],
     ['v', a.v, values],
     ['maskBias', a.maskBias, slots * batch * seq],
+    ['sequences', a.sequences, 2 * slots * batch],
     ...buffers,
   ];
   if (a.dropout) {
@@ -162,8 +194,14 @@ function check(device: Device, kernel: string, a: AttentionLaunch, buffers: [str
   }
 }
 
-function shapesOf({ slots, batch, seq, heads, headSize }: AttentionDims, dropout: AttentionDropout | null): string {
-  return `T=${slots} B=${batch} S=${seq} heads=${heads} d=${headSize}${dropout ? ` dropout callOffset=${dropout.callOffset}` : ''}`;
+/** Values of q (and of k, v and each output): T · rows · hidden. */
+function valuesOf(dims: AttentionDims): number {
+  return dims.slots * rowsPerSlotOf(dims) * dims.heads * dims.headSize;
+}
+
+function shapesOf(dims: AttentionDims, dropout: AttentionDropout | null): string {
+  const { slots, batch, seq, heads, headSize } = dims;
+  return `T=${slots} B=${batch} S=${seq} rows=${rowsPerSlotOf(dims)} heads=${heads} d=${headSize}${dropout ? ` dropout callOffset=${dropout.callOffset}` : ''}`;
 }
 
 function dispatchAttention(
@@ -179,8 +217,8 @@ function dispatchAttention(
   device.dispatch({
     kernel,
     wgsl: wgslFor(generate, spec),
-    buffers: [a.q, a.k, a.v, a.maskBias, ...buffers],
-    params: packParams([batch, heads, seq, heads * headSize, a.dropout?.callOffset ?? 0], [a.scale]),
+    buffers: [a.q, a.k, a.v, a.maskBias, ...buffers, a.sequences],
+    params: packParams([batch, heads, seq, heads * headSize, a.dropout?.callOffset ?? 0, rowsPerSlotOf(a.dims)], [a.scale]),
     workgroups: [Math.ceil(seq / spec.rows), batch * heads, slots],
     shapes: `${shapesOf(a.dims, a.dropout)} ${variant}`,
   });
@@ -193,8 +231,8 @@ export function keepBitsWords({ slots, batch, seq, heads }: AttentionDims): numb
 
 /** context = merge_heads(dropout(softmax((q·scale)·kᵀ + maskBias)) · v), and the per-row softmax statistics. */
 export function launchAttention(device: Device, a: AttentionForwardLaunch): void {
-  const { slots, batch, seq, heads, headSize } = a.dims;
-  const values = slots * batch * seq * heads * headSize;
+  const { slots, batch, seq, heads } = a.dims;
+  const values = valuesOf(a.dims);
   check(device, 'attention', a, [
     ['context', a.context, values],
     ['stats', a.stats, 2 * slots * batch * heads * seq],
@@ -207,8 +245,8 @@ export function launchAttention(device: Device, a: AttentionForwardLaunch): void
 
 /** dq, dk, dv from the gradient of the context (two dispatches: queries, then keys and values). */
 export function launchAttentionBackward(device: Device, a: AttentionBackwardLaunch): void {
-  const { slots, batch, seq, heads, headSize } = a.dims;
-  const values = slots * batch * seq * heads * headSize;
+  const { slots, batch, seq, heads } = a.dims;
+  const values = valuesOf(a.dims);
   const rows = slots * batch * heads * seq;
   const d = a.dropout;
   if (d && !a.keepBits) throw new ShapeError('attention_backward: dropout needs a keepBits scratch buffer');

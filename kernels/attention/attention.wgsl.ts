@@ -1,11 +1,11 @@
 /**
- * Fused multi-head self-attention WGSL: from q, k, v (the query/key/value Linear outputs, each (T, B·S, hidden) with
- * hidden = heads·D) to the merged context (T, B·S, hidden), in one forward dispatch and two backward dispatches.
+ * Fused multi-head self-attention WGSL: from q, k, v (the query/key/value Linear outputs, each (T·rows, hidden) with
+ * hidden = heads·D) to the merged context (T·rows, hidden), in one forward dispatch and two backward dispatches.
  * It replaces the composition scale q → split heads → q·kᵀ → + maskBias → softmax → dropout → ·v → merge heads
  * (src/nn/attention.ts's unfused path, 12 forward and ~15 backward dispatches per layer).
  *
  * Layout. Workgroup (x, y, z) = (row block, b·heads + h, slot t); each invocation owns one row: a query row in the
- * forward and in the dq backward, a key row in the dk/dv backward. Heads are read in place from the (T, B·S, hidden)
+ * forward and in the dq backward, a key row in the dk/dv backward. Heads are read in place from the (T·rows, hidden)
  * buffers (row s of head h starts at ((t·B + b)·S + s)·hidden + h·D), so no permute is needed on either side.
  * A row of D values is held as C = ⌈D/4⌉ vec4s (zeros past D), in arrays indexed only by constants (the loops over
  * C are unrolled here), so they stay in registers: a first version looped over D in f32 arrays, which lavapipe keeps
@@ -138,21 +138,37 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) lo
 }
 
 /** Constants, Params and helpers shared by the three kernels. */
-function common({ headSize, rows, tile, lanes }: AttentionSpec, directives = ''): string {
+function common({ headSize, rows, tile, lanes }: AttentionSpec, directives: string, sequencesBinding: number): string {
   return /* wgsl */ `${lanes === null ? '' : 'enable subgroups;'}${directives}
 const D = ${headSize}u;    // head size
 const C = ${chunksOf(headSize)}u;     // vec4 chunks per row
 const ROWS = ${rows}u;     // invocations per workgroup, one row each
 const TILE = ${tile}u;     // rows of the other side per workgroup-memory tile
 const LOWEST = ${LOWEST};
-struct Params { batch: u32, heads: u32, seq: u32, hidden: u32, callOffset: u32, scale: f32 }
+struct Params { batch: u32, heads: u32, seq: u32, hidden: u32, callOffset: u32, rowsPerSlot: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(${sequencesBinding}) var<storage, read> sequences: array<u32>; // (T, B, 2): first row in its slot, rows owned
 
-// Start of row s of head h of sequence b of slot t in a (T, B·S, hidden) buffer.
-fn rowStart(t: u32, b: u32, s: u32, h: u32) -> u32 {
-  return ((t * params.batch + b) * params.seq + s) * params.hidden + h * D;
+// The workgroup's sequence: the row of its first token in the (T·rows, hidden) buffers, and how many rows it owns
+// (its tokens, its padding rows, and in the packed layout the slot's tail after its last sequence: sequenceOf).
+var<private> sequenceBase: u32;
+var<private> owned: u32;
+fn sequenceOf(t: u32, b: u32) {
+  let at = 2u * (t * params.batch + b);
+  sequenceBase = t * params.rowsPerSlot + sequences[at];
+  owned = sequences[at + 1u];
 }
 
+// Start of row s of head h of the workgroup's sequence.
+fn rowStart(s: u32, h: u32) -> u32 {
+  return (sequenceBase + s) * params.hidden + h * D;
+}
+
+// Rows the grid covers per sequence, ⌈S / ROWS⌉ · ROWS: rows past it that a sequence owns (a packed slot's tail)
+// are written by the invocation at their row mod this.
+fn gridRows() -> u32 {
+  return (params.seq + ROWS - 1u) / ROWS * ROWS;
+}
 // Which components of the chunk starting at element e are inside the row.
 fn inRow(e: u32) -> vec4<bool> {
   return vec4u(e) + vec4u(0u, 1u, 2u, 3u) < vec4u(D);
@@ -165,7 +181,7 @@ function loadTile(pairs: [target: string, source: string, factor: string][]): st
     `vec4f(${range(4).map((n) => `${source}[rowAt + min(e + ${n}u, D - 1u)]`).join(', ')})`;
   return /* wgsl */ `
     for (var at = local; at < TILE * C; at += ROWS) {
-      let rowAt = rowStart(t, b, min(first + at / C, S - 1u), h);
+      let rowAt = rowStart(min(first + at / C, keyCount - 1u), h); // past the visited rows: a copy of the last
       let e = (at % C) * 4u;
       ${pairs.map(([target, source, factor]) => `${target}[at] = select(vec4f(0.0), ${chunk(source)}${factor}, inRow(e));`).join('\n      ')}
     }`;
@@ -213,6 +229,18 @@ function visitWgsl(spec: AttentionSpec, row: string): string {
 /** Module directive of the three kernels, which bound their loops by keysToVisit, in the broadcast variant. */
 const keyCountDirective = (spec: AttentionSpec) => (spec.lanes === null ? '' : '\ndiagnostic(off, subgroup_uniformity);');
 
+/**
+ * Statements: the rows a sequence owns past the grid's (index + gridRows(), + 2 · gridRows(), …: a packed slot's
+ * tail after its last sequence) get zeros in `buffers`, so that no row of an output is left unwritten.
+ */
+function zeroTail(headSize: number, buffers: string[], index: string): string {
+  const stores = buffers.map((buffer) => perChunk(headSize, (c) => storeChunk(buffer, 'at', c, headSize, 'vec4f(0.0)'), ' ')).join('\n    ');
+  return `  for (var r = ${index} + gridRows(); r < owned; r += gridRows()) {
+    let at = rowStart(r, h);
+    ${stores}
+  }`;
+}
+
 /** The per-slot dropout values every kernel that regenerates the mask needs. */
 const dropoutSetup = /* wgsl */ `
   let p = clamp(probabilities[t], 0.0, 1.0); // outside [0, 1] means never / always, as in kernels/dropout
@@ -225,12 +253,12 @@ const dropoutSetup = /* wgsl */ `
 export function attentionForwardWgsl(spec: AttentionSpec): string {
   const D = spec.headSize;
   return wgsl`
-${common(spec, keyCountDirective(spec))}
-@group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
-@group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
-@group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
+${common(spec, keyCountDirective(spec), spec.dropout ? 10 : 7)}
+@group(0) @binding(1) var<storage, read> q: array<f32>;                // (T·rows, hidden)
+@group(0) @binding(2) var<storage, read> k: array<f32>;                // (T·rows, hidden)
+@group(0) @binding(3) var<storage, read> v: array<f32>;                // (T·rows, hidden)
 @group(0) @binding(4) var<storage, read> maskBias: array<f32>;         // (T, B, S): 0 token, −1e9 padding key
-@group(0) @binding(5) var<storage, read_write> context: array<f32>;    // (T, B·S, hidden)
+@group(0) @binding(5) var<storage, read_write> context: array<f32>;    // (T·rows, hidden)
 @group(0) @binding(6) var<storage, read_write> stats: array<vec2f>;    // (T, B, heads, S): row max m, Σ exp(s − m)
 #if ${spec.dropout}
 ${dropoutInputsWgsl(7)}
@@ -248,9 +276,10 @@ ${entryPoint(spec)}
   let b = block / params.heads;
   let h = block % params.heads;
   let i = group.x * ROWS + local;
+  sequenceOf(t, b);
   // Invocations past the last query redo it and skip only the stores: every invocation reaches every barrier.
-  let row = min(i, S - 1u);
-  let qAt = rowStart(t, b, row, h);
+  let row = min(i, min(S, owned) - 1u);
+  let qAt = rowStart(row, h);
   var qs: array<vec4f, C>; // q · scale
   ${perChunk(D, (c) => `qs[${c}] = ${rowChunk('q', 'qAt', c, D)} * params.scale;`)}
   let maskAt = (t * params.batch + b) * S;
@@ -270,8 +299,8 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     let count = min(TILE, visit - first);
     for (var jj = 0u; jj < count; jj++) {
       let j = first + jj;
-      ${loadParts(spec, 'kPart', 'k', 'rowStart(t, b, j, h)')}
-      ${loadParts(spec, 'vPart', 'v', 'rowStart(t, b, j, h)')}
+      ${loadParts(spec, 'kPart', 'k', 'rowStart(j, h)')}
+      ${loadParts(spec, 'vPart', 'v', 'rowStart(j, h)')}
       let score = ${dotRow(D, (c) => `dot(qs[${c}], ${otherChunk(spec, 'keys', 'jj', 'kPart', c)})`)} + maskBias[maskAt + j];
       if (score > m) {
         // A new max: rescale what was summed against the old one (exp(LOWEST − x) = 0 on the first key).
@@ -292,13 +321,15 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
       ${perChunk(D, (c) => `acc[${c}] += kept * ${otherChunk(spec, 'values', 'jj', 'vPart', c)};`, '\n      ')}
     }
   }
-  if (i < S) {
-    // A row after the last visited key is padding: it attends to nothing (context 0), whatever it computed.
-    let attends = i < keyCount;
+  // A row after the last visited key is padding: it attends to nothing (context 0), whatever it computed.
+  let attends = i < keyCount;
+  if (i < owned) { // row i itself: qAt is a clamped row's past S
     let inverse = 1.0 / l;
-    ${perChunk(D, (c) => storeChunk('context', 'qAt', c, D, `select(vec4f(0.0), acc[${c}] * inverse, attends)`), '\n    ')}
-    stats[(t * params.batch * params.heads + block) * S + i] = select(vec2f(0.0), vec2f(m, l), attends);
+    let outAt = rowStart(i, h);
+    ${perChunk(D, (c) => storeChunk('context', 'outAt', c, D, `select(vec4f(0.0), acc[${c}] * inverse, attends)`), '\n    ')}
   }
+  if (i < S) { stats[(t * params.batch * params.heads + block) * S + i] = select(vec2f(0.0), vec2f(m, l), attends); }
+${zeroTail(D, ['context'], 'i')}
 }`;
 }
 
@@ -306,15 +337,15 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
 export function attentionBackwardQueryWgsl(spec: AttentionSpec): string {
   const D = spec.headSize;
   return wgsl`
-${common(spec, keyCountDirective(spec))}
-@group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
-@group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
-@group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
+${common(spec, keyCountDirective(spec), spec.dropout ? 14 : 10)}
+@group(0) @binding(1) var<storage, read> q: array<f32>;                // (T·rows, hidden)
+@group(0) @binding(2) var<storage, read> k: array<f32>;                // (T·rows, hidden)
+@group(0) @binding(3) var<storage, read> v: array<f32>;                // (T·rows, hidden)
 @group(0) @binding(4) var<storage, read> maskBias: array<f32>;         // (T, B, S)
-@group(0) @binding(5) var<storage, read> context: array<f32>;          // (T, B·S, hidden): the forward's output
-@group(0) @binding(6) var<storage, read> gradContext: array<f32>;      // (T, B·S, hidden)
+@group(0) @binding(5) var<storage, read> context: array<f32>;          // (T·rows, hidden): the forward's output
+@group(0) @binding(6) var<storage, read> gradContext: array<f32>;      // (T·rows, hidden)
 @group(0) @binding(7) var<storage, read> stats: array<vec2f>;          // (T, B, heads, S): the forward's (m, l)
-@group(0) @binding(8) var<storage, read_write> gradQuery: array<f32>;  // (T, B·S, hidden)
+@group(0) @binding(8) var<storage, read_write> gradQuery: array<f32>;  // (T·rows, hidden)
 @group(0) @binding(9) var<storage, read_write> delta: array<f32>;      // (T, B, heads, S): G_i · out_i
 #if ${spec.dropout}
 ${dropoutInputsWgsl(10)}
@@ -333,14 +364,16 @@ ${entryPoint(spec)}
   let b = block / params.heads;
   let h = block % params.heads;
   let i = group.x * ROWS + local;
-  let row = min(i, S - 1u); // past the end: redo the last row, skip the stores
-  let qAt = rowStart(t, b, row, h);
+  sequenceOf(t, b);
+  let row = min(i, min(S, owned) - 1u); // past the end: redo the last row, skip the stores
+  let qAt = rowStart(row, h);
   var qs: array<vec4f, C>;
   var g: array<vec4f, C>;
   ${perChunk(D, (c) => `qs[${c}] = ${rowChunk('q', 'qAt', c, D)} * params.scale;`)}
   ${perChunk(D, (c) => `g[${c}] = ${rowChunk('gradContext', 'qAt', c, D)};`)}
   let rowDelta = ${dotRow(D, (c) => `dot(g[${c}], ${rowChunk('context', 'qAt', c, D)})`)};
-  let statsAt = (t * params.batch * params.heads + block) * S + row;
+  let statsRow = (t * params.batch * params.heads + block) * S; // the sequence's head's first row of stats
+  let statsAt = statsRow + row;
   let rowStats = stats[statsAt];
   let inverse = 1.0 / rowStats.y;
   let maskAt = (t * params.batch + b) * S;
@@ -360,8 +393,8 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
     let count = min(TILE, visit - first);
     for (var jj = 0u; jj < count; jj++) {
       let j = first + jj;
-      ${loadParts(spec, 'kPart', 'k', 'rowStart(t, b, j, h)')}
-      ${loadParts(spec, 'vPart', 'v', 'rowStart(t, b, j, h)')}
+      ${loadParts(spec, 'kPart', 'k', 'rowStart(j, h)')}
+      ${loadParts(spec, 'vPart', 'v', 'rowStart(j, h)')}
       let score = ${dotRow(D, (c) => `dot(qs[${c}], ${otherChunk(spec, 'keys', 'jj', 'kPart', c)})`)} + maskBias[maskAt + j];
       let gradKept = ${dotRow(D, (c) => `dot(g[${c}], ${otherChunk(spec, 'values', 'jj', 'vPart', c)})`)}; // dA_ij = G_i · v_j
       let probability = exp(score - rowStats.x) * inverse;
@@ -371,7 +404,7 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
       bits |= select(0u, 1u << (j % 32u), keeps);
       // Words past the visited keys stay unwritten: dispatch 2 reads them only for keys whose probability is 0.
       if (j % 32u == 31u || j == keyCount - 1u) {
-        if (i < S) { keepBits[statsAt * words32 + j / 32u] = bits; }
+        if (i < keyCount) { keepBits[statsAt * words32 + j / 32u] = bits; } // dispatch 2 reads visited rows only
         bits = 0u;
       }
       let z = select(0.0, keptScale, keeps);
@@ -382,11 +415,13 @@ ${loadTile([['keys', 'k', ''], ['values', 'v', '']])}
       ${perChunk(D, (c) => `gradScores[${c}] += gradScore * ${otherChunk(spec, 'keys', 'jj', 'kPart', c)};`, '\n      ')}
     }
   }
-  if (i < S) {
-    let attends = i < keyCount; // a padding row's context is 0 whatever q is: dq 0
-    ${perChunk(D, (c) => storeChunk('gradQuery', 'qAt', c, D, `select(vec4f(0.0), gradScores[${c}] * params.scale, attends)`), '\n    ')}
-    delta[statsAt] = select(0.0, rowDelta, attends);
+  let attends = i < keyCount; // a padding row's context is 0 whatever q is: dq 0
+  if (i < owned) {
+    let outAt = rowStart(i, h);
+    ${perChunk(D, (c) => storeChunk('gradQuery', 'outAt', c, D, `select(vec4f(0.0), gradScores[${c}] * params.scale, attends)`), '\n    ')}
   }
+  if (i < S) { delta[statsRow + i] = select(0.0, rowDelta, attends); }
+${zeroTail(D, ['gradQuery'], 'i')}
 }`;
 }
 
@@ -397,16 +432,16 @@ export function attentionBackwardKeyValueWgsl(spec: AttentionSpec): string {
   // branch holds the loop's broadcasts (the subgroup_uniformity diagnostic asks for workgroup uniformity).
   const broadcast = spec.lanes !== null;
   return wgsl`
-${common(spec, keyCountDirective(spec))}
-@group(0) @binding(1) var<storage, read> q: array<f32>;                // (T, B·S, hidden)
-@group(0) @binding(2) var<storage, read> k: array<f32>;                // (T, B·S, hidden)
-@group(0) @binding(3) var<storage, read> v: array<f32>;                // (T, B·S, hidden)
+${common(spec, keyCountDirective(spec), spec.dropout ? 12 : 10)}
+@group(0) @binding(1) var<storage, read> q: array<f32>;                // (T·rows, hidden)
+@group(0) @binding(2) var<storage, read> k: array<f32>;                // (T·rows, hidden)
+@group(0) @binding(3) var<storage, read> v: array<f32>;                // (T·rows, hidden)
 @group(0) @binding(4) var<storage, read> maskBias: array<f32>;         // (T, B, S)
-@group(0) @binding(5) var<storage, read> gradContext: array<f32>;      // (T, B·S, hidden)
+@group(0) @binding(5) var<storage, read> gradContext: array<f32>;      // (T·rows, hidden)
 @group(0) @binding(6) var<storage, read> stats: array<vec2f>;          // (T, B, heads, S): the forward's (m, l)
 @group(0) @binding(7) var<storage, read> delta: array<f32>;            // (T, B, heads, S): from dispatch 1
-@group(0) @binding(8) var<storage, read_write> gradKey: array<f32>;    // (T, B·S, hidden)
-@group(0) @binding(9) var<storage, read_write> gradValue: array<f32>;  // (T, B·S, hidden)
+@group(0) @binding(8) var<storage, read_write> gradKey: array<f32>;    // (T·rows, hidden)
+@group(0) @binding(9) var<storage, read_write> gradValue: array<f32>;  // (T·rows, hidden)
 #if ${spec.dropout}
 @group(0) @binding(10) var<storage, read> probabilities: array<f32>;   // (T) drop probability per slot
 @group(0) @binding(11) var<storage, read> keepBits: array<u32>;        // (T, B, heads, S, ⌈S/32⌉): from dispatch 1
@@ -426,8 +461,9 @@ ${entryPoint(spec)}
   let b = block / params.heads;
   let h = block % params.heads;
   let j = group.x * ROWS + local;
-  let column = min(j, S - 1u); // this invocation's key; past the end: redo the last one, skip the stores
-  let kAt = rowStart(t, b, column, h);
+  sequenceOf(t, b);
+  let column = min(j, min(S, owned) - 1u); // this invocation's key; past the end: redo the last one, skip the stores
+  let kAt = rowStart(column, h);
   var kj: array<vec4f, C>;
   var vj: array<vec4f, C>;
   ${perChunk(D, (c) => `kj[${c}] = ${rowChunk('k', 'kAt', c, D)};`)}
@@ -458,8 +494,8 @@ ${loadTile([['queries', 'q', ' * params.scale'], ['grads', 'gradContext', '']])}
     workgroupBarrier();`}
     let count = min(TILE, keyCount - first);
     for (var ii = 0u; ii < count; ii++) {
-      ${loadParts(spec, 'qPart', 'q', 'rowStart(t, b, first + ii, h)', ' * params.scale')}
-      ${loadParts(spec, 'gPart', 'gradContext', 'rowStart(t, b, first + ii, h)')}
+      ${loadParts(spec, 'qPart', 'q', 'rowStart(first + ii, h)', ' * params.scale')}
+      ${loadParts(spec, 'gPart', 'gradContext', 'rowStart(first + ii, h)')}
       let score = ${dotRow(D, (c) => `dot(${otherChunk(spec, 'queries', 'ii', 'qPart', c)}, kj[${c}])`)} + bias;
       let gradKept = ${dotRow(D, (c) => `dot(${otherChunk(spec, 'grads', 'ii', 'gPart', c)}, vj[${c}])`)}; // dA_ij = G_i · v_j
       ${spec.lanes === null ? 'let r = rowStats[ii];' : 'let r = vec4f(stats[statsAt + first + ii].x, 1.0 / stats[statsAt + first + ii].y, delta[statsAt + first + ii], 0.0);'}
@@ -477,10 +513,12 @@ ${loadTile([['queries', 'q', ' * params.scale'], ['grads', 'gradContext', '']])}
     }
   }
 ${broadcast ? '  }' : ''}
-  if (j < S) {
+  if (j < owned) {
     let visited = j < keyCount; // an unvisited key's sums are +0 (whatever its lanes computed beside visited ones)
-    ${perChunk(D, (c) => storeChunk('gradKey', 'kAt', c, D, `select(vec4f(0.0), gradK[${c}], visited)`), '\n    ')}
-    ${perChunk(D, (c) => storeChunk('gradValue', 'kAt', c, D, `select(vec4f(0.0), gradV[${c}], visited)`), '\n    ')}
+    let outAt = rowStart(j, h);
+    ${perChunk(D, (c) => storeChunk('gradKey', 'outAt', c, D, `select(vec4f(0.0), gradK[${c}], visited)`), '\n    ')}
+    ${perChunk(D, (c) => storeChunk('gradValue', 'outAt', c, D, `select(vec4f(0.0), gradV[${c}], visited)`), '\n    ')}
   }
+${zeroTail(D, ['gradKey', 'gradValue'], 'j')}
 }`;
 }
