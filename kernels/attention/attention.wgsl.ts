@@ -290,7 +290,7 @@ ${dropoutSetup}
   var m = LOWEST;
   var l = 0.0;
   var acc: array<vec4f, C>;
-  let visit = ${visitWgsl(spec, 'row')};
+  let visit = ${visitWgsl(spec, 'i')};
   for (var first = 0u; first < visit; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier(); // everyone is done with the previous tile
@@ -384,7 +384,7 @@ ${dropoutSetup}
   var bits = 0u;
 #endif
   var gradScores: array<vec4f, C>; // Σ_j dS_ij k_j: the gradient of q · scale
-  let visit = ${visitWgsl(spec, 'row')};
+  let visit = ${visitWgsl(spec, 'i')};
   for (var first = 0u; first < visit; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier();
@@ -482,7 +482,7 @@ ${keyCountSetup(spec)}
 ${broadcast ? /* wgsl */ `
   // An unvisited key j (after the sequence's last unmasked one) has probability 0 in every row: its dK and dV sums
   // add only exact zeros, +0 from the +0 start. A subgroup of such keys writes that +0 without the loop.
-  if (subgroupAny(column < keyCount)) {` : ''}
+  if (subgroupAny(j < keyCount)) {` : ''}
   for (var first = 0u; first < keyCount; first += TILE) {
 ${spec.lanes !== null ? '' : /* wgsl */ `
     workgroupBarrier();

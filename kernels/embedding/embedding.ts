@@ -12,6 +12,8 @@ import {
   embeddingHeadsWgsl,
   embeddingLinksWgsl,
   HEADS_BLOCK,
+  selectFirstRowsBackwardWgsl,
+  selectFirstRowsWgsl,
   selectRowsBackwardWgsl,
   selectRowsWgsl,
 } from './embedding.wgsl.js';
@@ -191,6 +193,61 @@ export function launchSelectRowsBackward(
     wgsl: wgslFor(selectRowsBackwardWgsl, width as 1 | 4),
     buffers: [gradOutput, gradX],
     params: packParams([count, shape.hidden / width, shape.stride, shape.offset]),
+    workgroups: gridFor(count),
+    shapes,
+  });
+}
+
+/** x (slots, rowsPerSlot, hidden) read as rows; out (slots, batch, hidden); sequences (slots, batch, 2) i32. */
+export interface SelectFirstRowsShape {
+  slots: number;
+  batch: number;
+  rowsPerSlot: number;
+  hidden: number;
+}
+
+function selectFirstRowsLaunch(kernel: string, s: SelectFirstRowsShape, big: [string, GPUBuffer], small: [string, GPUBuffer], sequences: GPUBuffer) {
+  for (const [name, value] of [['slots', s.slots], ['batch', s.batch], ['rowsPerSlot', s.rowsPerSlot], ['hidden', s.hidden]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new ShapeError(`${kernel}: ${name} ${value} must be an integer ≥ 1`);
+  }
+  const rows = s.slots * s.rowsPerSlot;
+  assertCount(kernel, rows * s.hidden);
+  for (const [[what, buffer], n] of [[big, rows * s.hidden], [small, s.slots * s.batch * s.hidden], [['sequences', sequences], 2 * s.slots * s.batch]] as const) {
+    if (buffer.size < n * 4) throw new ShapeError(`${kernel}: ${what} holds ${buffer.size / 4} values, needs ${n}`);
+  }
+  const width = s.hidden % 4 === 0 ? 4 : 1;
+  return { width, rows, shapes: `slots=${s.slots} batch=${s.batch} rowsPerSlot=${s.rowsPerSlot} hidden=${s.hidden}` };
+}
+
+/**
+ * out[t, b] = x[t, first row of sequence b], the rows `sequences` gives (kernels/attention's table: first row within
+ * the slot, rows owned): the [CLS] rows of packed sequences. One gather dispatch.
+ */
+export function launchSelectFirstRows(device: Device, x: GPUBuffer, sequences: GPUBuffer, output: GPUBuffer, shape: SelectFirstRowsShape): void {
+  const { width, shapes } = selectFirstRowsLaunch('select_first_rows', shape, ['x', x], ['output', output], sequences);
+  const count = (shape.slots * shape.batch * shape.hidden) / width;
+  device.dispatch({
+    kernel: `select_first_rows_v${width === 4 ? 2 : 1}`,
+    wgsl: wgslFor(selectFirstRowsWgsl, width as 1 | 4),
+    buffers: [x, sequences, output],
+    params: packParams([count, shape.hidden / width, shape.batch, shape.rowsPerSlot]),
+    workgroups: gridFor(count),
+    shapes,
+  });
+}
+
+/**
+ * gradX[t, r] = gradOutput[t, b] where r is sequence b's first row, else 0: one dispatch writing all of gradX. The
+ * first rows must ascend within each slot (both layouts lay sequences out in order).
+ */
+export function launchSelectFirstRowsBackward(device: Device, gradOutput: GPUBuffer, sequences: GPUBuffer, gradX: GPUBuffer, shape: SelectFirstRowsShape): void {
+  const { width, rows, shapes } = selectFirstRowsLaunch('select_first_rows_backward', shape, ['gradX', gradX], ['gradOutput', gradOutput], sequences);
+  const count = (rows * shape.hidden) / width;
+  device.dispatch({
+    kernel: `select_first_rows_backward_v${width === 4 ? 2 : 1}`,
+    wgsl: wgslFor(selectFirstRowsBackwardWgsl, width as 1 | 4),
+    buffers: [gradOutput, sequences, gradX],
+    params: packParams([count, shape.hidden / width, shape.batch, shape.rowsPerSlot]),
     workgroups: gridFor(count),
     shapes,
   });

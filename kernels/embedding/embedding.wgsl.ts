@@ -199,6 +199,68 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
 }
 
 /**
+ * The first row of each sequence (its [CLS] token) of a (T, rows, hidden) buffer whose sequences the (T, B, 2) table
+ * `sequences` places (first row in its slot, rows owned; kernels/attention): out[t, b] = x[t, first(t, b)].
+ */
+export function selectFirstRowsWgsl(vectorWidth: 1 | 4): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  return /* wgsl */ `
+struct Params { count: u32, hidden: u32, batch: u32, rowsPerSlot: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;              // (T, rows, hidden)
+@group(0) @binding(2) var<storage, read> sequences: array<i32>;      // (T, B, 2): first row, rows owned
+@group(0) @binding(3) var<storage, read_write> output: array<${T}>;   // (T, B, hidden)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let sequence = i / params.hidden; // slot · B + b
+  let row = (sequence / params.batch) * params.rowsPerSlot + u32(sequences[2u * sequence]);
+  output[i] = x[row * params.hidden + i % params.hidden];
+}`;
+}
+
+/**
+ * selectFirstRows's gradient in one pass over every value of dx: the output's gradient row where the row is a
+ * sequence's first, else 0. A row finds its sequence by binary search over its slot's first rows, which ascend.
+ */
+export function selectFirstRowsBackwardWgsl(vectorWidth: 1 | 4): string {
+  const T = vectorWidth === 4 ? 'vec4f' : 'f32';
+  return /* wgsl */ `
+struct Params { count: u32, hidden: u32, batch: u32, rowsPerSlot: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> gradOutput: array<${T}>;  // (T, B, hidden)
+@group(0) @binding(2) var<storage, read> sequences: array<i32>;   // (T, B, 2): first row (ascending), rows owned
+@group(0) @binding(3) var<storage, read_write> gradX: array<${T}>; // (T, rows, hidden)
+${linearIndexWgsl()}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let row = i / params.hidden; // over all slots
+  let slot = row / params.rowsPerSlot;
+  let inSlot = i32(row % params.rowsPerSlot);
+  // The first sequence of the slot whose first row is not before this one.
+  var low = 0u;
+  var high = params.batch;
+  while (low < high) {
+    let middle = (low + high) / 2u;
+    if (sequences[2u * (slot * params.batch + middle)] < inSlot) { low = middle + 1u; } else { high = middle; }
+  }
+  var value = ${T}(0.0);
+  if (low < params.batch && sequences[2u * (slot * params.batch + low)] == inSlot) {
+    value = gradOutput[(slot * params.batch + low) * params.hidden + i % params.hidden];
+  }
+  gradX[i] = value;
+}`;
+}
+
+/**
  * The selection's gradient in one pass over every value of dx: the output's gradient row where the row was
  * selected, else 0 (no zero fill first, no scatter).
  */

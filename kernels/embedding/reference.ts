@@ -57,3 +57,15 @@ export function selectRowsGradReference(dout: ArrayLike<number>, slots: number, 
   }
   return dx;
 }
+
+/** out[t, b] = x[t, sequences[t, b, 0]]: the first row of each sequence of a (T, rows, hidden) x. */
+export function selectFirstRowsReference(x: ArrayLike<number>, sequences: ArrayLike<number>, slots: number, hidden: number): Float64Array {
+  const rows = x.length / (slots * hidden);
+  const sequencesPerSlot = sequences.length / (2 * slots);
+  const out = new Float64Array(slots * sequencesPerSlot * hidden);
+  for (let n = 0; n < slots * sequencesPerSlot; n++) {
+    const row = Math.floor(n / sequencesPerSlot) * rows + sequences[2 * n];
+    for (let h = 0; h < hidden; h++) out[n * hidden + h] = x[row * hidden + h];
+  }
+  return out;
+}

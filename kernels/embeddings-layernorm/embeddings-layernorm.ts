@@ -16,6 +16,7 @@ import {
   embeddingsLayerNormBackwardWgsl,
   embeddingsLayerNormForwardWgsl,
   periodicPositionGradWgsl,
+  sequencePositionGradWgsl,
 } from './embeddings-layernorm.wgsl.js';
 
 const NAN_BITS = 0x7fc00000;
@@ -150,6 +151,11 @@ export function launchEmbeddingsLayerNormBackward(
   shape: EmbeddingsShape,
   dropout: EmbeddingsDropout | null,
   weightRows: { dyxhat: GPUBuffer; maskedDy: GPUBuffer | null } | null = null, // each (slots, rowsPerSlot, hidden)
+  /**
+   * Positions that count up along these sequences ((slots, batch, 2) i32: first row, rows owned; uploadBatch's
+   * packed layout): the position table's gradient is one dispatch (sequencePositionGradWgsl) instead of the scatter.
+   */
+  positionSequences: { sequences: GPUBuffer; batch: number } | null = null,
 ): void {
   const kernel = dropout ? 'embeddings_layernorm_dropout_backward' : 'embeddings_layernorm_backward';
   const l = layout(kernel, device, shape, dropout);
@@ -185,7 +191,22 @@ export function launchEmbeddingsLayerNormBackward(
   if (dz && gradWords) {
     launchEmbeddingBackward(device, inputIds, dz, gradWords, { slots, vocab: shape.vocab, hidden, rowsPerSlot });
   }
-  if (dz && gradPositions && !periodic) {
+  if (dz && gradPositions && !periodic && positionSequences) {
+    const width = vec4 ? hidden / 4 : hidden;
+    const count = slots * shape.positions * width;
+    const { sequences, batch } = positionSequences;
+    if (!Number.isInteger(batch) || batch < 1 || sequences.size < 8 * slots * batch) {
+      throw new ShapeError(`${kernel}: positionSequences must hold (${slots}, ${batch}, 2) i32 with batch ≥ 1, holds ${sequences.size / 4} values`);
+    }
+    device.dispatch({
+      kernel: 'embeddings_position_grad_sequences',
+      wgsl: wgslFor(sequencePositionGradWgsl, vec4),
+      buffers: [dz, positionIds!, sequences, gradPositions],
+      params: packParams([count, width, shape.positions, Math.max(rowsPerSlot, 1), batch]),
+      workgroups: gridFor(count),
+      shapes: `${describe(shape, null)} batch=${batch}`,
+    });
+  } else if (dz && gradPositions && !periodic) {
     launchEmbeddingBackward(device, positionIds!, dz, gradPositions, { slots, vocab: shape.positions, hidden, rowsPerSlot });
   } else if (dz && gradPositions) {
     const width = vec4 ? hidden / 4 : hidden;

@@ -211,3 +211,39 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   gradTable[i] = total;
 }`;
 }
+
+/**
+ * The position table's gradient for positions that count up along sequences (uploadBatch's packed layout): one
+ * invocation per value (or vec4) of (slots, positions, hidden) sums, over the sequences b of its slot in order, row
+ * first_b + position of each that owns it and has that position id. Rows of other ids there (a packed slot's tail,
+ * position 0) are left out: the caller vouches their gradient is 0.
+ */
+export function sequencePositionGradWgsl(vec4: boolean): string {
+  const lane = vec4 ? 'vec4f' : 'f32';
+  return /* wgsl */ `
+struct Params { count: u32, width: u32, positions: u32, rowsPerSlot: u32, batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dz: array<${lane}>;               // (slots, rowsPerSlot, hidden)
+@group(0) @binding(2) var<storage, read> positionIds: array<i32>;          // (slots, rowsPerSlot)
+@group(0) @binding(3) var<storage, read> sequences: array<i32>;            // (slots, B, 2): first row, rows owned
+@group(0) @binding(4) var<storage, read_write> gradTable: array<${lane}>;  // (slots, positions, hidden)
+${linearIndexWgsl(ELEMENTWISE_WORKGROUP)}
+
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(group, local, groups);
+  if (i >= params.count) { return; }
+  let h = i % params.width;
+  let tableRow = i / params.width; // slot * positions + position
+  let slot = tableRow / params.positions;
+  let position = tableRow % params.positions;
+  var total = ${lane}(0.0);
+  for (var b = 0u; b < params.batch; b++) {
+    let at = 2u * (slot * params.batch + b);
+    let row = slot * params.rowsPerSlot + u32(sequences[at]) + position;
+    if (position < u32(sequences[at + 1u]) && positionIds[row] == i32(position)) { total += dz[row * params.width + h]; }
+  }
+  gradTable[i] = total;
+}`;
+}

@@ -2,11 +2,12 @@
 import { add } from '../tensor/ops/elementwise.js';
 import { residualLayerNorm } from '../tensor/ops/residual-layernorm.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { SelfAttention, type SequenceDims } from './attention.js';
+import { SelfAttention, slotTokenShape } from './attention.js';
 import { Dropout } from './dropout.js';
 import type { ForwardContext } from './forward-context.js';
 import { LayerNorm } from './layer-norm.js';
 import { Linear } from './linear.js';
+import type { ModelInput } from './model-input.js';
 import { Module, type BuildContext } from './module.js';
 
 export class EncoderLayer extends Module {
@@ -33,10 +34,10 @@ export class EncoderLayer extends Module {
     this.outputNorm = this.child('output_norm', new LayerNorm(context, hiddenSize, eps));
   }
 
-  /** x (T, B·S, hidden) → same shape. */
-  forward(x: Tensor, maskBias: Tensor, dims: SequenceDims, context: ForwardContext): Tensor {
-    const attended = this.attention.forward(x, maskBias, dims, context);
-    const tokens = [dims.batch, dims.seq, x.shape[x.rank - 1]]; // one slot of x, with S as its own axis
+  /** x (T, rows, hidden) → same shape. */
+  forward(x: Tensor, input: ModelInput, context: ForwardContext): Tensor {
+    const attended = this.attention.forward(x, input, context);
+    const tokens = slotTokenShape(input.dims, x.shape[x.rank - 1]); // dropout's view of one slot of x
     const h = this.residualNorm(x, attended, this.attentionDropout, this.attentionNorm, context, tokens);
     const expanded = this.output.forward(this.intermediate.forward(h));
     return this.residualNorm(h, expanded, this.outputDropout, this.outputNorm, context, tokens);

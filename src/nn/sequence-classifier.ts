@@ -8,12 +8,13 @@ import { tanhDropout } from '../tensor/ops/dropout.js';
 import { add, tanh } from '../tensor/ops/elementwise.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { embeddingsLayerNorm } from '../tensor/ops/embeddings-layernorm.js';
-import { selectRows } from '../tensor/ops/select-rows.js';
+import { selectFirstRows, selectRows } from '../tensor/ops/select-rows.js';
 import { reshape } from '../tensor/ops/shape.js';
 import type { Device } from '../gpu/device.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
 import { Dropout } from './dropout.js';
+import { slotTokenShape } from './attention.js';
 import { Embedding } from './embedding.js';
 import { EncoderLayer } from './encoder-layer.js';
 import type { ForwardContext } from './forward-context.js';
@@ -44,9 +45,10 @@ export class SequenceClassifier extends Module {
   private readonly poolerDropout = this.child('pooler_dropout', new Dropout('hidden'));
   /**
    * True (the default): the embeddings block is one embeddingsLayerNorm op (one forward dispatch for both gathers,
-   * the add, LayerNorm and dropout; positions taken as uploadBatch lays them out, row mod S) and the [CLS] rows one
-   * selectRows (a one-dispatch gradient). False: the composition embedding + embedding, add, LayerNorm, dropout and
-   * an embedding lookup of `clsIndex`: the same values and dropout masks, kept to check the fused ops against
+   * the add, LayerNorm and dropout; positions as uploadBatch lays them out, with a one-dispatch gradient) and the
+   * [CLS] rows one selectRows or selectFirstRows (a one-dispatch gradient). False: the composition embedding +
+   * embedding, add, LayerNorm, dropout and an embedding lookup of `clsIndex`: the same values and dropout masks, kept
+   * to check the fused ops against
    * (test/nn/embeddings-fused.test.ts). Parameters and their names are the same either way.
    */
   fuseEmbeddings = true;
@@ -93,14 +95,29 @@ export class SequenceClassifier extends Module {
     this.keptVocabulary = Int32Array.from(rows);
   }
 
+  /**
+   * True (the default): batches whose shapes every layer's fused attention takes are packed, each slot's sequences
+   * end to end (model-input.ts): the same values, a third of the rows on a fused group. False: always padded.
+   */
+  packSequences = true;
+
+  /** Whether a batch of these dims is uploaded packed (TrainableModel.packsSequences). */
+  packsSequences(dims: { slots: number; batch: number; seq: number }): boolean {
+    const padded = { ...dims, rows: dims.batch * dims.seq, packed: false };
+    return this.packSequences && this.layers.every((layer) => layer.attention.takesFused(padded, this.wordEmbeddings.table.device));
+  }
+
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor {
     const { dims } = input;
-    const tokens = [dims.batch, dims.seq, this.config.hiddenSize]; // one slot of (T, B·S, H), S as its own axis
-    let hidden = this.embed(input, context, tokens); // (T, B·S, H)
-    for (const layer of this.layers) hidden = layer.forward(hidden, input.maskBias, dims, context);
-    // The [CLS] rows, row b·S of each sequence: (T, B, H). Unfused, as an embedding lookup into the hidden states.
-    const cls = this.fuseEmbeddings ? selectRows(hidden, { stride: dims.seq }) : embedding(hidden, input.clsIndex);
+    const tokens = slotTokenShape(dims, this.config.hiddenSize); // dropout's view of one slot of (T, rows, H)
+    let hidden = this.embed(input, context, tokens); // (T, rows, H)
+    for (const layer of this.layers) hidden = layer.forward(hidden, input, context);
+    // The [CLS] rows, the first of each sequence: (T, B, H), each a one-dispatch gradient: row b·S padded, the
+    // sequence table's first rows packed. Unfused, an embedding lookup of clsIndex into the hidden states.
+    const cls = !this.fuseEmbeddings
+      ? embedding(hidden, input.clsIndex)
+      : dims.packed ? selectFirstRows(hidden, input.sequences) : selectRows(hidden, { stride: dims.seq });
     return this.classifier.forward(this.pool(this.pooler.forward(cls), context));
   }
 
@@ -122,7 +139,9 @@ export class SequenceClassifier extends Module {
     const dropout = this.embeddingDropout.settings(context, tokens);
     return embeddingsLayerNorm(
       this.wordEmbeddings.table, this.positionEmbeddings.table, input.inputIds, input.positionIds, norm.weight, norm.bias,
-      { eps: norm.eps, dropout, positionPeriod: input.dims.seq }, // uploadBatch's positions: row mod S
+      // Padded, positions are row mod S (uploadBatch's): computed, not read. Packed, read, and they count up along
+      // the input's sequences (the tail's rows get no gradient): the position gradient is one dispatch either way.
+      { eps: norm.eps, dropout, ...(input.dims.packed ? { positionSequences: input.sequences } : { positionPeriod: input.dims.seq }) },
     );
   }
 

@@ -39,6 +39,11 @@ export interface TrainableModel {
    */
   keepVocabulary?(rows: Int32Array): void;
   readonly keptVocabulary?: Int32Array | null;
+  /**
+   * Optional: true when the model takes a batch of these dims packed, each slot's sequences end to end
+   * (ModelInput.dims.packed, model-input.ts); absent or false, every batch comes padded.
+   */
+  packsSequences?(dims: { slots: number; batch: number; seq: number }): boolean;
   /** Logits (T, B, numLabels). */
   forward(input: ModelInput, context: ForwardContext): Tensor;
   /** Mean loss per slot (T): summing it gives every slot its own gradient. */

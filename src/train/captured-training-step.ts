@@ -22,7 +22,7 @@
  */
 import type { CommandTrace } from '../gpu/command-trace.js';
 import { writeDropoutCallBase } from '../nn/forward-context.js';
-import { releaseInput, uploadBatch, writeBatch, type HostBatch, type ModelInput } from '../nn/model-input.js';
+import { inputTensors, layoutFor, releaseInput, uploadBatch, writeBatch, type HostBatch, type InputLayout, type ModelInput } from '../nn/model-input.js';
 import { ones } from '../tensor/create.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -70,10 +70,11 @@ export class CapturedTrainingStep {
   /** What recordTrainingStep records (same arguments), replayed when a step of this shape was captured. */
   record(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): void {
     const { device, model, optimizer, dropout } = parts;
-    const key = `${host.slots}x${host.batch}x${host.seq}${host.labels ? '' : ' unlabelled'}`;
+    const layout = layoutFor(model, host);
+    const { key } = layout;
     const recent = this.cameRecently(key);
     if (this.failure || !model.staticStep || !optimizer.beginStep || !optimizer.recordStep || optimizer.commandsKey === undefined || !(recent || this.shapes.has(key))) {
-      recordTrainingStep(parts, host, steps, learningRates, lossSum);
+      recordTrainingStep(parts, host, steps, learningRates, lossSum, layout);
       this.counts.uncaptured++;
       return;
     }
@@ -86,7 +87,7 @@ export class CapturedTrainingStep {
       for (const entry of this.shapes.values()) this.dropTrace(entry);
       this.epoch = device.resourceEpoch;
     }
-    const entry = this.entryFor(key, host, model.config.maxPositionEmbeddings);
+    const entry = this.entryFor(key, host, layout);
     writeDropoutCallBase(dropout, steps);
     optimizer.beginStep(learningRates);
     // The model's own switches (its training mode: dropout reads it; its fused paths) choose commands too.
@@ -146,15 +147,15 @@ export class CapturedTrainingStep {
   }
 
   /** The kept input buffers of `key`'s shape, with `host` uploaded into them. */
-  private entryFor(key: string, host: HostBatch, maxPositions: number): ShapeEntry {
+  private entryFor(key: string, host: HostBatch, layout: InputLayout): ShapeEntry {
     let entry = this.shapes.get(key);
     if (entry) {
-      writeBatch(entry.input, host, maxPositions);
+      writeBatch(entry.input, host, layout);
       this.shapes.delete(key); // re-inserted below: most recently used last
     } else {
       if (this.shapes.size >= MAX_SHAPES) this.dropOldest();
-      const input = uploadBatch(this.parts!.device, host, maxPositions);
-      for (const t of [input.inputIds, input.positionIds, input.maskBias, input.clsIndex, input.labels]) if (t) keep(t);
+      const input = uploadBatch(this.parts!.device, host, this.parts!.model.config.maxPositionEmbeddings, layout);
+      for (const t of inputTensors(input)) keep(t);
       entry = { input, ones: keep(ones(this.parts!.device, [host.slots])), trace: null, lossSum: null, optimizerKey: '' };
     }
     this.shapes.set(key, entry);

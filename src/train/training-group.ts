@@ -8,7 +8,7 @@
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSlotDropout, ForwardContext, type SlotDropout } from '../nn/forward-context.js';
-import { releaseInput, uploadBatch } from '../nn/model-input.js';
+import { layoutFor, releaseInput, uploadBatch } from '../nn/model-input.js';
 import { withPlaceholderWeights } from '../nn/module.js';
 import { CapturedTrainingStep } from './captured-training-step.js';
 import { trainingStepDataParallel } from './training-step.js';
@@ -579,7 +579,8 @@ export class TrainingGroup {
       const lengths = examples.map((e) => e.inputIds.length);
       for (const indices of evaluationBatches(lengths, this.options.slotArgs[0].perDeviceEvalBatchSize)) {
         const batch = this.collate(examples, indices);
-        const input = uploadBatch(device, stackSlots(new Array(slots).fill(batch), padId), model.config.maxPositionEmbeddings);
+        const host = stackSlots(new Array(slots).fill(batch), padId);
+        const input = uploadBatch(device, host, model.config.maxPositionEmbeddings, layoutFor(model, host));
         const [slotLogits, slotLoss] = noGrad(() => tidy(() => {
           const out = model.forward(input, context); // (T, B, C)
           return [out, model.loss(out, input.labels!)] as const;

@@ -7,7 +7,7 @@ import type { Collective } from '../distributed/collective.js';
 import type { Device } from '../gpu/device.js';
 import { averageGradients } from './data-parallel.js';
 import { ForwardContext, writeDropoutCallBase, type SlotDropout } from '../nn/forward-context.js';
-import { releaseInput, uploadBatch, type HostBatch, type ModelInput } from '../nn/model-input.js';
+import { layoutFor, releaseInput, uploadBatch, type HostBatch, type InputLayout, type ModelInput } from '../nn/model-input.js';
 import type { Optimizer } from '../nn/optimizer.js';
 import type { TrainableModel } from '../nn/trainable-model.js';
 import { backward } from '../tensor/autograd.js';
@@ -27,8 +27,8 @@ export interface TrainingStepParts {
  * Records one step on `host` (T, B, S): slot t at its own step `steps[t]` (0-based; its dropout masks) with its
  * learning rate (0 for a slot without a trial); adds the step's per-slot losses into `lossSum` (T) when given.
  */
-export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor): void {
-  const input = recordForwardBackward(parts, host, steps, lossSum);
+export function recordTrainingStep(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], learningRates: readonly number[], lossSum?: Tensor, layout?: InputLayout): void {
+  const input = recordForwardBackward(parts, host, steps, lossSum, layout);
   recordUpdate(parts, learningRates, input);
 }
 
@@ -48,9 +48,10 @@ export async function trainingStepDataParallel(parts: TrainingStepParts, collect
   recordUpdate(parts, learningRates, input);
 }
 
-function recordForwardBackward(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], lossSum?: Tensor): ModelInput {
+/** `layout`: the batch's (default: the model's, layoutFor). */
+function recordForwardBackward(parts: TrainingStepParts, host: HostBatch, steps: readonly number[], lossSum?: Tensor, layout?: InputLayout): ModelInput {
   const { device, model, dropout } = parts;
-  const input = uploadBatch(device, host, model.config.maxPositionEmbeddings);
+  const input = uploadBatch(device, host, model.config.maxPositionEmbeddings, layout ?? layoutFor(model, host));
   writeDropoutCallBase(dropout, steps);
   recordLossAndGradients(parts, input, lossSum);
   return input;

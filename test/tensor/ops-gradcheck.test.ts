@@ -27,7 +27,7 @@ import { attentionReference } from '../../kernels/attention/reference.js';
 import { binaryReference, broadcastReference, unaryReference } from '../../kernels/elementwise/reference.js';
 import { crossEntropyMeanReference, crossEntropyReference } from '../../kernels/cross-entropy/reference.js';
 import { dropoutReference } from '../../kernels/dropout/reference.js';
-import { embeddingReference, selectRowsReference } from '../../kernels/embedding/reference.js';
+import { embeddingReference, selectFirstRowsReference, selectRowsReference } from '../../kernels/embedding/reference.js';
 import { embeddingsLayerNormReference, type EmbeddingsDropoutReference } from '../../kernels/embeddings-layernorm/reference.js';
 import { layerNormReference } from '../../kernels/layernorm/reference.js';
 import { residualLayerNormReference } from '../../kernels/residual-layernorm/reference.js';
@@ -313,6 +313,20 @@ const CASES: Record<string, () => OpCase[]> = {
         run: ([w, p, i, pi, weight, bias]) => ops.embeddingsLayerNorm(w, p, i, pi, weight, bias, { eps: 1e-5 }),
         reference: reference(null),
       },
+      (() => {
+        // Packed: per slot, sequences of 2 and 4 rows end to end, positions counting up along each.
+        const packedPositions = Int32Array.from({ length: rows }, (_, r) => [0, 1, 0, 1, 2, 3][r % (batch * seq)]);
+        const sequences = Int32Array.from([0, 2, 2, 4, 0, 2, 2, 4]);
+        const packedInputs = inputs(69);
+        packedInputs[3] = { shape: [slots, batch * seq], ints: packedPositions };
+        return {
+          what: `embeddingsLayerNorm [${slots}, ${batch * seq}, ${hidden}], positions counting up along packed sequences (one-dispatch gradient)`,
+          inputs: [...packedInputs, { shape: [slots, batch, 2], ints: sequences }],
+          run: ([w, p, i, pi, weight, bias, s]: Tensor[]) => ops.embeddingsLayerNorm(w, p, i, pi, weight, bias, { eps: 1e-5, positionSequences: s }),
+          reference: ([words, positionTable, , , weight, bias]: Float64Array[]) =>
+            embeddingsLayerNormReference({ words, positionTable, inputIds: ids, positionIds: packedPositions, weight, bias, slots, vocab, positions, hidden, eps: 1e-5, dropout: null }).out,
+        };
+      })(),
     ];
   },
   select_rows: () => [
@@ -323,6 +337,16 @@ const CASES: Record<string, () => OpCase[]> = {
       reference: ([x]) => selectRowsReference(x, 2, 3, 1, 5),
     },
   ],
+  select_first_rows: () => {
+    // Packed: slot 0's sequences at rows 0, 2, 5 (the last owning the tail), slot 1's at 0, 1, 5.
+    const sequences = Int32Array.from([0, 2, 2, 3, 5, 2, 0, 1, 1, 4, 5, 2]);
+    return [4, 5].map((hidden) => ({
+      what: `selectFirstRows [2, 7, ${hidden}], packed sequences`,
+      inputs: [{ shape: [2, 7, hidden] }, { shape: [2, 3, 2], ints: sequences }],
+      run: ([x, s]: Tensor[]) => ops.selectFirstRows(x, s),
+      reference: ([x]: Float64Array[]) => selectFirstRowsReference(x, sequences, 2, hidden),
+    }));
+  },
   dropout: () => {
     const [seeds, probabilities] = [[3, 4], [0.25, 0.6]];
     return [

@@ -30,8 +30,10 @@ function batchOf(seed: number, batch: number, seq: number): HostBatch {
   return { slots, batch, seq, inputIds: randomInts(slots * batch * seq, seed, 1, 30), attentionMask, labels: randomInts(slots * batch, seed + 1, 0, 2) };
 }
 
-function setup(d: Device, maxGradNorm = 1) {
+/** `packed` false: every S is its own shape (packed, batches of 2 to 8 tokens a sequence share one). */
+function setup(d: Device, maxGradNorm = 1, packed = true) {
   const model = new SequenceClassifier(d, config, [3, 4]);
+  model.packSequences = packed;
   model.train();
   const optimizer = new AdamW(d, model.namedParameters(), [settings(1e-2, maxGradNorm), settings(3e-3, maxGradNorm)]);
   const dropout = createSlotDropout(d, [7, 8], [0.1, 0.2], [0.1, 0.0]);
@@ -88,7 +90,7 @@ describe('captured training steps', () => {
 
   it('captures again when clipping is switched on, the loss accumulator changes or the model takes another kernel path', async () => {
     const d = device();
-    const run = setup(d, 0);
+    const run = setup(d, 0, false); // padded: switching attention's path keeps the layout
     const captured = new CapturedTrainingStep();
     const host = batchOf(5, 2, 4);
     captured.record(run.parts, host, [0, 0], [1e-3, 1e-3], run.lossSum);
@@ -110,7 +112,7 @@ describe('captured training steps', () => {
 
   it('keeps at most 8 shapes, least recently used dropped, and gives their buffers back', async () => {
     const d = device();
-    const run = setup(d);
+    const run = setup(d, 1, false);
     const before = d.poolStats().inUse;
     const captured = new CapturedTrainingStep();
     for (let round = 0; round < 3; round++) {
@@ -127,7 +129,7 @@ describe('captured training steps', () => {
 
   it('captures a shape only when it comes back within 16 steps, and replays a kept one whenever it comes', async () => {
     const d = device();
-    const run = setup(d);
+    const run = setup(d, 1, false);
     const captured = new CapturedTrainingStep();
     const step = (seq: number, i: number) => captured.record(run.parts, batchOf(i, 2, seq), [i, i], [1e-3, 1e-3], run.lossSum);
     step(3, 0); // shape 3 first comes

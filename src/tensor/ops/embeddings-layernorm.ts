@@ -37,11 +37,19 @@ export interface EmbeddingsLayerNormOptions {
    * is one column sum. The caller vouches for the pattern. Absent: positionIds are read, any ids.
    */
   positionPeriod?: number;
+  /**
+   * (T, B, 2) i32 when positions count up from 0 along each of these sequences (first row within the slot, rows
+   * owned: uploadBatch's packed layout, ModelInput.sequences), and any other row's gradient is 0 (a packed slot's
+   * tail): the position table's gradient is then one dispatch instead of the scatter. Not with positionPeriod.
+   */
+  positionSequences?: Tensor;
 }
 
 interface EmbeddingsLayerNormAttrs {
   eps: number;
   shape: EmbeddingsShape;
+  /** B of positionSequences, which is then the op's last input; 0 without. */
+  sequencesPerSlot: number;
   /** Dropout's layout and call offset; its buffers are the op's inputs 6..8. */
   dropout: { slots: number; slotShape: readonly number[]; callOffset: number } | null;
 }
@@ -79,9 +87,20 @@ function shapeOf(words: Tensor, positions: Tensor, inputIds: Tensor, positionIds
   return { slots, rowsPerSlot: inputIds.size / slots, hidden, vocab, positions: positions.shape[1], period };
 }
 
+/** B of a positionSequences table (T, B, 2) i32, after checking it. */
+function sequencesOf(sequences: Tensor, slots: number, period: number): number {
+  const op = 'embeddingsLayerNorm';
+  if (period > 0) throw new ShapeError(`${op}: positionSequences and positionPeriod ${period} exclude each other`);
+  if (sequences.dtype !== 'i32' || sequences.rank !== 3 || sequences.shape[0] !== slots || sequences.shape[2] !== 2 || sequences.shape[1] < 1) {
+    throw new ShapeError(`${op}: positionSequences ${describe(sequences)} must be i32 (${slots}, batch ≥ 1, 2)`);
+  }
+  return sequences.shape[1];
+}
+
 export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
   name: 'embeddings_layer_norm',
-  forward([words, positions, inputIds, positionIds, weight, bias, ...dropoutInputs], attrs, save) {
+  forward([words, positions, inputIds, positionIds, weight, bias, ...rest], attrs, save) {
+    const [sequences, dropoutInputs] = attrs.sequencesPerSlot > 0 ? [rest[0], rest.slice(1)] : [null, rest];
     const { shape } = attrs;
     const device = words.device;
     const rows = shape.slots * shape.rowsPerSlot;
@@ -94,11 +113,12 @@ export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
       device, words.buffer, positions.buffer, inputIds.buffer, positionIds.buffer, weight.buffer, bias.buffer,
       z.buffer, y.buffer, mean.buffer, rstd.buffer, shape, attrs.eps, rowDropoutOf(dropoutInputs, attrs.dropout),
     );
-    for (const t of [z, weight, mean, rstd, inputIds, positionIds, ...dropoutInputs]) save(t);
+    for (const t of [z, weight, mean, rstd, inputIds, positionIds, ...rest]) save(t);
     for (const t of [z, mean, rstd]) t.release(); // The saved aliases keep them (none when not recording).
     return y;
   },
-  backward({ inputs: [words, positions], saved: [z, weight, mean, rstd, inputIds, positionIds, ...dropoutInputs], attrs, needsGrad }, g) {
+  backward({ inputs: [words, positions], saved: [z, weight, mean, rstd, inputIds, positionIds, ...rest], attrs, needsGrad }, g) {
+    const [sequences, dropoutInputs] = attrs.sequencesPerSlot > 0 ? [rest[0], rest.slice(1)] : [null, rest];
     const device = z.device;
     const gradWords = needsGrad[0] ? emptyTensor(device, words.shape, 'f32', 'embeddings_layer_norm words grad') : null;
     const gradPositions = needsGrad[1] ? emptyTensor(device, positions.shape, 'f32', 'embeddings_layer_norm positions grad') : null;
@@ -111,10 +131,11 @@ export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
       device, inputIds.buffer, positionIds.buffer, z.buffer, weight.buffer, mean.buffer, rstd.buffer, g.buffer,
       gradWords?.buffer ?? null, gradPositions?.buffer ?? null, null, null, attrs.shape, rowDropoutOf(dropoutInputs, attrs.dropout),
       dyxhat ? { dyxhat: dyxhat.buffer, maskedDy: maskedDy?.buffer ?? null } : null,
+      sequences && { sequences: sequences.buffer, batch: attrs.sequencesPerSlot },
     );
     const { slots, rowsPerSlot, hidden } = attrs.shape;
     const columns = (source: Tensor | null) => (source ? new DeferredSum(source, slots, rowsPerSlot, hidden) : null);
-    return [gradWords, gradPositions, null, null, columns(needsGrad[4] ? dyxhat : null), columns(needsGrad[5] ? (maskedDy ?? g) : null), ...dropoutInputs.map(() => null)];
+    return [gradWords, gradPositions, null, null, columns(needsGrad[4] ? dyxhat : null), columns(needsGrad[5] ? (maskedDy ?? g) : null), ...rest.map(() => null)];
   },
 };
 
@@ -130,15 +151,16 @@ export function embeddingsLayerNorm(
   positionIds: Tensor,
   weight: Tensor,
   bias: Tensor,
-  { eps = 1e-12, dropout = null, positionPeriod = 0 }: EmbeddingsLayerNormOptions = {},
+  { eps = 1e-12, dropout = null, positionPeriod = 0, positionSequences }: EmbeddingsLayerNormOptions = {},
 ): Tensor {
   const shape = shapeOf(words, positions, inputIds, positionIds, weight, bias, positionPeriod);
+  const sequencesPerSlot = positionSequences ? sequencesOf(positionSequences, shape.slots, positionPeriod) : 0;
   if (!embeddingsLayerNormFits(words.device, dropout !== null, positionPeriod > 0)) {
     const normed = layerNorm(add(embedding(words, inputIds), embedding(positions, positionIds)), weight, bias, { eps });
     return dropout ? dropoutOp(normed, { ...dropout, training: true }) : normed;
   }
-  const inputs = [words, positions, inputIds, positionIds, weight, bias];
-  if (!dropout) return apply(embeddingsLayerNormOp, inputs, { eps, shape, dropout: null });
+  const inputs = [words, positions, inputIds, positionIds, weight, bias, ...(positionSequences ? [positionSequences] : [])];
+  if (!dropout) return apply(embeddingsLayerNormOp, inputs, { eps, shape, sequencesPerSlot, dropout: null });
   const outShape = [...inputIds.shape, shape.hidden];
   const what = `the output [${outShape.join(', ')}]`;
   if (!Number.isInteger(dropout.slots) || dropout.slots < 1 || outShape[0] !== dropout.slots) {
@@ -152,6 +174,7 @@ export function embeddingsLayerNorm(
   return apply(embeddingsLayerNormOp, [...inputs, dropout.seeds, dropout.probabilities, callBase], {
     eps,
     shape,
+    sequencesPerSlot,
     dropout: { slots: dropout.slots, slotShape, callOffset },
   });
 }

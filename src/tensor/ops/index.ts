@@ -11,6 +11,6 @@ export { residualLayerNorm } from './residual-layernorm.js';
 export { crossEntropy, crossEntropyPerRow } from './cross-entropy.js';
 export { embedding } from './embedding.js';
 export { embeddingsLayerNorm } from './embeddings-layernorm.js';
-export { selectRows } from './select-rows.js';
+export { selectFirstRows, selectRows } from './select-rows.js';
 export { dropout, tanhDropout } from './dropout.js';
 export { OPS } from './registry.js';

@@ -19,12 +19,13 @@ import { permuteOp } from './permute.js';
 import { maxOp, meanOp, sumOp } from './reduce.js';
 import { residualLayerNormOp } from './residual-layernorm.js';
 import { reshapeOp } from './shape.js';
-import { selectRowsOp } from './select-rows.js';
+import { selectFirstRowsOp, selectRowsOp } from './select-rows.js';
 import { softmaxOp } from './softmax.js';
 
 export const OPS: readonly OpDefinition<never>[] = [
   addOp, subOp, mulOp, divOp, negOp, expOp, logOp, sqrtOp, reluOp, tanhOp, geluOp, affineOp,
   sumOp, meanOp, maxOp, reshapeOp, permuteOp,
-  matmulOp, linearOp, softmaxOp, attentionOp, crossEntropyOp, layerNormOp, residualLayerNormOp, embeddingOp, embeddingsLayerNormOp, selectRowsOp, dropoutOp,
+  matmulOp, linearOp, softmaxOp, attentionOp, crossEntropyOp, layerNormOp, residualLayerNormOp, embeddingOp, embeddingsLayerNormOp, selectRowsOp,
+  selectFirstRowsOp, dropoutOp,
   tanhDropoutOp,
 ] as readonly OpDefinition<never>[];

@@ -5,7 +5,14 @@
  * row of dx (the output's gradient where selected, else 0) instead of a three-dispatch scatter. Kernels:
  * kernels/embedding (launchSelectRows).
  */
-import { launchSelectRows, launchSelectRowsBackward, type SelectRowsShape } from '../../../kernels/embedding/embedding.js';
+import {
+  launchSelectFirstRows,
+  launchSelectFirstRowsBackward,
+  launchSelectRows,
+  launchSelectRowsBackward,
+  type SelectFirstRowsShape,
+  type SelectRowsShape,
+} from '../../../kernels/embedding/embedding.js';
 import { apply, type OpDefinition } from '../autograd.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { emptyTensor } from '../tensor-fill.js';
@@ -42,4 +49,34 @@ export function selectRows(x: Tensor, { stride, offset = 0 }: SelectRowsOptions)
   }
   if (!Number.isInteger(offset) || offset < 0 || offset >= stride) throw new ShapeError(`${what}: offset ${offset} must be in [0, ${stride})`);
   return apply(selectRowsOp, [x], { slots, selected: rows / stride, stride, offset, hidden });
+}
+
+export const selectFirstRowsOp: OpDefinition<SelectFirstRowsShape> = {
+  name: 'select_first_rows',
+  forward([x, sequences], shape, save) {
+    const out = emptyTensor(x.device, [shape.slots, shape.batch, shape.hidden], 'f32', 'select_first_rows');
+    launchSelectFirstRows(x.device, x.buffer, sequences.buffer, out.buffer, shape);
+    save(sequences);
+    return out;
+  },
+  backward({ inputs: [x], saved: [sequences], attrs }, g) {
+    const grad = emptyTensor(x.device, x.shape, 'f32', 'select_first_rows grad');
+    launchSelectFirstRowsBackward(x.device, g.buffer, sequences.buffer, grad.buffer, attrs);
+    return [grad, null];
+  },
+};
+
+/**
+ * x (T, rows, hidden) f32 → (T, B, hidden): each sequence's first row, where `sequences` (T, B, 2) i32 places them
+ * (first row within the slot, ascending; rows owned: ModelInput.sequences). The [CLS] rows of packed sequences,
+ * with the same one-dispatch gradient as the strided selectRows.
+ */
+export function selectFirstRows(x: Tensor, sequences: Tensor): Tensor {
+  const what = `selectFirstRows: x ${x.dtype}[${x.shape.join(', ')}]`;
+  if (x.dtype !== 'f32' || x.rank !== 3) throw new ShapeError(`${what} must be f32 (slots, rows, hidden)`);
+  const [slots, rowsPerSlot, hidden] = x.shape;
+  if (sequences.dtype !== 'i32' || sequences.rank !== 3 || sequences.shape[0] !== slots || sequences.shape[2] !== 2) {
+    throw new ShapeError(`${what}: sequences ${sequences.dtype}[${sequences.shape.join(', ')}] must be i32 (${slots}, batch, 2)`);
+  }
+  return apply(selectFirstRowsOp, [x, sequences], { slots, batch: sequences.shape[1], rowsPerSlot, hidden });
 }
