@@ -100,7 +100,7 @@ function sequencesOf(sequences: Tensor, slots: number, period: number): number {
 export const embeddingsLayerNormOp: OpDefinition<EmbeddingsLayerNormAttrs> = {
   name: 'embeddings_layer_norm',
   forward([words, positions, inputIds, positionIds, weight, bias, ...rest], attrs, save) {
-    const [sequences, dropoutInputs] = attrs.sequencesPerSlot > 0 ? [rest[0], rest.slice(1)] : [null, rest];
+    const dropoutInputs = attrs.sequencesPerSlot > 0 ? rest.slice(1) : rest; // the sequence table serves the backward
     const { shape } = attrs;
     const device = words.device;
     const rows = shape.slots * shape.rowsPerSlot;
