@@ -1,7 +1,7 @@
 /**
  * Launchers for fused self-attention (kernels in attention.wgsl.ts): one forward dispatch from q, k, v to the merged
  * context, two backward dispatches to dq, dk, dv. Buffers are raw GPU buffers in the Linear layers' layout
- * (T, B·S, hidden), hidden = heads · headSize. Variants `shared` (workgroup-memory tiles, hardware adapters) and
+ * (T, rows, hidden), hidden = heads · headSize, rows = B·S padded or fewer packed (`AttentionLaunch.sequences`). Variants `shared` (workgroup-memory tiles, hardware adapters) and
  * `broadcast` (subgroupBroadcast, lavapipe): `defaultAttentionVariant`, reasons in attention.wgsl.ts.
  *
  * Supported shapes (`attentionUnsupported` says why not): headSize ≤ MAX_HEAD_SIZE (64; a row of q, the
@@ -86,9 +86,9 @@ export interface AttentionDropout {
 
 export interface AttentionLaunch {
   dims: AttentionDims;
-  q: GPUBuffer; // (T, B·S, hidden)
-  k: GPUBuffer; // (T, B·S, hidden)
-  v: GPUBuffer; // (T, B·S, hidden)
+  q: GPUBuffer; // (T, rows, hidden)
+  k: GPUBuffer; // (T, rows, hidden)
+  v: GPUBuffer; // (T, rows, hidden)
   maskBias: GPUBuffer; // (T, B, S): 0 for tokens, −1e9 for padding keys
   /**
    * (T, B, 2) u32: per sequence, its first row within its slot and the rows it owns (≥ its tokens; S when padded).

@@ -6,7 +6,9 @@
  *
  * Layout. Workgroup (x, y, z) = (row block, b·heads + h, slot t); each invocation owns one row: a query row in the
  * forward and in the dq backward, a key row in the dk/dv backward. Heads are read in place from the (T·rows, hidden)
- * buffers (row s of head h starts at ((t·B + b)·S + s)·hidden + h·D), so no permute is needed on either side.
+ * buffers (row s of head h starts at (t·rows + first_b + s)·hidden + h·D, first_b from the (T, B, 2) sequence table:
+ * b·S padded, sequences end to end packed), so no permute is needed on either side. Each sequence owns rows of the
+ * buffers (S padded; its tokens packed, the last of a slot also its tail), and every owned row is written.
  * A row of D values is held as C = ⌈D/4⌉ vec4s (zeros past D), in arrays indexed only by constants (the loops over
  * C are unrolled here), so they stay in registers: a first version looped over D in f32 arrays, which lavapipe keeps
  * in per-lane scratch memory, and was several times slower.

@@ -1,7 +1,8 @@
 /**
  * Fused multi-head self-attention with autograd (kernels/attention): from the query/key/value projections q, k, v
- * (T, B·S, hidden) to the merged context (T, B·S, hidden) =
+ * (T, rows, hidden) to the merged context (T, rows, hidden) =
  *   merge_heads(dropout(softmax((q · scale) · kᵀ + maskBias)) · v)
+ * per sequence, rows = B·S padded, or fewer with the sequences packed end to end (`sequences`),
  * in one forward dispatch and two backward dispatches. The forward saves q, k, v, the mask, its output and each
  * query row's softmax statistics (max, sum): the backward recomputes the probabilities and regenerates the dropout
  * mask. maskBias gets no gradient (it is data). Query rows after a sequence's last key with a bias above −1e8 are
