@@ -224,16 +224,7 @@ function selectFirstRowsLaunch(kernel: string, s: SelectFirstRowsShape, big: [st
  * the slot, rows owned): the [CLS] rows of packed sequences. One gather dispatch.
  */
 export function launchSelectFirstRows(device: Device, x: GPUBuffer, sequences: GPUBuffer, output: GPUBuffer, shape: SelectFirstRowsShape): void {
-  const { width, shapes } = selectFirstRowsLaunch('select_first_rows', shape, ['x', x], ['output', output], sequences);
-  const count = (shape.slots * shape.batch * shape.hidden) / width;
-  device.dispatch({
-    kernel: `select_first_rows_v${width === 4 ? 2 : 1}`,
-    wgsl: wgslFor(selectFirstRowsWgsl, width as 1 | 4),
-    buffers: [x, sequences, output],
-    params: packParams([count, shape.hidden / width, shape.batch, shape.rowsPerSlot]),
-    workgroups: gridFor(count),
-    shapes,
-  });
+  dispatchSelectFirstRows(device, 'select_first_rows', selectFirstRowsWgsl, [x, sequences, output], shape);
 }
 
 /**
@@ -241,12 +232,25 @@ export function launchSelectFirstRows(device: Device, x: GPUBuffer, sequences: G
  * first rows must ascend within each slot (both layouts lay sequences out in order).
  */
 export function launchSelectFirstRowsBackward(device: Device, gradOutput: GPUBuffer, sequences: GPUBuffer, gradX: GPUBuffer, shape: SelectFirstRowsShape): void {
-  const { width, rows, shapes } = selectFirstRowsLaunch('select_first_rows_backward', shape, ['gradX', gradX], ['gradOutput', gradOutput], sequences);
-  const count = (rows * shape.hidden) / width;
+  dispatchSelectFirstRows(device, 'select_first_rows_backward', selectFirstRowsBackwardWgsl, [gradOutput, sequences, gradX], shape);
+}
+
+/** One dispatch of either kernel: an invocation per value (or vec4) of its output, (T, B, hidden) or (T, rows, hidden). */
+function dispatchSelectFirstRows(
+  device: Device,
+  kernel: 'select_first_rows' | 'select_first_rows_backward',
+  generate: (vectorWidth: 1 | 4) => string,
+  [input, sequences, output]: [GPUBuffer, GPUBuffer, GPUBuffer],
+  shape: SelectFirstRowsShape,
+): void {
+  const backward = kernel === 'select_first_rows_backward';
+  const [small, big]: [string, GPUBuffer][] = backward ? [['gradOutput', input], ['gradX', output]] : [['output', output], ['x', input]];
+  const { width, rows, shapes } = selectFirstRowsLaunch(kernel, shape, big, small, sequences);
+  const count = ((backward ? rows : shape.slots * shape.batch) * shape.hidden) / width;
   device.dispatch({
-    kernel: `select_first_rows_backward_v${width === 4 ? 2 : 1}`,
-    wgsl: wgslFor(selectFirstRowsBackwardWgsl, width as 1 | 4),
-    buffers: [gradOutput, sequences, gradX],
+    kernel: `${kernel}_v${width === 4 ? 2 : 1}`,
+    wgsl: wgslFor(generate, width as 1 | 4),
+    buffers: [input, sequences, output],
     params: packParams([count, shape.hidden / width, shape.batch, shape.rowsPerSlot]),
     workgroups: gridFor(count),
     shapes,
