@@ -104,7 +104,8 @@ export async function runSweep(argv: string[]): Promise<number> {
   let slotsText: string;
   if (slotsSetting === 'auto') {
     const probed = probedModelInit(trainer, search, collective);
-    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: nTrials });
+    const lengths = trainer.encodedDatasets().train?.map((example) => example.inputIds.length);
+    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: nTrials, ...(lengths ? { lengths } : {}) });
     slots = choice.slots;
     slotsText = choice.summary;
   } else {

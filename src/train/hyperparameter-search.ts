@@ -282,7 +282,8 @@ async function leadSearch(
   const nTrials = space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20);
   if (slots === 'auto') {
     const probed = probedModelInit(trainer, options, collective);
-    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials) });
+    const lengths = trainer.encodedDatasets().train?.map((example) => example.inputIds.length);
+    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials), ...(lengths ? { lengths } : {}) });
     options.onSlots?.(choice);
     slots = choice.slots;
   }

@@ -7,6 +7,9 @@
  * - the trials there are: no more slots than trials;
  * - a short throughput probe: K = 1, 2, 4, … training steps of the real shapes (batch size, max_seq_length, the
  *   model modelInit builds) on a synthetic batch, timed after a warm-up; trial-steps per second is K / step time.
+ *   Its sequences have the lengths of training examples (`lengths`) where given, each slot its own: a packed batch's
+ *   rows follow its real lengths (src/nn/model-input.ts), so full-length sequences would overstate the row work
+ *   that fusing does not save, against the fixed cost per step that it does.
  *   Doubling K stops paying when it gains less than 10%; the smallest K within 5% of the best is chosen (fewer
  *   slots idle at a sweep's end).
  * The probe measures training steps only: evaluations, the same for every K per trial, are left out.
@@ -48,6 +51,8 @@ export interface ChooseSlotsOptions {
   maxSlots: number;
   warmupSteps?: number;
   timedSteps?: number;
+  /** Token lengths of the training examples (encoded, truncated): the probe's sequences are drawn from them. */
+  lengths?: readonly number[];
 }
 
 const CANDIDATES = [1, 2, 4, 8, 16, 32];
@@ -120,15 +125,18 @@ async function probe(o: ChooseSlotsOptions, k: number, batch: number, seq: numbe
   let state = 12345;
   const next = (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);
   const vocabulary = model.keptVocabulary?.length ?? bertConfig(config)?.vocabSize ?? 2; // ids the model takes
-  const rows = Array.from({ length: batch }, () => Array.from({ length: seq }, () => 1 + next(vocabulary - 1)));
-  const example = {
-    batchSize: batch,
-    seqLength: seq,
-    inputIds: Int32Array.from(rows.flat()),
-    attentionMask: new Int32Array(batch * seq).fill(1),
-    labels: Int32Array.from({ length: batch }, () => next(config.numLabels)),
+  const lengths = o.lengths?.length ? o.lengths : [seq];
+  const example = () => {
+    const tokens = Array.from({ length: batch }, () => Math.min(seq, Math.max(1, lengths[next(lengths.length)])));
+    return {
+      batchSize: batch,
+      seqLength: seq,
+      inputIds: Int32Array.from({ length: batch * seq }, () => 1 + next(vocabulary - 1)),
+      attentionMask: Int32Array.from({ length: batch * seq }, (_, i) => (i % seq < tokens[Math.floor(i / seq)] ? 1 : 0)),
+      labels: Int32Array.from({ length: batch }, () => next(config.numLabels)),
+    };
   };
-  const host = stackSlots(new Array(k).fill(example));
+  const host = stackSlots(Array.from({ length: k }, example));
   const rates = new Array(k).fill(args.learningRate);
   // TrainingGroup's own step: captured once, replayed after (the warm-up steps capture it).
   const captured = new CapturedTrainingStep();

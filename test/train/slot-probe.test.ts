@@ -1,7 +1,7 @@
 /**
  * `slots: 'auto'`: the footprint estimate against a hand count, the choice rule on hand-made probes, the device
  * limit bounding K (a device whose storage bindings hold three slots' largest buffer gets at most 2, a power of two),
- * and a real probe on the tiny model.
+ * a real probe on the tiny model, and probe batches with the training examples' lengths.
  */
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../../src/gpu/device.js';
@@ -54,5 +54,28 @@ describe('slots: auto', () => {
     const bounded = await chooseSlots({ device: small, modelInit: (_dev, seeds) => modelInit(d, seeds), args, maxSlots: 16, warmupSteps: 1, timedSteps: 1 });
     expect(bounded.limit).toBe(3);
     expect(Math.max(...bounded.probes.map((p) => p.k))).toBeLessThanOrEqual(2);
+  });
+
+  it('gives its probe batches the training examples\' lengths, packed as training packs them', { timeout: 120_000 }, async () => {
+    const d = device();
+    const args = trainingArgumentsFrom({ per_device_train_batch_size: 4, max_seq_length: 16, seed: 1 });
+    const seen: { rows: number }[] = [];
+    const modelInit = (dev: Device, seeds: number[]) => {
+      const model = new SequenceClassifier(dev, { ...tinyModelConfig, maxPositionEmbeddings: 16 }, seeds);
+      const forward = model.forward.bind(model);
+      model.forward = (input, context) => {
+        seen.push({ rows: input.dims.packed ? input.dims.rows : -1 });
+        return forward(input, context);
+      };
+      return model;
+    };
+    // Examples of 3 and 5 tokens: a slot's 4 sequences hold 12 to 20 tokens, 32 rows packed (64 padded).
+    await chooseSlots({ device: d, modelInit, args, maxSlots: 2, warmupSteps: 1, timedSteps: 1, lengths: [3, 5, 5, 3] });
+    expect(seen.length).toBeGreaterThan(0);
+    for (const { rows } of seen) expect(rows).toBe(32);
+    // Without lengths, full sequences: 64 rows a slot.
+    seen.length = 0;
+    await chooseSlots({ device: d, modelInit, args, maxSlots: 1, warmupSteps: 1, timedSteps: 1 });
+    for (const { rows } of seen) expect(rows).toBe(64);
   });
 });
