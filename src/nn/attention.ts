@@ -6,6 +6,7 @@
  * sequences and heads go through each matmul as one batch, (T·B·heads, S, d). Both draw the same dropout masks.
  */
 import { attentionUnsupported } from '../../kernels/attention/attention.js';
+import type { Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { attention } from '../tensor/ops/attention.js';
 import { add, scale } from '../tensor/ops/elementwise.js';
@@ -62,7 +63,7 @@ export class SelfAttention extends Module {
   }
 
   /** Whether the fused op takes these dims: the only path that takes packed sequences. */
-  takesFused({ slots, batch, seq, rows }: SequenceDims, device: ModelInput['maskBias']['device']): boolean {
+  takesFused({ slots, batch, seq, rows }: SequenceDims, device: Device): boolean {
     return this.fused && attentionUnsupported(device, { slots, batch, seq, heads: this.numHeads, headSize: this.headSize, rowsPerSlot: rows }) === null;
   }
 

@@ -48,8 +48,8 @@ export class SequenceClassifier extends Module {
    * the add, LayerNorm and dropout; positions as uploadBatch lays them out, with a one-dispatch gradient) and the
    * [CLS] rows one selectRows or selectFirstRows (a one-dispatch gradient). False: the composition embedding +
    * embedding, add, LayerNorm, dropout and an embedding lookup of `clsIndex`: the same values and dropout masks, kept
-   * to check the fused ops against
-   * (test/nn/embeddings-fused.test.ts). Parameters and their names are the same either way.
+   * to check the fused ops against (test/nn/embeddings-fused.test.ts). Parameters and their names are the same
+   * either way.
    */
   fuseEmbeddings = true;
   /**

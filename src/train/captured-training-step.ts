@@ -5,20 +5,19 @@
  * buffers and records those commands again, without autograd or any op's bookkeeping. Recording a step of the
  * default model drops from ~15 ms of CPU to ~1 ms (bench/RESULTS.md), which on a real GPU is most of a step.
  *
- * What a replay must not miss is in its key: the model, optimizer and dropout buffers (a shrunk group has new
- * ones), the batch shape (its input buffers are kept per shape), the loss accumulator, the optimizer's
- * `commandsKey` (clipping on or off), the model's `commandsKey` (its training mode and kernel-path switches) and the
- * device's resource epoch. Only models that
- * declare `staticStep` (their forward makes no choice on the data in JavaScript) with an optimizer split into
- * `beginStep` and `recordStep` are captured; anything else, and a data-parallel step (which reads gradients back
- * mid-step), is recorded in full each time. A capture that fails says why once (a process warning) and the steps
- * go on in full.
+ * What a replay must not miss is in its key: the model, optimizer and dropout buffers (a shrunk group has new ones),
+ * the batch's layout key (its shape, packed or padded: model-input.ts; its input buffers are kept per key), the loss
+ * accumulator, the optimizer's `commandsKey` (clipping on or off), the model's `commandsKey` (its training mode and
+ * kernel-path switches) and the device's resource epoch. Only models that declare `staticStep` (their forward makes
+ * no choice on the data in JavaScript) with an optimizer split into `beginStep` and `recordStep` are captured;
+ * anything else, and a data-parallel step (which reads gradients back mid-step), is recorded in full each time. A
+ * capture that fails says why once (a process warning) and the steps go on in full.
  *
- * What kept traces cost: each holds its step's intermediate buffers and bind groups. So a shape is captured only
- * when it comes again within `RECENT_STEPS` steps (data padded to every length would otherwise keep capturing
- * shapes that are dropped before they recur), at most `MAX_SHAPES` shapes are kept (the Trainer pads to multiples
- * of 8: a max_seq_length of 64 makes 8), and their dispatches together stay under half the device's bind-group
- * cache (`Device.cacheCapacity`), least recently used dropped first.
+ * What kept traces cost: each holds its step's intermediate buffers and bind groups. So a shape is captured only when
+ * it comes again within `RECENT_STEPS` steps (data padded to every length would otherwise keep capturing shapes that
+ * are dropped before they recur), at most `MAX_SHAPES` shapes are kept (the Trainer pads to multiples of 8: a
+ * max_seq_length of 64 makes 8; packed batches round to 32 rows a sequence and 32 a slot), and their dispatches
+ * together stay under half the device's bind-group cache (`Device.cacheCapacity`), least recently used dropped first.
  */
 import type { CommandTrace } from '../gpu/command-trace.js';
 import { writeDropoutCallBase } from '../nn/forward-context.js';
