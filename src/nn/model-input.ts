@@ -59,7 +59,7 @@ export interface InputLayout {
   packed: boolean;
   /** Attention's rows per sequence: the host's S padded; packed, the longest sequence rounded up. */
   seq: number;
-  /** Rows per slot: B·S padded. */
+  /** Rows per slot: B·S padded; packed, the most tokens any slot has, rounded up to PACKED_ROW_MULTIPLE. */
   rows: number;
   /** (T·B) tokens of each sequence: its mask's ones, which come first (right padding), at least 1. */
   lengths: Int32Array;
