@@ -9,11 +9,10 @@ import { SequenceClassifier } from '../nn/sequence-classifier.js';
 import type { FrozenTrial } from '../search/frozen-trial.js';
 import { resolveSpace } from '../search/spaces/resolve-space.js';
 import type { Study } from '../search/study.js';
-import { probedModelInit, trialHyperparameters } from '../train/hyperparameter-search.js';
+import { chooseSearchSlots, trialHyperparameters } from '../train/hyperparameter-search.js';
 import { readDataset } from '../train/data/read-dataset.js';
 import { classificationMetrics } from '../train/metrics.js';
 import { BertTokenizer } from '../train/tokenizer/bert-tokenizer.js';
-import { chooseSlots } from '../train/slot-probe.js';
 import { launchedCollective } from '../train/launched-collective.js';
 import { LeaderFailed } from '../train/search-follower.js';
 import { Trainer } from '../train/trainer.js';
@@ -103,9 +102,7 @@ export async function runSweep(argv: string[]): Promise<number> {
   let slots: number;
   let slotsText: string;
   if (slotsSetting === 'auto') {
-    const probed = probedModelInit(trainer, search, collective);
-    const lengths = trainer.encodedDatasets().train?.map((example) => example.inputIds.length);
-    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: nTrials, ...(lengths ? { lengths } : {}) });
+    const choice = await chooseSearchSlots(trainer, search, collective, nTrials);
     slots = choice.slots;
     slotsText = choice.summary;
   } else {

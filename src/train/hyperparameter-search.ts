@@ -238,10 +238,25 @@ function requireModelInit(trainer: Trainer): ModelInit {
 }
 
 /**
+ * `slots: 'auto'` for a search on `trainer` (slot-probe.ts): the probe times the model the search's groups train
+ * (probedModelInit) on sequences of its training examples' lengths, with at most `maxSlots` slots.
+ */
+export async function chooseSearchSlots(
+  trainer: Trainer,
+  options: Pick<HyperparameterSearchOptions, 'keepReachedVocabulary'>,
+  collective: Collective | null,
+  maxSlots: number,
+): Promise<SlotChoice> {
+  const probed = probedModelInit(trainer, options, collective);
+  const lengths = trainer.encodedDatasets().train?.map((example) => example.inputIds.length);
+  return chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots, ...(lengths ? { lengths } : {}) });
+}
+
+/**
  * The model a search's groups train, for the slot probe (slot-probe.ts) to time: modelInit's, on the vocabulary the
  * data reaches where the groups keep it (fused-runner.ts, keepsReachedVocabulary).
  */
-export function probedModelInit(trainer: Trainer, options: Pick<HyperparameterSearchOptions, 'keepReachedVocabulary'>, collective: Collective | null): ModelInit {
+function probedModelInit(trainer: Trainer, options: Pick<HyperparameterSearchOptions, 'keepReachedVocabulary'>, collective: Collective | null): ModelInit {
   const modelInit = requireModelInit(trainer);
   const keeps = keepsReachedVocabulary({ dataCollator: trainer.options.dataCollator, keepReachedVocabulary: options.keepReachedVocabulary, ...(collective ? { collective } : {}) }, trainer.args);
   if (!keeps) return modelInit;
@@ -281,9 +296,7 @@ async function leadSearch(
   if (slots !== 'auto' && (!Number.isInteger(slots) || slots < 1)) throw new Error(`hyperparameterSearch: slots (${slots}) must be a positive integer or 'auto'`);
   const nTrials = space.trialCount ? space.trialCount(options.nTrials ?? 20, study.trials.length) : (options.nTrials ?? 20);
   if (slots === 'auto') {
-    const probed = probedModelInit(trainer, options, collective);
-    const lengths = trainer.encodedDatasets().train?.map((example) => example.inputIds.length);
-    const choice = await chooseSlots({ device: await trainer.getDevice(), modelInit: (d, seeds) => probed(d, seeds), args: trainer.args, maxSlots: Math.max(1, nTrials), ...(lengths ? { lengths } : {}) });
+    const choice = await chooseSearchSlots(trainer, options, collective, Math.max(1, nTrials));
     options.onSlots?.(choice);
     slots = choice.slots;
   }
